@@ -1,0 +1,3 @@
+from crashpy.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""crashpy.arch layer (see ARCHITECTURE.md)."""

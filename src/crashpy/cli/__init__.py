@@ -1,0 +1,1 @@
+"""crashpy.cli layer (see ARCHITECTURE.md)."""

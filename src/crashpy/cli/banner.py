@@ -1,0 +1,18 @@
+"""What crashpy prints at start-up without -s: a short banner, then `sys` as crash does."""
+
+from __future__ import annotations
+
+from crashpy import __version__
+from crashpy.session import Session
+
+
+def print_banner(session: Session) -> None:
+    session.println()
+    session.println(f"crashpy {__version__}: the crash utility, in Python")
+    session.println()
+    if session.minimal:
+        session.println("NOTE: minimal mode commands: log, dis, rd, sym, eval, set, extend and exit")
+        session.println()
+        return
+    session.run_line("sys")
+    session.println()

@@ -1,0 +1,1 @@
+"""crashpy.commands layer (see ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""crashpy.disasm layer (see ARCHITECTURE.md)."""

@@ -1,0 +1,59 @@
+"""ELF note parsing, shared by the ELF reader and the kdump-compressed note area."""
+
+from __future__ import annotations
+
+import struct
+
+from crashpy.dumpfile.base import Note
+
+NT_PRSTATUS = 1  # "CORE": struct elf_prstatus, one per CPU
+NT_PRPSINFO = 3
+NT_TASKSTRUCT = 4
+NT_VMCOREDD = 0x700  # "LINUX": a device dump
+NT_QEMU = 0  # "QEMU": struct QEMUCPUState (QEMU's dump-guest-memory), one per CPU
+NT_VMCOREINFO = 0  # "VMCOREINFO"
+
+_NHDR = struct.Struct("<III")
+
+
+def _align4(n: int) -> int:
+    return (n + 3) & ~3
+
+
+def parse_notes(data: bytes) -> tuple[list[Note], str | None]:
+    """The notes in `data` (a PT_NOTE segment or kdump note area), and a problem found, if any.
+
+    Parsing stops at the first malformed note (its sizes run past the end of the area); the notes
+    before it are returned with a one-line description of the problem. Zero padding at the end
+    (a note header of all zeros) ends the area quietly.
+    """
+    notes: list[Note] = []
+    off = 0
+    end = len(data)
+    while off + _NHDR.size <= end:
+        namesz, descsz, ntype = _NHDR.unpack_from(data, off)
+        if namesz == 0 and descsz == 0 and ntype == 0:
+            break  # padding
+        name_off = off + _NHDR.size
+        desc_off = name_off + _align4(namesz)
+        next_off = desc_off + _align4(descsz)
+        if desc_off + descsz > end:
+            return notes, f"note {len(notes)} at offset {off:#x} runs past the end of the note area"
+        raw_name = data[name_off : name_off + namesz]
+        name = raw_name.split(b"\0", 1)[0].decode("latin-1")
+        notes.append(Note(name, ntype, bytes(data[desc_off : desc_off + descsz])))
+        off = next_off
+    return notes, None
+
+
+def vmcoreinfo_of(notes: list[Note]) -> bytes | None:
+    """The VMCOREINFO note's text (trailing NULs removed), if there is one."""
+    for note in notes:
+        if note.name == "VMCOREINFO":
+            return note.desc.rstrip(b"\0")
+    return None
+
+
+def count_prstatus(notes: list[Note]) -> int:
+    """How many NT_PRSTATUS ("CORE", type 1) notes: one per CPU."""
+    return sum(1 for n in notes if n.name == "CORE" and n.type == NT_PRSTATUS)

@@ -1,0 +1,1 @@
+"""crashpy.expr layer (see ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""crashpy.helpers layer (see ARCHITECTURE.md)."""

@@ -1,0 +1,110 @@
+"""Opening a dump: tell the vmlinux from the dump by content, open both, check they belong together."""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+from dataclasses import dataclass
+
+from crashpy.errors import CrashpyError, FaultError, StartupError
+from crashpy.program import Program
+
+_ET_EXEC, _ET_DYN, _ET_CORE = 2, 3, 4
+
+
+@dataclass
+class Inputs:
+    vmlinux: str | None
+    dumps: list[str]
+    system_map: str | None = None
+
+
+def _file_kind(path: str) -> str:
+    """'vmlinux', 'dump', 'system.map' or 'unknown', judged by the file's first bytes."""
+    from crashpy.dumpfile.sniff import sniff
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError as e:
+        raise StartupError(f"{path}: {e.strerror}") from None
+    if sniff(path) is not None:
+        return "dump"
+    if head[:4] == b"\x7fELF" and len(head) >= 20:
+        (e_type,) = struct.unpack_from("<H", head, 16)
+        if e_type in (_ET_EXEC, _ET_DYN):
+            return "vmlinux"
+    if re.match(rb"^[0-9a-fA-F]{8,16} [A-Za-z] \S+\n", head):
+        return "system.map"
+    return "unknown"
+
+
+def classify(paths: list[str]) -> Inputs:
+    """Sort command-line files into vmlinux, dump file(s) and System.map, in any order, as crash does."""
+    vmlinux: str | None = None
+    dumps: list[str] = []
+    system_map: str | None = None
+    for path in paths:
+        if not os.path.exists(path):
+            raise StartupError(f"{path}: No such file or directory")
+        if os.path.isdir(path):
+            raise StartupError(f"{path}: Is a directory")
+        kind = _file_kind(path)
+        if kind == "dump":
+            dumps.append(path)
+        elif kind == "vmlinux" and vmlinux is None:
+            vmlinux = path
+        elif kind == "system.map" and system_map is None:
+            system_map = path
+        else:
+            raise StartupError(f"{path}: not a supported file format")
+    return Inputs(vmlinux, dumps, system_map)
+
+
+def _vmlinux_release(prog: Program) -> bytes | None:
+    """linux_banner as the vmlinux file has it."""
+    image = prog.image
+    sym = prog.symbols.lookup("linux_banner")
+    if image is None or sym is None:
+        return None
+    link_addr = sym.address - prog.kaslr_offset
+    for sec in image.sections:
+        if sec.type != 8 and sec.addr <= link_addr < sec.addr + sec.size and sec.addr:
+            off = sec.offset + link_addr - sec.addr
+            end = image.map.find(b"\0", off, off + 512)
+            return bytes(image.map[off:end])
+    return None
+
+
+def check_match(prog: Program) -> None:
+    """Refuse a vmlinux that is not the dump's kernel: compare linux_banner in the file and in memory."""
+    file_banner = _vmlinux_release(prog)
+    if file_banner is None:
+        raise StartupError(f"{prog.vmlinux_path}: no linux_banner symbol: not a kernel (vmlinux) file")
+    osrelease = prog.vmcoreinfo.osrelease
+    if osrelease is not None and f" {osrelease} ".encode() not in file_banner:
+        raise StartupError(f"{prog.vmlinux_path} and {prog.dump_path} do not match!")
+    try:
+        mem_banner = prog.read_cstring(prog.symbol_address("linux_banner"), 512)
+    except FaultError:
+        return  # an incomplete dump may lack the page; VMCOREINFO already agreed, if present
+    except CrashpyError:
+        return
+    if mem_banner != file_banner:
+        raise StartupError(f"{prog.vmlinux_path} and {prog.dump_path} do not match!")
+
+
+def open_program(vmlinux: str | None, dumps: list[str], *, kaslr: int | None = None, check: bool = True) -> Program:
+    """Open `dumps` (one dump file for now) with `vmlinux`; StartupError in crash's words on failure."""
+    from crashpy.dumpfile.sniff import open_dump
+
+    if not dumps:
+        raise StartupError("no dump file given")
+    if len(dumps) > 1:
+        raise StartupError("split dump files are not supported yet")
+    dump = open_dump(dumps[0])
+    prog = Program(dump, vmlinux, kaslr_offset=kaslr, dump_path=dumps[0])
+    if check and vmlinux is not None:
+        check_match(prog)
+    return prog

@@ -1,0 +1,1 @@
+"""crashpy.memory layer (see ARCHITECTURE.md)."""

@@ -1,0 +1,220 @@
+"""Program: the opened dump plus its kernel. It owns every cache; nothing is parsed before it is needed."""
+
+from __future__ import annotations
+
+import struct
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from crashpy.arch.x86_64 import (
+    DEFAULT_PAGE_OFFSET,
+    PAGE_SIZE,
+    START_KERNEL_MAP,
+    X86_64,
+)
+from crashpy.dumpfile.base import DumpFile
+from crashpy.errors import AddressSpace, CommandError, FaultError, FaultKind
+from crashpy.helpers.vmcoreinfo import VmcoreInfo
+from crashpy.symbols.elfsyms import ElfImage
+from crashpy.symbols.table import Symbol, SymbolTable
+
+if TYPE_CHECKING:
+    from crashpy.types.btf import BTF
+
+
+class SymbolError(CommandError):
+    """An unknown symbol name."""
+
+
+class Program:
+    """A kernel crash dump opened with its vmlinux (the vmlinux may be absent later: kallsyms, BTF from memory)."""
+
+    def __init__(
+        self,
+        dump: DumpFile,
+        vmlinux: str | None,
+        *,
+        kaslr_offset: int | None = None,
+        dump_path: str | None = None,
+    ) -> None:
+        self.dump = dump
+        self.dump_path = dump_path or dump.path
+        self.vmlinux_path = vmlinux
+        self.vmcoreinfo = VmcoreInfo(dump.info.vmcoreinfo)
+        self.image: ElfImage | None = ElfImage(vmlinux) if vmlinux else None
+        if kaslr_offset is None:
+            kaslr_offset = self.vmcoreinfo.kerneloffset or 0
+        self.kaslr_offset = kaslr_offset
+        self._read_cache: dict[int, bytes] = {}
+
+    # ---- symbols -------------------------------------------------------------------------------------
+
+    @cached_property
+    def symbols(self) -> SymbolTable:
+        table = SymbolTable()
+        if self.image is not None:
+            table.add_vmlinux(self.image, self.kaslr_offset)
+        return table
+
+    def symbol(self, name: str) -> Symbol:
+        """The symbol `name`, or SymbolError in crash's words."""
+        sym = self.symbols.lookup(name)
+        if sym is None:
+            raise SymbolError(f"symbol not found: {name}")
+        return sym
+
+    def symbol_address(self, name: str) -> int:
+        return self.symbol(name).address
+
+    def has_symbol(self, name: str) -> bool:
+        return self.symbols.lookup(name) is not None
+
+    # ---- types -----------------------------------------------------------------------------------------
+
+    @cached_property
+    def btf(self) -> BTF:
+        from crashpy.types.btf import load_btf_from_elf
+
+        btf = load_btf_from_elf(self.vmlinux_path) if self.vmlinux_path else None
+        if btf is None:
+            raise CommandError("no type information: vmlinux has no .BTF section")
+        return btf
+
+    def sizeof(self, name: str) -> int:
+        """sizeof(struct/union/typedef `name`)."""
+        return int(self.btf.sizeof(name))
+
+    def offsetof(self, struct_name: str, member: str) -> int:
+        """offsetof(struct `struct_name`, `member`) in bytes; `member` may be a dotted path."""
+        return int(self.btf.offsetof(struct_name, member))
+
+    def has_member(self, struct_name: str, member: str) -> bool:
+        try:
+            self.btf.offsetof(struct_name, member)
+        except Exception:
+            return False
+        return True
+
+    # ---- address translation ------------------------------------------------------------------------
+
+    @cached_property
+    def phys_base(self) -> int:
+        v = self.vmcoreinfo.number("phys_base")
+        return v if v is not None else 0
+
+    @cached_property
+    def arch(self) -> X86_64:
+        vi = self.vmcoreinfo
+        five = bool(vi.number("pgtable_l5_enabled"))
+        pgd_sym = vi.symbol("init_top_pgt")
+        if pgd_sym is None and self.image is not None:
+            sym = self.symbols.lookup("init_top_pgt") or self.symbols.lookup("init_level4_pgt")
+            pgd_sym = sym.address if sym else None
+        pgd_paddr = pgd_sym - START_KERNEL_MAP + self.phys_base if pgd_sym is not None else 0
+        size = vi.number("KERNEL_IMAGE_SIZE") or (1 << 30)
+        arch = X86_64(self.dump.read, self.phys_base, pgd_paddr, DEFAULT_PAGE_OFFSET, five, size)
+        # With KASLR the direct map moves: the kernel keeps its base in page_offset_base.
+        pob = self.symbols.lookup("page_offset_base") if self.image is not None else None
+        if pob is not None:
+            try:
+                (arch.page_offset,) = struct.unpack("<Q", self.dump.read(arch.kvtop(pob.address), 8))
+            except FaultError:
+                pass
+        return arch
+
+    def kvtop(self, addr: int) -> int:
+        return self.arch.kvtop(addr)
+
+    def is_kvaddr(self, addr: int) -> bool:
+        return self.arch.is_kvaddr(addr)
+
+    # ---- memory ----------------------------------------------------------------------------------------
+
+    def read(self, addr: int, size: int, space: AddressSpace = AddressSpace.KVADDR, what: str = "") -> bytes:
+        """Read `size` bytes at `addr` in `space`; FaultError names the first unreadable address."""
+        if space is AddressSpace.PHYSADDR:
+            try:
+                return self.dump.read(addr, size)
+            except FaultError as e:
+                raise e.with_context(e.address, AddressSpace.PHYSADDR, what) from None
+        out = bytearray()
+        cur = addr
+        remaining = size
+        while remaining > 0:
+            chunk = min(remaining, PAGE_SIZE - (cur & (PAGE_SIZE - 1)))
+            try:
+                if space is AddressSpace.KVADDR:
+                    if not self.arch.is_kvaddr(cur):
+                        raise FaultError(cur, FaultKind.INVALID, space, what)
+                    paddr = self.arch.kvtop(cur)
+                else:
+                    raise FaultError(cur, FaultKind.INVALID, space, what)
+                out += self.dump.read(paddr, chunk)
+            except FaultError as e:
+                raise e.with_context(cur, space, what) from None
+            cur += chunk
+            remaining -= chunk
+        return bytes(out)
+
+    def read_u8(self, addr: int) -> int:
+        return self.read(addr, 1)[0]
+
+    def read_u16(self, addr: int) -> int:
+        return int.from_bytes(self.read(addr, 2), "little")
+
+    def read_u32(self, addr: int) -> int:
+        return int.from_bytes(self.read(addr, 4), "little")
+
+    def read_u64(self, addr: int) -> int:
+        return int.from_bytes(self.read(addr, 8), "little")
+
+    def read_s64(self, addr: int) -> int:
+        return int.from_bytes(self.read(addr, 8), "little", signed=True)
+
+    def read_cstring(self, addr: int, maxlen: int = 4096) -> bytes:
+        """The NUL-terminated string at `addr` (without the NUL), read page by page."""
+        out = bytearray()
+        cur = addr
+        while len(out) < maxlen:
+            chunk = min(maxlen - len(out), PAGE_SIZE - (cur & (PAGE_SIZE - 1)))
+            data = self.read(cur, chunk)
+            nul = data.find(b"\0")
+            if nul >= 0:
+                out += data[:nul]
+                return bytes(out)
+            out += data
+            cur += chunk
+        return bytes(out)
+
+    def read_symbol(self, name: str, size: int) -> bytes:
+        return self.read(self.symbol_address(name), size)
+
+    # ---- per-cpu ---------------------------------------------------------------------------------------
+
+    @cached_property
+    def nr_cpus(self) -> int:
+        n = self.dump.info.nr_cpus
+        return n if n else 1
+
+    @cached_property
+    def percpu_offsets(self) -> list[int]:
+        """__per_cpu_offset[cpu] for every possible CPU."""
+        base = self.symbol_address("__per_cpu_offset")
+        nr = self.vmcoreinfo.length("__per_cpu_offset") or 8192
+        offs: list[int] = []
+        for cpu in range(min(nr, 8192)):
+            v = self.read_u64(base + cpu * 8)
+            if cpu > 0 and v == offs[0] or v == 0 and cpu > 0:
+                break
+            offs.append(v)
+        return offs
+
+    def percpu_address(self, sym_addr: int, cpu: int) -> int:
+        return (sym_addr + self.percpu_offsets[cpu]) & 0xFFFFFFFFFFFFFFFF
+
+    def cache(self, key: str, factory: Any) -> Any:
+        """A per-program cache for helpers: factory() is called once per key."""
+        store: dict[str, Any] = self.__dict__.setdefault("_helper_cache", {})
+        if key not in store:
+            store[key] = factory()
+        return store[key]

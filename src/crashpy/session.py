@@ -1,0 +1,121 @@
+"""Session: one crash session over a Program: runs command lines, prints errors in crash's words."""
+
+from __future__ import annotations
+
+import io
+import shlex
+import subprocess
+import sys
+from typing import TextIO
+
+from crashpy.commands.registry import COMMANDS, Command, load_all
+from crashpy.errors import CrashpyError
+from crashpy.program import Program
+
+
+class ExitSession(Exception):
+    """`q` / `exit`: leave the session."""
+
+
+# What crash allows in --minimal mode.
+MINIMAL_COMMANDS = {"log", "dis", "rd", "sym", "eval", "set", "extend", "help", "exit", "q"}
+
+
+class Session:
+    """The command loop's state: the program, the output stream, crash's `set` context."""
+
+    def __init__(self, prog: Program, out: TextIO | None = None, *, minimal: bool = False) -> None:
+        self.prog = prog
+        self.out: TextIO = out if out is not None else sys.stdout
+        self.minimal = minimal
+        self.commands = load_all()
+        self.radix = 10
+        self.current_cmd = ""
+        self.errors = 0
+        self.state: dict[str, object] = {}
+
+    def write(self, text: str) -> None:
+        self.out.write(text)
+
+    def println(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+
+    def lookup(self, name: str) -> Command | None:
+        cmd = self.commands.get(name)
+        if cmd is None:
+            return None
+        if self.minimal and cmd.name not in MINIMAL_COMMANDS:
+            return None
+        return cmd
+
+    def run_line(self, line: str) -> None:
+        """Run one command line: `cmd args [| shell] [> file] [>> file]`, or `!shell`."""
+        line = line.strip()
+        if not line or line.startswith("#"):
+            return
+        if line.startswith("!"):
+            self.out.flush()
+            subprocess.run(line[1:], shell=True)
+            return
+        pipe_cmd = None
+        redirect: tuple[str, str] | None = None
+        cmdpart = line
+        if "|" in line:
+            cmdpart, _, pipe_cmd = line.partition("|")
+        elif ">" in line:
+            append = ">>" in line
+            cmdpart, _, target = line.partition(">>" if append else ">")
+            redirect = ("a" if append else "w", target.strip())
+        if pipe_cmd is None and redirect is None:
+            self.run_command(cmdpart, self.out)
+            return
+        buf = io.StringIO()
+        self.run_command(cmdpart, buf)
+        text = buf.getvalue()
+        if redirect is not None:
+            with open(redirect[1], redirect[0]) as f:
+                f.write(text)
+            return
+        self.out.flush()
+        subprocess.run(pipe_cmd or "", shell=True, input=text, text=True, stdout=self.out if self._real_fd() else None)
+
+    def _real_fd(self) -> bool:
+        try:
+            self.out.fileno()
+        except (OSError, ValueError, io.UnsupportedOperation):
+            return False
+        return True
+
+    def run_command(self, cmdline: str, out: TextIO) -> None:
+        try:
+            argv = shlex.split(cmdline, posix=True)
+        except ValueError:
+            argv = cmdline.split()
+        if not argv:
+            return
+        name, args = argv[0], argv[1:]
+        cmd = self.lookup(name)
+        saved = self.out
+        self.out = out
+        self.current_cmd = name
+        try:
+            if cmd is None:
+                if self.minimal and name in self.commands:
+                    self.println(f"{name}: command not available in minimal mode")
+                else:
+                    self.println(f"crash: command not found: {name}")
+                self.errors += 1
+                return
+            cmd.func(self, args)
+        except ExitSession:
+            raise
+        except CrashpyError as e:
+            self.println(f"{name}: {e}")
+            self.errors += 1
+        except KeyboardInterrupt:
+            self.println("")
+        except Exception as e:  # a bug: still one line, never a traceback
+            self.println(f"{name}: internal error: {type(e).__name__}: {e}")
+            self.errors += 1
+        finally:
+            self.out = saved

@@ -1,0 +1,1 @@
+"""crashpy.symbols layer (see ARCHITECTURE.md)."""

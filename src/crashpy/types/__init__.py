@@ -1,0 +1,1 @@
+"""crashpy.types layer (see ARCHITECTURE.md)."""

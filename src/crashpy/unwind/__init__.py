@@ -1,0 +1,1 @@
+"""crashpy.unwind layer (see ARCHITECTURE.md)."""

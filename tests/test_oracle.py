@@ -1,0 +1,86 @@
+"""The oracle harness: crash 8.0.6 builds, and one session's output splits right per command."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.oracle import ORACLE_VERSION, _split, crash_binary, run_crash, run_crash_session
+
+TOKEN = "@@CRASHPY-ORACLE-0123456789abcdef"
+
+
+def test_split_silent() -> None:
+    raw = (
+        f"WARNING: something at start-up\n{TOKEN}-0@@\n"
+        f"out 1  \n\n{TOKEN}-1@@\n"
+        f"no newline{TOKEN}-2@@\n"
+        f"{TOKEN}-3@@\n"
+    )
+    startup, outputs, completed, trailer = _split(raw, ["a", "b", "c"], TOKEN, silent=True)
+    assert startup == "WARNING: something at start-up\n"
+    assert outputs == ["out 1  \n\n", "no newline", ""]
+    assert (completed, trailer) == (3, "")
+
+
+def test_split_crash_died() -> None:
+    raw = f"{TOKEN}-0@@\nfirst\n{TOKEN}-1@@\nsecond, then a fatal error\n"
+    startup, outputs, completed, trailer = _split(raw, ["a", "b", "c"], TOKEN, silent=True)
+    assert (startup, completed, trailer) == ("", 1, "")
+    assert outputs == ["first\n", "second, then a fatal error\n", ""]
+    startup, outputs, completed, _ = _split("crash: cannot open dump\n", ["a"], TOKEN, silent=True)
+    assert (startup, outputs, completed) == ("crash: cannot open dump\n", [""], 0)
+
+
+def test_split_not_silent() -> None:
+    raw = (
+        f"banner\n\ncrash> echo {TOKEN}-0@@\n{TOKEN}-0@@\n"
+        f"crash> sys\n  KERNEL: vmlinux\ncrash> echo {TOKEN}-1@@\n{TOKEN}-1@@\ncrash> q\n"
+    )
+    startup, outputs, completed, trailer = _split(raw, ["sys"], TOKEN, silent=False)
+    assert (startup, outputs, completed, trailer) == ("banner\n\n", ["  KERNEL: vmlinux\n"], 1, "")
+
+
+def test_oracle_version() -> None:
+    binary = crash_binary()
+    out = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=60).stdout
+    assert out.splitlines()[0] == f"crash {ORACLE_VERSION}"
+
+
+@pytest.fixture(scope="module")
+def sysrq_dump() -> tuple[Path, Path]:
+    vmcores = pytest.importorskip("tools.vmcores")
+    try:
+        paths = vmcores.ensure(["sysrq.elf"])
+    except vmcores.BuildError as e:
+        pytest.skip(f"test dumps not available: {e}")
+    return paths["vmlinux"], paths["sysrq.elf"]
+
+
+def test_run_crash_splits_per_command(sysrq_dump: tuple[Path, Path]) -> None:
+    vmlinux, dump = sysrq_dump
+    commands = [
+        "sys",
+        "log",
+        "rd -64 linux_banner 4",
+        "sym no_such_symbol_crashpy",  # an error message lands in its own command's output
+        "!printf 'no newline'",  # output without a final newline
+        "sym ffffffff81000000",
+        "eval 0x1f9",
+    ]
+    sys_, log, rd, bad_sym, shell, sym, eval_ = run_crash(vmlinux, dump, commands)
+    assert all(commands) and all(o for o in (sys_, log, rd, bad_sym, sym, eval_))
+    assert "@@CRASHPY-ORACLE-" not in "".join((sys_, log, rd, bad_sym, shell, sym, eval_))
+    assert sys_.lstrip().startswith("KERNEL:") and "PANIC:" in sys_ and "Linux version" not in sys_
+    assert "Linux version" in log and "KERNEL:" not in log
+    assert rd.startswith("ffffffff") and len(rd.splitlines()) == 2 and "Linux ve" in rd
+    assert bad_sym == "sym: no_such_symbol_crashpy: symbol not found\n"
+    assert shell == "no newline"
+    assert sym.startswith("ffffffff81000000 (T) ") and sym.count("\n") == 1
+    assert eval_.startswith("hexadecimal: 1f9") and "decimal: 505" in eval_ and eval_.endswith("\n")
+    # The same call again is answered from the memo, and --minimal is a different session.
+    assert run_crash(vmlinux, dump, commands)[0] == sys_
+    session = run_crash_session(vmlinux, dump, ["eval 0x1f9"], minimal=True)
+    assert session.ok and session.outputs == (eval_,)

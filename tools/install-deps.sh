@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install everything crashpy, its test dumps and the oracle crash need (Debian 12, as root).
+# Idempotent; used by .ci/run and by the README's first command.
+set -euo pipefail
+KREL="${CRASHPY_KREL:-6.1.0-56-cloud-amd64}"
+APT_PKGS=(
+  # building and booting the test dumps
+  qemu-system-x86 busybox-static makedumpfile cpio kmod gcc-12 make "linux-headers-$KREL" xz-utils
+  # building the oracle crash 8.0.6 from Debian's source package
+  dpkg-dev g++ bison flex texinfo libncurses-dev zlib1g-dev liblzo2-dev libsnappy-dev libzstd-dev
+  libgmp-dev libmpfr-dev wget
+  # python-lzo builds against liblzo2 (above); tmux for terminal tests
+  tmux
+)
+missing=()
+for p in "${APT_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q "${missing[@]}"
+fi
+python3 -m pip install -q --disable-pip-version-check -e ".[test]"
