@@ -1,0 +1,96 @@
+"""sys: system data, crash's start-up banner."""
+
+from __future__ import annotations
+
+from crashpy.commands.registry import command
+from crashpy.errors import CommandError
+from crashpy.helpers import sysinfo
+from crashpy.session import Session
+
+HELP = """\
+NAME
+  sys - system data
+
+SYNOPSIS
+  sys [-c [name|number]] [-t] [-i] config
+
+DESCRIPTION
+  Shows system data of the crashed kernel: the kernel and dump files, CPU count, the time
+  of the crash, uptime, load average, task count, utsname fields, processor speed, memory
+  size and the panic message.  This is the display crash shows when a session starts.
+
+    -t  show the kernel's taint flags.
+
+EXAMPLES
+  Show the system data:
+
+    crash> sys
+          KERNEL: vmlinux
+        DUMPFILE: vmcore
+            CPUS: 2
+            DATE: Thu Nov 26 07:14:52 UTC 2026
+          UPTIME: 00:00:10
+    LOAD AVERAGE: 0.00, 0.00, 0.00
+           TASKS: 61
+        NODENAME: (none)
+         RELEASE: 6.1.0-56-cloud-amd64
+         VERSION: #1 SMP PREEMPT_DYNAMIC Debian 6.1.192-1
+         MACHINE: x86_64  (2999 Mhz)
+          MEMORY: 511.4 MB
+           PANIC: "Kernel panic - not syncing: sysrq triggered crash"
+"""
+
+
+def log_text_lines(session: Session) -> list[str]:
+    """The kernel log as `log -t` would print it, for the panic-message search."""
+    try:
+        from crashpy.helpers import printk
+    except ImportError:  # pragma: no cover
+        return []
+    prog = session.prog
+    try:
+        return prog.cache("printk.text_lines", lambda: printk.text_lines(prog))  # type: ignore[no-any-return]
+    except Exception:
+        return []
+
+
+def dumpfile_line(session: Session) -> str:
+    prog = session.prog
+    info = prog.dump.info
+    text = prog.dump_path
+    if info.format in ("KDUMP", "FLAT", "DISKDUMP"):
+        partial = info.dump_level is not None and info.dump_level > 0
+        if partial or info.incomplete:
+            text += " " + ("  [PARTIAL DUMP]" if partial else "") + ("  [INCOMPLETE]" if info.incomplete else "")
+    elif info.incomplete:
+        text += "  [INCOMPLETE]"
+    return text
+
+
+def show_sys(session: Session) -> None:
+    prog = session.prog
+    info = sysinfo.sysinfo(prog, log_text_lines(session))
+    p = session.println
+    p(f"      KERNEL: {prog.vmlinux_path}")
+    p(f"    DUMPFILE: {dumpfile_line(session)}")
+    offline = info.cpus - info.cpus_online if info.cpus_online else 0
+    p(f"        CPUS: {info.cpus}" + (f" [OFFLINE: {offline}]" if offline else ""))
+    p(f"        DATE: {info.date}")
+    p(f"      UPTIME: {info.uptime}")
+    p(f"LOAD AVERAGE: {info.load_average}")
+    p(f"       TASKS: {info.tasks}")
+    p(f"    NODENAME: {info.uts['nodename']}")
+    p(f"     RELEASE: {info.uts['release']}")
+    p(f"     VERSION: {info.uts['version']}")
+    p(f"     MACHINE: {info.uts['machine']}  " + (f"({info.mhz} Mhz)" if info.mhz else "(unknown Mhz)"))
+    p(f"      MEMORY: {info.memory}")
+    suffix = " (check log for details)" if "Oops: " in info.panic else ""
+    p(f'       PANIC: "{info.panic}"{suffix}')
+
+
+@command("sys", summary="system data", help=HELP)
+def cmd_sys(session: Session, args: list[str]) -> None:
+    if not args:
+        show_sys(session)
+        return
+    raise CommandError(f"option not supported yet: {' '.join(args)}")
