@@ -1,4 +1,9 @@
-"""The symbol index: names and addresses from vmlinux (and later modules, kallsyms), bisect for address lookups."""
+"""The symbol index: names and addresses from vmlinux (and later modules, kallsyms), bisect for address lookups.
+
+vmlinux's .symtab is kept as the raw tuples struct.iter_unpack gives; a Symbol object is made only for
+the entries a command asks about. Name look-ups search .strtab with bytes.find; address look-ups use an
+address-sorted index built on first use.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ _SHT_NOBITS = 8
 _STB_GLOBAL, _STB_WEAK = 1, 2
 _STT_OBJECT, _STT_FUNC, _STT_SECTION, _STT_FILE = 1, 2, 3, 4
 _SHN_ABS = 0xFFF1
+_MASK64 = 0xFFFFFFFFFFFFFFFF
 
 
 @dataclass(frozen=True)
@@ -47,86 +53,149 @@ def _nm_letter(info: int, shndx: int, image: ElfImage) -> str:
     return letter.upper() if bind == _STB_GLOBAL else letter
 
 
+class _ElfSymbols:
+    """One ELF .symtab, relocated by `offset`, materialised lazily."""
+
+    def __init__(self, image: ElfImage, offset: int, module: str | None = None) -> None:
+        self.image = image
+        self.offset = offset
+        self.module = module
+        self.entries, self.strtab = image.symbols()
+        percpu = image.section(".data..percpu")
+        self.percpu_idx = image.sections.index(percpu) if percpu is not None else -1
+        self._by_stname: dict[int, int] | None = None
+        self._made: dict[int, Symbol] = {}
+
+    def wanted(self, i: int) -> bool:
+        st_name, info, _o, shndx, _v, _s = self.entries[i]
+        return st_name != 0 and shndx != 0 and (info & 0xF) not in (_STT_SECTION, _STT_FILE)
+
+    def address(self, i: int) -> int:
+        _n, _i, _o, shndx, value, _s = self.entries[i]
+        if shndx != _SHN_ABS and shndx != self.percpu_idx and value >= 0xFFFF800000000000:
+            return (value + self.offset) & _MASK64
+        return value
+
+    def symbol(self, i: int) -> Symbol:
+        sym = self._made.get(i)
+        if sym is None:
+            st_name, info, _o, shndx, _v, size = self.entries[i]
+            end = self.strtab.find(b"\0", st_name)
+            name = self.strtab[st_name:end].decode("ascii", "replace")
+            sym = Symbol(name, self.address(i), _nm_letter(info, shndx, self.image), size, self.module)
+            self._made[i] = sym
+        return sym
+
+    def find(self, name: str) -> Symbol | None:
+        """The symbol called `name`, a global one in preference to a local."""
+        if self._by_stname is None:
+            self._by_stname = {}
+            for i, e in enumerate(self.entries):
+                if e[0] and e[3] and (e[1] & 0xF) not in (_STT_SECTION, _STT_FILE):
+                    self._by_stname.setdefault(e[0], i)
+        key = name.encode("ascii", "replace") + b"\0"
+        best: Symbol | None = None
+        pos = self.strtab.find(key)
+        while pos >= 0:
+            i = self._by_stname.get(pos)
+            if i is not None:
+                # Several entries may share one string: look at each of them.
+                for j in self._same_name(i, pos):
+                    sym = self.symbol(j)
+                    if best is None or (best.type.islower() and sym.type.isupper()):
+                        best = sym
+                if best is not None and best.type.isupper():
+                    return best
+            pos = self.strtab.find(key, pos + 1)
+        return best
+
+    def _same_name(self, first: int, st_name: int) -> list[int]:
+        hits = [first]
+        # Duplicates (static functions of the same name in different files) are rare: a linear scan
+        # is only done when a local symbol was found first.
+        if (self.entries[first][1] >> 4) == _STB_GLOBAL:
+            return hits
+        for j, e in enumerate(self.entries):
+            if e[0] == st_name and j != first and self.wanted(j):
+                hits.append(j)
+        return hits
+
+
 class SymbolTable:
-    """Every symbol crashpy knows, sorted by address; name look-ups through a dict."""
+    """Every symbol crashpy knows; sorted by address on first address look-up."""
 
     def __init__(self) -> None:
-        self._symbols: list[Symbol] = []
-        self._addrs: list[int] = []
-        self._by_name: dict[str, Symbol] = {}
-        self._sorted = True
-
-    def __len__(self) -> int:
-        return len(self._symbols)
+        self._sources: list[_ElfSymbols] = []
+        self._extra: list[Symbol] = []
+        self._extra_by_name: dict[str, Symbol] = {}
+        self._addrs: list[int] | None = None
+        self._order: list[tuple[int, int]] = []  # (source index or -1 for extra, entry index)
 
     def add_vmlinux(self, image: ElfImage, offset: int = 0) -> None:
         """Add vmlinux's .symtab, relocated by the KASLR `offset` (per-cpu and absolute symbols stay put)."""
-        entries, strtab = image.symbols()
-        sections = image.sections
-        percpu = image.section(".data..percpu")
-        percpu_idx = sections.index(percpu) if percpu is not None else -1
-        out = self._symbols
-        by_name = self._by_name
-        for st_name, info, _other, shndx, value, size in entries:
-            typ = info & 0xF
-            if typ in (_STT_SECTION, _STT_FILE) or st_name == 0 or shndx == 0:
-                continue
-            end = strtab.find(b"\0", st_name)
-            name = strtab[st_name:end].decode("ascii", "replace")
-            letter = _nm_letter(info, shndx, image)
-            addr = value
-            if shndx != _SHN_ABS and shndx != percpu_idx and value >= 0xFFFF800000000000:
-                addr = (value + offset) & 0xFFFFFFFFFFFFFFFF
-            sym = Symbol(name, addr, letter, size)
-            out.append(sym)
-            prev = by_name.get(name)
-            if prev is None or (prev.type.islower() and letter.isupper()):
-                by_name[name] = sym
-        self._sorted = False
+        self._sources.append(_ElfSymbols(image, offset))
+        self._addrs = None
 
     def add(self, sym: Symbol) -> None:
-        self._symbols.append(sym)
-        self._by_name.setdefault(sym.name, sym)
-        self._sorted = False
+        self._extra.append(sym)
+        self._extra_by_name.setdefault(sym.name, sym)
+        self._addrs = None
 
-    def _sort(self) -> None:
-        if not self._sorted:
-            self._symbols.sort(key=lambda s: s.address)
-            self._addrs = [s.address for s in self._symbols]
-            self._sorted = True
+    def __len__(self) -> int:
+        self._index()
+        return len(self._order)
 
     def lookup(self, name: str) -> Symbol | None:
         """The symbol called `name` (a global one in preference to a local)."""
-        return self._by_name.get(name)
+        for src in self._sources:
+            sym = src.find(name)
+            if sym is not None:
+                return sym
+        return self._extra_by_name.get(name)
+
+    def _index(self) -> list[int]:
+        if self._addrs is None:
+            keyed: list[tuple[int, int, int]] = []
+            for s, src in enumerate(self._sources):
+                for i in range(len(src.entries)):
+                    if src.wanted(i):
+                        keyed.append((src.address(i), s, i))
+            for i, sym in enumerate(self._extra):
+                keyed.append((sym.address, -1, i))
+            keyed.sort()
+            self._addrs = [k[0] for k in keyed]
+            self._order = [(k[1], k[2]) for k in keyed]
+        return self._addrs
+
+    def _get(self, pos: int) -> Symbol:
+        s, i = self._order[pos]
+        return self._extra[i] if s < 0 else self._sources[s].symbol(i)
 
     def all(self) -> list[Symbol]:
         """Every symbol in address order."""
-        self._sort()
-        return self._symbols
+        self._index()
+        return [self._get(p) for p in range(len(self._order))]
 
     def containing(self, addr: int) -> tuple[Symbol, int] | None:
         """The nearest symbol at or below `addr`, and the offset of `addr` from it."""
-        self._sort()
-        i = bisect.bisect_right(self._addrs, addr) - 1
+        addrs = self._index()
+        i = bisect.bisect_right(addrs, addr) - 1
         if i < 0:
             return None
-        # Several symbols can share an address: prefer the last global/text one crash would show.
-        sym = self._symbols[i]
+        sym = self._get(i)
         return sym, addr - sym.address
 
     def at(self, addr: int) -> list[Symbol]:
         """All symbols whose address is exactly `addr`."""
-        self._sort()
-        lo = bisect.bisect_left(self._addrs, addr)
-        hi = bisect.bisect_right(self._addrs, addr)
-        return self._symbols[lo:hi]
+        addrs = self._index()
+        lo = bisect.bisect_left(addrs, addr)
+        hi = bisect.bisect_right(addrs, addr)
+        return [self._get(p) for p in range(lo, hi)]
 
-    def index_of(self, sym: Symbol) -> int:
-        self._sort()
-        i = bisect.bisect_left(self._addrs, sym.address)
-        while i < len(self._symbols) and self._symbols[i] is not sym:
-            i += 1
-        return i
+    def position(self, addr: int) -> int:
+        """Index in address order of the first symbol at or above `addr` (for next/previous walks)."""
+        return bisect.bisect_left(self._index(), addr)
 
-    def names_with_prefix(self, prefix: str) -> list[str]:
-        return sorted(n for n in self._by_name if n.startswith(prefix))
+    def by_position(self, pos: int) -> Symbol | None:
+        self._index()
+        return self._get(pos) if 0 <= pos < len(self._order) else None
