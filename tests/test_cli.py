@@ -35,10 +35,11 @@ def fake_vmlinux(path: Path, banner: bytes) -> None:
     addr = 0xFFFFFFFF82000000
     sym = struct.pack("<IBBHQQ", 0, 0, 0, 0, 0, 0) + struct.pack("<IBBHQQ", 1, 0x11, 0, 1, addr, len(rodata))
     body = bytearray(64)
-    off_ro = len(body); body += rodata
-    off_sym = len(body); body += sym
-    off_str = len(body); body += strtab
-    off_shs = len(body); body += shstr
+    offsets = []
+    for part in (rodata, sym, strtab, shstr):
+        offsets.append(len(body))
+        body += part
+    off_ro, off_sym, off_str, off_shs = offsets
     while len(body) % 8:
         body += b"\0"
     shoff = len(body)

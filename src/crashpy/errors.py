@@ -18,13 +18,28 @@ class CommandError(CrashpyError):
 
 
 class FaultKind(enum.Enum):
-    """Why a read failed; the value is crash's wording."""
+    """Why a read failed. `crash_text` is how crash words it."""
 
-    EXCLUDED = "page excluded"  # makedumpfile left the page out (-d filtering)
-    INCOMPLETE = "page incomplete"  # the page lies past the end of a truncated dump file
-    NOT_PRESENT = "read error"  # no part of the dump holds this physical address
+    EXCLUDED = "excluded"  # makedumpfile left the page out (-d filtering)
+    INCOMPLETE = "incomplete"  # makedumpfile marked the page as never written (zero descriptor offset)
+    TRUNCATED = "truncated"  # the page's data lies past the end of a dump file that was cut short
+    NOT_PRESENT = "not present"  # no part of the dump holds this physical address
     INVALID = "invalid"  # the page tables do not map the virtual address
-    SEEK = "seek error"
+    SEEK = "seek"  # a hole in a kdump file's memory map (crash: "seek error")
+
+    @property
+    def crash_text(self) -> str:
+        return _CRASH_TEXT[self]
+
+
+_CRASH_TEXT = {
+    FaultKind.EXCLUDED: "page excluded",
+    FaultKind.INCOMPLETE: "page incomplete",
+    FaultKind.TRUNCATED: "read error",  # crash's word for data past the end of a cut file
+    FaultKind.NOT_PRESENT: "read error",
+    FaultKind.INVALID: "invalid",
+    FaultKind.SEEK: "seek error",
+}
 
 
 class AddressSpace(enum.Enum):
@@ -59,7 +74,7 @@ class FaultError(CrashpyError):
         what = self.what or ("64-bit " + self.space.name)
         if self.kind is FaultKind.INVALID:
             return f'invalid {self.space.value}: {self.address:x}  type: "{what}"'
-        return f'{self.kind.value}: {self.space.value}: {self.address:x}  type: "{what}"'
+        return f'{self.kind.crash_text}: {self.space.value}: {self.address:x}  type: "{what}"'
 
 
 class DumpFormatError(StartupError):

@@ -2,7 +2,7 @@
 
 A reader never sees a file descriptor, only `Source.pread(offset, size)`, which returns fewer bytes
 than asked when the data is not there (past the end of a truncated file, or a part of a truncated
-flattened file that was never written). Readers turn a short read into FaultKind.INCOMPLETE.
+flattened file that was never written). Readers turn a short read into FaultKind.TRUNCATED.
 """
 
 from __future__ import annotations
@@ -15,6 +15,12 @@ from abc import ABC, abstractmethod
 from crashpy.errors import DumpFormatError
 
 
+def fault_address(request: int, bad: int, page_size: int = 4096) -> int:
+    """The address crash names for a failed read that began at `request`: the start of the failing
+    page-sized chunk (crash's readmem() reads page by page and reports the chunk it was on)."""
+    return max(request, bad & ~(page_size - 1))
+
+
 class Source(ABC):
     """Read-only random access to the bytes of a (possibly virtual) dump file."""
 
@@ -25,7 +31,7 @@ class Source(ABC):
     def pread(self, offset: int, size: int) -> bytes:
         """Up to `size` bytes at `offset`; fewer when the data ends (or is missing) before that."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a source with nothing to release keeps this
         """Release the file."""
 
 

@@ -97,10 +97,10 @@ class _ElfSymbols:
         best: Symbol | None = None
         pos = self.strtab.find(key)
         while pos >= 0:
-            i = self._by_stname.get(pos)
-            if i is not None:
+            first = self._by_stname.get(pos)
+            if first is not None:
                 # Several entries may share one string: look at each of them.
-                for j in self._same_name(i, pos):
+                for j in self._same_name(first, pos):
                     sym = self.symbol(j)
                     if best is None or (best.type.islower() and sym.type.isupper()):
                         best = sym
