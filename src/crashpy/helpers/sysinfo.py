@@ -220,8 +220,8 @@ def sysinfo(prog: Program, log_lines: list[str]) -> SysInfo:
     khz_sym = prog.symbols.lookup("cpu_khz")
     mhz = _safe(lambda: prog.read_u32(khz_sym.address) // 1000, 0) if khz_sym else 0
     return SysInfo(
-        cpus=cpu_count(prog),
-        cpus_online=cpumask_weight(prog, "__cpu_online_mask"),
+        cpus=_safe(lambda: cpu_count(prog), prog.nr_cpus),
+        cpus_online=_safe(lambda: cpumask_weight(prog, "__cpu_online_mask"), 0),
         date=format_date(secs) if secs is not None else "(unknown)",
         uptime=_safe(lambda: format_uptime(uptime_jiffies(prog, hz_value), hz_value), "(unknown)"),
         load_average=_safe(lambda: load_average(prog), "(unknown)"),
