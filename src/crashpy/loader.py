@@ -95,7 +95,9 @@ def check_match(prog: Program) -> None:
         raise StartupError(f"{prog.vmlinux_path} and {prog.dump_path} do not match!")
 
 
-def open_program(vmlinux: str | None, dumps: list[str], *, kaslr: int | None = None, check: bool = True) -> Program:
+def open_program(
+    vmlinux: str | None, dumps: list[str], *, kaslr: int | str | None = None, check: bool = True
+) -> Program:
     """Open `dumps` (one dump file for now) with `vmlinux`; StartupError in crash's words on failure."""
     from crashpy.dumpfile.sniff import open_dump
 

@@ -34,7 +34,7 @@ class Program:
         dump: DumpFile,
         vmlinux: str | None,
         *,
-        kaslr_offset: int | None = None,
+        kaslr_offset: int | str | None = None,
         dump_path: str | None = None,
     ) -> None:
         self.dump = dump
@@ -42,10 +42,32 @@ class Program:
         self.vmlinux_path = vmlinux
         self.vmcoreinfo = VmcoreInfo(dump.info.vmcoreinfo)
         self.image: ElfImage | None = ElfImage(vmlinux) if vmlinux else None
+        self._auto_phys_base: int | None = None
         if kaslr_offset is None:
-            kaslr_offset = self.vmcoreinfo.kerneloffset or 0
-        self.kaslr_offset = kaslr_offset
+            kaslr_offset = self.vmcoreinfo.kerneloffset
+        if kaslr_offset is None or kaslr_offset == "auto":
+            kaslr_offset = self._auto_kaslr() if (kaslr_offset == "auto" or not self.vmcoreinfo) else 0
+        self.kaslr_offset: int = kaslr_offset
         self._read_cache: dict[int, bytes] = {}
+
+    def _auto_kaslr(self) -> int:
+        """KASLR offset (and phys_base) from the dump's CPU state, for dumps without VMCOREINFO."""
+        from crashpy.arch.kaslr import find_kaslr
+
+        if self.image is None:
+            return 0
+        table = SymbolTable()
+        table.add_vmlinux(self.image, 0)
+
+        def link_address(name: str) -> int | None:
+            sym = table.lookup(name)
+            return sym.address if sym is not None else None
+
+        found = find_kaslr(self.dump.read, self.dump.info.notes, link_address)
+        if found is None:
+            return 0
+        offset, self._auto_phys_base = found
+        return offset
 
     # ---- symbols -------------------------------------------------------------------------------------
 
@@ -100,7 +122,9 @@ class Program:
     @cached_property
     def phys_base(self) -> int:
         v = self.vmcoreinfo.number("phys_base")
-        return v if v is not None else 0
+        if v is not None:
+            return v
+        return self._auto_phys_base if self._auto_phys_base is not None else 0
 
     @cached_property
     def arch(self) -> X86_64:

@@ -57,7 +57,7 @@ class X86_64:
     def kvtop(self, vaddr: int) -> int:
         """Physical address of kernel virtual `vaddr`, or FaultError(INVALID)."""
         if START_KERNEL_MAP <= vaddr < self.kernel_image_end:
-            return vaddr - START_KERNEL_MAP + self.phys_base
+            return (vaddr - START_KERNEL_MAP + self.phys_base) & 0xFFFFFFFFFFFFFFFF
         if self.is_direct(vaddr):
             return vaddr - self.page_offset
         return self.walk(self.pgd_paddr, vaddr, AddressSpace.KVADDR)

@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         inputs = classify(args.files)
         if not inputs.dumps:
             raise StartupError("no dump file given (live systems are not supported)")
-        kaslr = args.kaslr if isinstance(args.kaslr, int) else None
+        kaslr = args.kaslr
         prog = open_program(inputs.vmlinux, inputs.dumps, kaslr=kaslr, check=not args.minimal)
     except CrashpyError as e:
         sys.stderr.write(f"crashpy: {e}\n")
