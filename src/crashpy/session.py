@@ -8,7 +8,7 @@ import subprocess
 import sys
 from typing import TextIO
 
-from crashpy.commands.registry import COMMANDS, Command, load_all
+from crashpy.commands.registry import Command, load_all
 from crashpy.errors import CrashpyError
 from crashpy.program import Program
 
