@@ -222,13 +222,16 @@ class Program:
 
     @cached_property
     def percpu_offsets(self) -> list[int]:
-        """__per_cpu_offset[cpu] for every possible CPU."""
+        """__per_cpu_offset[cpu] of every CPU that has a per-CPU area (unused slots hold __per_cpu_load)."""
         base = self.symbol_address("__per_cpu_offset")
         nr = self.vmcoreinfo.length("__per_cpu_offset") or 8192
+        load = self.symbols.lookup("__per_cpu_load")
+        unused = {0, load.address if load is not None else 0}
+        raw = self.read(base, 8 * min(nr, 8192))
         offs: list[int] = []
         for cpu in range(min(nr, 8192)):
-            v = self.read_u64(base + cpu * 8)
-            if cpu > 0 and v == offs[0] or v == 0 and cpu > 0:
+            v = int.from_bytes(raw[cpu * 8 : cpu * 8 + 8], "little")
+            if v in unused and cpu > 0:
                 break
             offs.append(v)
         return offs

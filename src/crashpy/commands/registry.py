@@ -23,6 +23,7 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {}
+LOAD_ERRORS: dict[str, str] = {}  # command module -> why it failed to import (a bug; tests assert none)
 
 
 def command(
@@ -49,5 +50,8 @@ def load_all() -> dict[str, Command]:
 
     for mod in pkgutil.iter_modules(pkg.__path__):
         if mod.name != "registry":
-            importlib.import_module(f"crashpy.commands.{mod.name}")
+            try:
+                importlib.import_module(f"crashpy.commands.{mod.name}")
+            except Exception as e:  # one broken command must not take the others down
+                LOAD_ERRORS[mod.name] = f"{type(e).__name__}: {e}"
     return COMMANDS

@@ -71,7 +71,9 @@ def show_sys(session: Session) -> None:
     prog = session.prog
     info = sysinfo.sysinfo(prog, log_text_lines(session))
     p = session.println
-    p(f"      KERNEL: {prog.vmlinux_path}")
+    taint = sysinfo.tainted_mask(prog)
+    livepatch = "  [LIVEPATCH]" if taint & (1 << sysinfo.TAINT_LIVEPATCH) else ""
+    p(f"      KERNEL: {prog.vmlinux_path}{livepatch}" + ("  [TAINTED]" if taint else ""))
     p(f"    DUMPFILE: {dumpfile_line(session)}")
     offline = info.cpus - info.cpus_online if info.cpus_online else 0
     p(f"        CPUS: {info.cpus}" + (f" [OFFLINE: {offline}]" if offline else ""))

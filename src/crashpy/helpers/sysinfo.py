@@ -48,6 +48,21 @@ def utsname(prog: Program) -> dict[str, str]:
     return out
 
 
+TAINT_LIVEPATCH = 15
+
+
+def tainted_mask(prog: Program) -> int:
+    """The kernel's taint bits (tainted_mask; `tainted` on old kernels); 0 when unreadable."""
+    for name, size in (("tainted", 4), ("tainted_mask", 8)):
+        sym = prog.symbols.lookup(name)
+        if sym is not None:
+            try:
+                return int.from_bytes(prog.read(sym.address, size), "little")
+            except CrashpyError:
+                return 0
+    return 0
+
+
 def hz(prog: Program) -> int:
     """The kernel's HZ: from tick_nsec (NSEC_PER_SEC / HZ, rounded), else crash's default of 1000."""
     sym = prog.symbols.lookup("tick_nsec")

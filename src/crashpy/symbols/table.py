@@ -18,6 +18,7 @@ _STB_GLOBAL, _STB_WEAK = 1, 2
 _STT_OBJECT, _STT_FUNC, _STT_SECTION, _STT_FILE = 1, 2, 3, 4
 _SHN_ABS = 0xFFF1
 _MASK64 = 0xFFFFFFFFFFFFFFFF
+_KERNEL_IMAGE_BASE = 0xFFFFFFFF80000000  # __START_KERNEL_map
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,6 @@ class _ElfSymbols:
         self.offset = offset
         self.module = module
         self.entries, self.strtab = image.symbols()
-        percpu = image.section(".data..percpu")
-        self.percpu_idx = image.sections.index(percpu) if percpu is not None else -1
         self._by_stname: dict[int, int] | None = None
         self._made: dict[int, Symbol] = {}
 
@@ -71,8 +70,9 @@ class _ElfSymbols:
         return st_name != 0 and shndx != 0 and (info & 0xF) not in (_STT_SECTION, _STT_FILE)
 
     def address(self, i: int) -> int:
-        _n, _i, _o, shndx, value, _s = self.entries[i]
-        if shndx != _SHN_ABS and shndx != self.percpu_idx and value >= 0xFFFF800000000000:
+        value = self.entries[i][4]
+        # KASLR moves the kernel image only: per-CPU offsets and small absolute values stay put.
+        if value >= _KERNEL_IMAGE_BASE and self.offset:
             return (value + self.offset) & _MASK64
         return value
 
