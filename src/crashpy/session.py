@@ -21,6 +21,29 @@ class ExitSession(Exception):
 MINIMAL_COMMANDS = {"log", "dis", "rd", "sym", "eval", "set", "extend", "help", "exit", "q"}
 
 
+def split_redirect(line: str) -> tuple[str, str, str]:
+    """Split crash's way: the first `|`, `!`, `>` or `>>` outside parentheses and quotes (`->` is no
+    redirection) ends the command; returns (command, "|" or ">" or ">>" or "", the rest)."""
+    depth = 0
+    quoted = False
+    for i, ch in enumerate(line):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch in "\"'":
+            quoted = not quoted
+        if depth or quoted:
+            continue
+        if ch in "|!":
+            return line[:i].rstrip(), "|", line[i + 1 :].strip()
+        if ch == ">" and not (i > 0 and line[i - 1] == "-"):
+            if line[i + 1 : i + 2] == ">":
+                return line[:i].rstrip(), ">>", line[i + 2 :].strip()
+            return line[:i].rstrip(), ">", line[i + 1 :].strip()
+    return line, "", ""
+
+
 class Session:
     """The command loop's state: the program, the output stream, crash's `set` context."""
 
@@ -49,42 +72,34 @@ class Session:
         return cmd
 
     def run_line(self, line: str) -> None:
-        """Run one command line: `cmd args [| shell] [> file] [>> file]`, or `!shell`."""
+        """Run one command line: `cmd args [| shell]`, `cmd > file`, `cmd >> file`, or `!shell`."""
         line = line.strip()
         if not line or line.startswith("#"):
             return
-        if line.startswith("!"):
+        if line in ("!", "|") or line[0] in "!|":
             self.out.flush()
-            subprocess.run(line[1:], shell=True)
+            subprocess.run(line[1:].strip() or "/bin/sh", shell=True)
             return
-        pipe_cmd = None
-        redirect: tuple[str, str] | None = None
-        cmdpart = line
-        if "|" in line:
-            cmdpart, _, pipe_cmd = line.partition("|")
-        elif ">" in line:
-            append = ">>" in line
-            cmdpart, _, target = line.partition(">>" if append else ">")
-            redirect = ("a" if append else "w", target.strip())
-        if pipe_cmd is None and redirect is None:
+        cmdpart, kind, target = split_redirect(line)
+        if kind == "":
             self.run_command(cmdpart, self.out)
+            return
+        if not target:
+            self.println(f"no shell command after '{kind}'" if kind == "|" else f"no file name after {kind}")
             return
         buf = io.StringIO()
         self.run_command(cmdpart, buf)
         text = buf.getvalue()
-        if redirect is not None:
-            with open(redirect[1], redirect[0]) as f:
-                f.write(text)
+        if kind in (">", ">>"):
+            try:
+                with open(target, "a" if kind == ">>" else "w") as f:
+                    f.write(text)
+            except OSError:
+                self.println(f"unable to open {target}")
             return
         self.out.flush()
-        subprocess.run(pipe_cmd or "", shell=True, input=text, text=True, stdout=self.out if self._real_fd() else None)
-
-    def _real_fd(self) -> bool:
-        try:
-            self.out.fileno()
-        except (OSError, ValueError, io.UnsupportedOperation):
-            return False
-        return True
+        result = subprocess.run(target, shell=True, input=text, text=True, stdout=subprocess.PIPE)
+        self.write(result.stdout)
 
     def run_command(self, cmdline: str, out: TextIO) -> None:
         try:
