@@ -34,8 +34,8 @@ def test_pipe_and_redirect_run(tmp_path: Path, dumps: dict[str, Path]) -> None:
 
     out = io.StringIO()
     session = Session(program(dumps["vmlinux"], dumps["sysrq.elf"]), out)
-    session.run_line("eval 0x1f9 | grep decimal")
-    assert out.getvalue().strip() == "decimal: 505"
+    session.run_line("eval 0x1f9 | grep octal")
+    assert out.getvalue().strip() == "octal: 771"
     target = tmp_path / "eval.txt"
     session.run_line(f"eval 0x1f9 > {target}")
     session.run_line(f"eval 0x1f9 >> {target}")
