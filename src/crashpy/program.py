@@ -43,12 +43,14 @@ class Program:
         self.vmcoreinfo = VmcoreInfo(dump.info.vmcoreinfo)
         self.image: ElfImage | None = ElfImage(vmlinux) if vmlinux else None
         self._auto_phys_base: int | None = None
-        if kaslr_offset is None:
-            kaslr_offset = self.vmcoreinfo.kerneloffset
-        if kaslr_offset is None or kaslr_offset == "auto":
-            kaslr_offset = self._auto_kaslr() if (kaslr_offset == "auto" or not self.vmcoreinfo) else 0
-        self.kaslr_offset: int = kaslr_offset
-        self._read_cache: dict[int, bytes] = {}
+        if isinstance(kaslr_offset, int):
+            self.kaslr_offset = kaslr_offset
+        elif kaslr_offset != "auto" and self.vmcoreinfo.kerneloffset is not None:
+            self.kaslr_offset = self.vmcoreinfo.kerneloffset
+        elif kaslr_offset == "auto" or not self.vmcoreinfo:
+            self.kaslr_offset = self._auto_kaslr()
+        else:
+            self.kaslr_offset = 0
 
     def _auto_kaslr(self) -> int:
         """KASLR offset (and phys_base) from the dump's CPU state, for dumps without VMCOREINFO."""
@@ -94,10 +96,15 @@ class Program:
     # ---- types -----------------------------------------------------------------------------------------
 
     @cached_property
-    def btf(self) -> BTF:
+    def _btf(self) -> BTF | None:
         from crashpy.types.btf import load_btf_from_elf
 
-        btf = load_btf_from_elf(self.vmlinux_path) if self.vmlinux_path else None
+        return load_btf_from_elf(self.vmlinux_path) if self.vmlinux_path else None
+
+    @property
+    def btf(self) -> BTF:
+        """The kernel's BTF (loaded once; its absence is remembered too)."""
+        btf = self._btf
         if btf is None:
             raise CommandError("no type information: vmlinux has no .BTF section")
         return btf
