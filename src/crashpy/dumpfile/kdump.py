@@ -384,6 +384,17 @@ class KdumpCompressed(DumpFile):
             return FaultKind.EXCLUDED
         return None
 
+    def page_location(self, pfn: int) -> tuple[int, int] | None:
+        """(file offset, stored size) of page `pfn`'s data, or None when the file holds no data for it."""
+        if self.page_state(pfn) is not None:
+            return None
+        index = self._rank_abs(pfn) - self._base_rank
+        raw = self.source.pread(self.data_offset + index * _PAGE_DESC.size, _PAGE_DESC.size)
+        if len(raw) < _PAGE_DESC.size:
+            return None
+        offset, size, _flags, _pflags = _PAGE_DESC.unpack(raw)
+        return (offset, size) if offset > 0 else None
+
     def _page(self, pfn: int) -> bytes:
         """The decompressed page `pfn`; raises _Fault."""
         cache = self._cache

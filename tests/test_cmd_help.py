@@ -1,0 +1,77 @@
+"""help: crash's menu layout and help pages, on a session without a dump."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from crashpy.commands.help import format_menu, menu_names, synopsis
+from crashpy.commands.registry import COMMANDS
+from crashpy.session import Session
+
+# crash 8.0.6's own menu (x86_64), to check the layout against what crash prints.
+CRASH_COMMANDS = (
+    "* alias ascii bpf bt btop dev dis eval exit extend files foreach fuser gdb help ipcs irq kmem list "
+    "log mach mod mount net p ps pte ptob ptov q rd repeat runq sbitmapq search set sig struct swap sym "
+    "sys task timer tree union vm vtop waitq whatis wr"
+).split()
+
+
+@dataclass
+class FakeProg:
+    vmlinux_path: str = "/k/vmlinux"
+    dump_path: str = "/k/vmcore"
+
+
+def run(lines: list[str], minimal: bool = False) -> list[str]:
+    out = io.StringIO()
+    session = Session(FakeProg(), out, minimal=minimal)  # type: ignore[arg-type]
+    results = []
+    for line in lines:
+        out.seek(0)
+        out.truncate()
+        session.run_line(line)
+        results.append(out.getvalue())
+    return results
+
+
+def test_menu_layout_is_crashs() -> None:
+    names = sorted(CRASH_COMMANDS, key=lambda n: (n == "q", n))
+    text = format_menu(names, "crash version: 8.0.6    gdb version: 10.2")
+    rows = (len(names) + 4) // 5
+    lines = text.split("\n")
+    assert lines[0] == ""
+    assert len(lines[1:]) >= rows
+    # top to bottom, then left to right; each name padded to 15 columns
+    assert lines[1] == "".join(f"{n:<15}" for n in names[::rows])
+    assert lines[rows] == "".join(f"{n:<15}" for n in names[rows - 1 :: rows])
+    assert text.endswith(
+        "\ncrash version: 8.0.6    gdb version: 10.2\n"
+        'For help on any command above, enter "help <command>".\n'
+        'For help on input options, enter "help input".\n'
+        'For help on output options, enter "help output".\n\n'
+    )
+
+
+def test_menu_names() -> None:
+    names = menu_names(COMMANDS)
+    assert names[-1] == "q" and "quit" not in names
+    assert names[:-1] == sorted(names[:-1])
+
+
+def test_help_page_and_usage() -> None:
+    page, usage, unknown = run(["help rd", "rd", "help nosuchcommand"])
+    assert page.startswith("\nNAME\n  rd - read memory\n\nSYNOPSIS\n  rd [-adDsSupxmfNR]")
+    assert page.endswith("\n\n") and not page.endswith("\n\n\n")
+    assert usage == (
+        "Usage:\n"
+        "  rd [-adDsSupxmfNR][-8|-16|-32|-64][-o offs][-e addr][-r file][address|symbol]\n"
+        "     [count]\n"
+        'Enter "help rd" for details.\n'
+    )
+    assert unknown == 'No help data for "nosuchcommand" is available.\n'
+
+
+def test_every_command_has_a_synopsis() -> None:
+    for name in ("eval", "rd", "sym", "set", "help", "q", "exit"):
+        assert synopsis(COMMANDS[name]).startswith(f"  {name}")
