@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import io
-import shlex
 import subprocess
 import sys
 from typing import TextIO
 
 from crashpy.commands.registry import Command, load_all
 from crashpy.errors import CrashpyError
+from crashpy.helpers.numbers import parse_line
 from crashpy.program import Program
 
 
@@ -102,10 +102,7 @@ class Session:
         self.write(result.stdout)
 
     def run_command(self, cmdline: str, out: TextIO) -> None:
-        try:
-            argv = shlex.split(cmdline, posix=True)
-        except ValueError:
-            argv = cmdline.split()
+        argv = parse_line(cmdline)
         if not argv:
             return
         name, args = argv[0], argv[1:]
@@ -115,8 +112,9 @@ class Session:
         self.current_cmd = name
         try:
             if cmd is None:
-                if self.minimal and name in self.commands:
-                    self.println(f"{name}: command not available in minimal mode")
+                if self.minimal:
+                    self.println(f"crash: {name}: command not available in minimal mode")
+                    self.println("NOTE: minimal mode commands: log, dis, rd, sym, eval, set, extend and exit")
                 else:
                     self.println(f"crash: command not found: {name}")
                 self.errors += 1

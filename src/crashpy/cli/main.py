@@ -83,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_STARTUP
     session = Session(prog, sys.stdout, minimal=args.minimal)
+    if args.silent:
+        from crashpy.commands.set import settings
+
+        settings(session).silent = True
     if not args.silent:
         from crashpy.cli.banner import print_banner
 
