@@ -6,7 +6,7 @@ import io
 from dataclasses import dataclass
 
 from crashpy.commands.help import format_menu, menu_names, synopsis
-from crashpy.commands.registry import COMMANDS
+from crashpy.commands.registry import COMMANDS, load_all
 from crashpy.session import Session
 
 # crash 8.0.6's own menu (x86_64), to check the layout against what crash prints.
@@ -54,7 +54,7 @@ def test_menu_layout_is_crashs() -> None:
 
 
 def test_menu_names() -> None:
-    names = menu_names(COMMANDS)
+    names = menu_names(load_all())
     assert names[-1] == "q" and "quit" not in names
     assert names[:-1] == sorted(names[:-1])
 
