@@ -18,8 +18,10 @@ byte for byte (decoded as UTF-8 with surrogateescape): trailing spaces, blank li
 newline.
 
 crash runs with ``--no_crashrc --no_scroll``, stdin and stdout pipes (so no pager and no readline),
-TERM=dumb, and HOME and the working directory set to an empty temporary directory, so no .crashrc and
-no .gdbinit is read. Sessions are memoized per (binary, vmlinux, dump: path, size, mtime, inode,
+TERM=dumb, LC_ALL=C (TZ is inherited: ``log -T`` and ``sys`` print local time), and HOME and the
+working directory set to an empty temporary directory, so no .crashrc and no .gdbinit is read. The
+session ends with ``q`` (exit status 0). Without -s (``run_crash_startup``) the banner includes
+"NOTE: stdin: not a tty" and the "please wait..." lines erased with carriage returns. Sessions are memoized per (binary, vmlinux, dump: path, size, mtime, inode,
 commands, flags) in this process and on disk under ``<cache>/oracle-runs/`` (set
 CRASHPY_ORACLE_DISK_CACHE=0 to turn the disk cache off).
 """
@@ -29,13 +31,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import secrets
 import signal
 import subprocess
 import tempfile
 import threading
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 ORACLE_VERSION = "8.0.6"
@@ -45,7 +48,7 @@ DEFAULT_TIMEOUT = 300.0  # seconds for one whole crash session
 BUILD_TIMEOUT = 3600.0  # seconds for building crash (about 10 minutes on 2 cores)
 PROMPT = "crash> "  # crash's default prompt, printed before each command without -s
 # Bump when the way sessions are run or split changes, to invalidate the disk cache.
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 
 class OracleError(RuntimeError):
@@ -86,8 +89,9 @@ def _binary_version(binary: Path) -> str | None:
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
-    first = proc.stdout.decode(errors="replace").split("\n", 1)[0].strip()
-    return first.removeprefix("crash ") if first.startswith("crash ") else None
+    # A blank line, then "crash 8.0.6", then copyright and gdb lines.
+    lines = [line.strip() for line in proc.stdout.decode(errors="replace").splitlines() if line.strip()]
+    return lines[0].removeprefix("crash ") if lines and lines[0].startswith("crash ") else None
 
 
 _binary_lock = threading.Lock()
@@ -170,47 +174,50 @@ def _disk_cache_path(key: str) -> Path:
     return cache_root() / "oracle-runs" / f"{key}.json"
 
 
+_TOKEN_RE = re.compile(r"@@CRASHPY-ORACLE-[0-9a-f]{16}(?=-0@@\n)")
+
+
 def _load_disk(key: str) -> CrashSession | None:
+    # Only the raw output is stored (outputs are cut again on load): sessions can be tens of MB.
     try:
         data = json.loads(_disk_cache_path(key).read_text(encoding="utf-8", errors="surrogateescape"))
-        return CrashSession(
-            commands=tuple(data["commands"]),
-            startup=data["startup"],
-            outputs=tuple(data["outputs"]),
-            completed=data["completed"],
-            trailer=data["trailer"],
-            exit_status=data["exit_status"],
-            raw=data["raw"],
-        )
+        commands, raw, silent = tuple(data["commands"]), data["raw"], data["silent"]
+        found = _TOKEN_RE.search(raw)
+        token = found.group(0) if found else "@@CRASHPY-ORACLE-none"  # crash died before the first marker
+        startup, outputs, completed, trailer = _split(raw, commands, token, silent)
+        return CrashSession(commands, startup, tuple(outputs), completed, trailer, data["exit_status"], raw)
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def _store_disk(key: str, session: CrashSession) -> None:
+def _store_disk(key: str, session: CrashSession, silent: bool) -> None:
     path = _disk_cache_path(key)
+    data = {
+        "commands": list(session.commands),
+        "raw": session.raw,
+        "silent": silent,
+        "exit_status": session.exit_status,
+    }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
         with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as f:
-            json.dump(asdict(session), f)
+            json.dump(data, f)
         os.replace(tmp, path)
     except OSError:
         pass  # the disk cache is only an optimisation
 
 
-def _split(
-    raw: str, commands: Sequence[str], token: str, silent: bool
-) -> tuple[str, list[str], int, str]:
+def _split(raw: str, commands: Sequence[str], token: str, silent: bool) -> tuple[str, list[str], int, str]:
     """Cut crash's output at the markers: (startup, outputs, completed, trailer)."""
 
     def marker(i: int) -> str:
         return f"{token}-{i}@@"
 
-    def strip_marker_echo(text: str, i: int) -> str:
-        # Without -s crash prints the prompt and echoes each command line it reads from stdin.
-        if not silent:
-            text = text.removesuffix(f"echo {marker(i)}\n").removesuffix(PROMPT)
-        return text
+    def needle(i: int) -> str:
+        # Without -s crash prints its prompt and echoes each command line it reads from stdin, so
+        # the marker shows up twice there: "crash> echo M\nM\n".
+        return f"{marker(i)}\n" if silent else f"echo {marker(i)}\n{marker(i)}\n"
 
     def strip_command_echo(text: str, command: str) -> str:
         return text if silent else text.removeprefix(f"{PROMPT}{command}\n")
@@ -218,13 +225,13 @@ def _split(
     pieces: list[str] = []
     pos = 0
     for i in range(len(commands) + 1):
-        end = raw.find(f"{marker(i)}\n", pos)
+        end = raw.find(needle(i), pos)
         if end < 0:
             break
-        pieces.append(strip_marker_echo(raw[pos:end], i))
-        pos = end + len(marker(i)) + 1
+        pieces.append(raw[pos:end] if silent else raw[pos:end].removesuffix(PROMPT))
+        pos = end + len(needle(i))
     rest = raw[pos:]
-    startup = pieces[0] if pieces else strip_marker_echo(rest, 0)
+    startup = pieces[0] if pieces else rest
     completed = max(len(pieces) - 1, 0)
     outputs = [strip_command_echo(p, c) for p, c in zip(pieces[1:], commands, strict=False)]
     trailer = ""
@@ -322,7 +329,7 @@ def run_crash_session(
     if session is None:
         session = _run_session(binary, vmlinux, dump, commands, minimal, extra_args, silent, timeout)
         if use_disk:
-            _store_disk(key, session)
+            _store_disk(key, session, silent)
     with _sessions_lock:
         _sessions[key] = session
     return session

@@ -12,8 +12,10 @@
 # crash's own build of the pristine orig tarball, which carries gdb-10.2.tar.gz and
 # gdb-10.2.patch and untars, patches and builds gdb itself: `make lzo`, `make snappy`,
 # `make zstd` (each adds -DLZO/-DSNAPPY/-DZSTD to CFLAGS.extra and its library to LDFLAGS.extra,
-# deletes diskdump.o and relinks).  Debian's own patches (debian/patches) touch packaging, not
-# what crash prints, and are not applied: the oracle is upstream crash 8.0.6.
+# deletes diskdump.o and relinks).  Debian's patches (debian/patches) are not applied, and the
+# build does not need them: the oracle is upstream crash 8.0.6 exactly as in the orig tarball.
+# (Some mirrors serve the orig tarball but not the .dsc and .debian.tar.xz: then only the orig
+# tarball is fetched, with --tar-only; apt still checks it against the signed Sources index.)
 #
 # Needs root (or sudo) only to add the sources file and run apt-get update, and only when the
 # orig tarball is not cached yet.  Build dependencies: tools/install-deps.sh.
@@ -31,8 +33,13 @@ JOBS="${CRASHPY_BUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 APT_LIST=/etc/apt/sources.list.d/crashpy-trixie-src.list
 APT_LINE="deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main"
 
+# `crash --version` prints a blank line, then "crash 8.0.6", then copyright and gdb lines.
+says_version() {
+  [ -x "$1" ] && [ "$("$1" --version </dev/null 2>/dev/null | awk 'NF { print; exit }')" = "crash $VERSION" ]
+}
+
 have_oracle() {
-  [ -x "$BIN" ] && "$BIN" --version 2>/dev/null | head -n 1 | grep -qx "crash $VERSION"
+  says_version "$BIN"
 }
 
 die() {
@@ -53,6 +60,8 @@ if ! flock -n 9; then
   flock 9
 fi
 have_oracle && exit 0
+# We hold the lock: whatever a killed build left behind is garbage.
+rm -rf "$DEST"/build-* "$DEST"/download-* "$DEST"/.crash.new.*
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then
@@ -78,7 +87,7 @@ fetch_orig() {
   [ -n "$srcver" ] || die "no crash $VERSION-* source package in trixie (found: $(echo $versions))"
   echo "source package crash $srcver" >>"$LOG"
   local dl
-  dl="$(mktemp -d "$DEST/download.XXXXXX")"
+  dl="$(mktemp -d "$DEST/download-XXXXXX")"
   # Full source package first; some mirrors serve only the orig tarball, which is all we build.
   if ! (cd "$dl" && apt-get source --download-only "crash=$srcver") >>"$LOG" 2>&1; then
     echo "full source package not downloadable; fetching the orig tarball alone" >>"$LOG"
@@ -98,7 +107,7 @@ if [ ! -f "$SRC/crash_$VERSION.orig.tar.gz" ] || ! gzip -t "$SRC/crash_$VERSION.
 fi
 
 # --- 2. build in a temporary tree --------------------------------------------------------------
-BUILD="$(mktemp -d "$DEST/build.XXXXXX")"
+BUILD="$(mktemp -d "$DEST/build-XXXXXX")"
 cleanup() {
   if [ "${CRASHPY_KEEP_BUILD:-0}" = 1 ] && [ ! -x "$BIN" ]; then
     echo "build-oracle-crash: build tree kept in $BUILD" >&2
@@ -107,6 +116,7 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
 
 tar -xzf "$SRC/crash_$VERSION.orig.tar.gz" -C "$BUILD" || die "cannot unpack the orig tarball"
 TREE="$BUILD/crash-$VERSION"
@@ -117,7 +127,7 @@ for target in lzo snappy zstd; do
   make -C "$TREE" -j"$JOBS" "$target" </dev/null >>"$LOG" 2>&1 || die "make $target failed"
 done
 
-"$TREE/crash" --version 2>/dev/null | head -n 1 | grep -qx "crash $VERSION" ||
+says_version "$TREE/crash" ||
   die "the built binary does not say crash $VERSION"
 for lib in liblzo2 libsnappy libzstd; do
   ldd "$TREE/crash" | grep -q "$lib" || die "the built binary is not linked with $lib"
