@@ -2,15 +2,19 @@
 
     python3 benchmarks/bench.py [--dump sysrq.d31.zlib] [--runs 3]
 
-Each figure is the median wall time of --runs runs of a whole non-interactive session
-(`tool -s vmlinux dump < commands`). Start-up is a session running only `q`; a command's time is
-the median of sessions running that command N times less start-up, divided by N.
+Start-up: wall time of `tool -s vmlinux dump` running just `q` (median of --runs). Commands: one live
+session per tool; each command is written to its standard input followed by `echo <marker>` (crash
+hands `echo` to the shell; crashpy does the same), and the time from writing the command to reading
+the marker is that command's time. Each command runs --runs times in a row; the first run (cold
+caches) and the median of all are shown.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import secrets
+import select
 import statistics
 import subprocess
 import sys
@@ -34,21 +38,59 @@ COMMANDS = [
 ]
 
 
-def session_time(argv: list[str], script: str, runs: int) -> float:
+def env() -> dict[str, str]:
+    return {**os.environ, "TERM": "dumb", "PYTHONPATH": str(ROOT / "src")}
+
+
+def startup_time(argv: list[str], runs: int) -> float:
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        subprocess.run(argv, input=script, text=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       env={**os.environ, "TERM": "dumb"}, check=False)
+        subprocess.run(argv, input="q\n", text=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       env=env(), check=False)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+class LiveSession:
+    """A tool reading commands from a pipe; run() times one command up to its marker."""
+
+    def __init__(self, argv: list[str]) -> None:
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, env=env())
+        self.buf = b""
+        self.run("")  # wait until it is ready
+
+    def run(self, command: str) -> tuple[float, bytes]:
+        marker = f"MARK{secrets.token_hex(6)}"
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        t0 = time.perf_counter()
+        self.proc.stdin.write(f"{command}\necho {marker}\n".encode())
+        self.proc.stdin.flush()
+        fd = self.proc.stdout.fileno()
+        while marker.encode() not in self.buf:
+            ready, _, _ = select.select([fd], [], [], 600)
+            if not ready:
+                raise TimeoutError(command)
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                raise RuntimeError(f"session ended during {command!r}: {self.buf[-500:]!r}")
+            self.buf += chunk
+        elapsed = time.perf_counter() - t0
+        out, _, self.buf = self.buf.partition(marker.encode() + b"\n")
+        return elapsed, out
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(b"q\n")
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dump", default="sysrq.d31.zlib")
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--repeat", type=int, default=5, help="times each command runs in its session")
     args = ap.parse_args()
     from tests.oracle import crash_binary
     from tools.vmcores import ensure
@@ -56,23 +98,33 @@ def main() -> int:
     paths = ensure([args.dump])
     vmlinux, dump = str(paths["vmlinux"]), str(paths[args.dump])
     tools = {
-        "crash": [str(crash_binary()), "-s", "--no_crashrc", vmlinux, dump],
+        "crash": [str(crash_binary()), "-s", "--no_crashrc", "--no_scroll", vmlinux, dump],
         "crashpy": [sys.executable, "-m", "crashpy", "-s", vmlinux, dump],
     }
-    rows: list[tuple[str, float, float]] = []
-    base = {name: session_time(argv, "q\n", args.runs) for name, argv in tools.items()}
-    rows.append(("start-up (to prompt, then q)", base["crash"], base["crashpy"]))
+    start = {name: startup_time(argv, args.runs) for name, argv in tools.items()}
+    sessions = {name: LiveSession(argv) for name, argv in tools.items()}
+    rows = []
     for cmd in COMMANDS:
-        script = (cmd + "\n") * args.repeat + "q\n"
-        t = {name: max(0.0, (session_time(argv, script, args.runs) - base[name]) / args.repeat)
-             for name, argv in tools.items()}
-        rows.append((cmd, t["crash"], t["crashpy"]))
-    print(f"dump: {args.dump}   runs: {args.runs}   each command x{args.repeat} per session")
-    print(f"| {'what':<30} | {'crash 8.0.6':>11} | {'crashpy':>9} | {'ratio':>6} |")
-    print(f"|{'-' * 32}|{'-' * 13}|{'-' * 11}|{'-' * 8}|")
-    for what, c, p in rows:
-        ratio = f"{p / c:.2f}" if c > 0.0005 else "-"
-        print(f"| {what:<30} | {c:>10.3f}s | {p:>8.3f}s | {ratio:>6} |")
+        cells = []
+        for name in tools:
+            times = []
+            for _ in range(args.runs):
+                t, out = sessions[name].run(cmd)
+                times.append(t)
+                if b"command not found" in out or b"internal error" in out:
+                    raise RuntimeError(f"{name}: {cmd}: {out[:300]!r}")
+            cells.append((times[0], statistics.median(times)))
+        rows.append((cmd, cells))
+    for s in sessions.values():
+        s.close()
+    print(f"dump: {args.dump}   runs: {args.runs}   machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+    print("| what | crash 8.0.6 | crashpy | ratio |")
+    print("|---|---:|---:|---:|")
+    c, p = start["crash"], start["crashpy"]
+    print(f"| start-up to prompt (then q) | {c:.3f} s | {p:.3f} s | {p / c:.2f} |")
+    for cmd, ((c1, cm), (p1, pm)) in rows:
+        print(f"| `{cmd}` first / median | {c1 * 1000:.1f} / {cm * 1000:.1f} ms | {p1 * 1000:.1f} / {pm * 1000:.1f} ms"
+              f" | {p1 / c1:.2f} / {pm / cm:.2f} |")
     return 0
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from crashpy.commands.sym import CrashSymtab, format_symbol
+from crashpy.commands.sym import format_symbol
+from crashpy.symbols.crash_view import CrashSymtab
 from crashpy.symbols.elfsyms import Section
 
 TEXT = 0xFFFFFFFF81000000

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from tools.vmcores import DUMP_NAMES, RUNS, TRUNCATED, ensure, phdrs_first_copy
 
 ELF_DUMPS = [

@@ -17,6 +17,9 @@ class ExitSession(Exception):
     """`q` / `exit`: leave the session."""
 
 
+# Commands crash hands to the shell when it has no command of that name (main.c is_external_command).
+EXTERNAL_COMMANDS = {"vi", "pwd", "grep", "cat", "more", "less", "echo", "ls", "clear"}
+
 # What crash allows in --minimal mode.
 MINIMAL_COMMANDS = {"log", "dis", "rd", "sym", "eval", "set", "extend", "help", "exit", "q"}
 
@@ -101,6 +104,13 @@ class Session:
         result = subprocess.run(target, shell=True, input=text, text=True, stdout=subprocess.PIPE)
         self.write(result.stdout)
 
+    def run_external(self, argv: list[str]) -> None:
+        """Run `argv` through the shell as crash does, quoting words that hold blanks."""
+        line = " ".join(f'"{a}"' if " " in a else a for a in argv)
+        self.out.flush()
+        result = subprocess.run(line, shell=True, text=True, stdout=subprocess.PIPE)
+        self.write(result.stdout)
+
     def run_command(self, cmdline: str, out: TextIO) -> None:
         argv = parse_line(cmdline)
         if not argv:
@@ -111,6 +121,9 @@ class Session:
         self.out = out
         self.current_cmd = name
         try:
+            if cmd is None and name in EXTERNAL_COMMANDS:
+                self.run_external(argv)
+                return
             if cmd is None:
                 if self.minimal:
                     self.println(f"crash: {name}: command not available in minimal mode")

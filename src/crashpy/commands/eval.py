@@ -98,7 +98,7 @@ EXAMPLES
 
 
 def _evaluate(session: Session, expr: str) -> int:
-    from crashpy.commands.sym import crash_symtab
+    from crashpy.symbols.crash_view import crash_symtab
 
     notes: list[str] = []
     try:

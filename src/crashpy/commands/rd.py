@@ -321,7 +321,8 @@ def _usage(session: Session) -> None:
 
 
 def _symbol_not_found(session: Session, name: str) -> None:
-    from crashpy.commands.sym import crash_symtab, format_symbol
+    from crashpy.commands.sym import format_symbol
+    from crashpy.symbols.crash_view import crash_symtab
 
     session.println(f"symbol not found: {name}")
     session.println("possible alternatives:")
@@ -371,7 +372,7 @@ def _span_reader(session: Session, space: AddressSpace | str, what: str) -> Read
 
 @command("rd", summary="read memory", help=HELP, minimal=True)
 def cmd_rd(session: Session, args: list[str]) -> None:
-    from crashpy.commands.sym import crash_symtab
+    from crashpy.symbols.crash_view import crash_symtab
 
     prog = session.prog
     args = crash_args(args)

@@ -68,7 +68,7 @@ def format_options(session: Session) -> str:
     radix = session.radix
     radix_name = "decimal" if radix == 10 else "hexadecimal" if radix == 16 else "unknown"
     if s.scope:
-        from crashpy.commands.sym import crash_symtab
+        from crashpy.symbols.crash_view import crash_symtab
 
         scope = f"{s.scope:x} ({crash_symtab(prog).value_to_symstr(s.scope, radix)})"
     else:

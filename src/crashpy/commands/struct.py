@@ -1,0 +1,722 @@
+"""struct, union and `*`: a structure's definition, member offsets, or its contents at an address.
+
+crash (symbols.c: cmd_datatype_common, do_datatype_addr, print_struct, parse_for_member,
+parse_for_member_extended) prints `struct name ` and then gdb's `output *(struct name *)addr`, and cuts
+the lines of chosen members out of that text. crashpy makes the same gdb text and cuts it the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
+
+from crashpy.commands.p import (
+    ERR,
+    _cpu_count,
+    args_of,
+    cpu_mask,
+    fgets_lines,
+    format_value,
+    gdb_memory,
+    render_errors,
+)
+from crashpy.commands.registry import command
+from crashpy.commands.whatis import (
+    STRUCT_REQUEST,
+    UNION_REQUEST,
+    DataType,
+    arg_to_datatype,
+    datatype_declaration,
+    member_to_datatype,
+)
+from crashpy.errors import CrashpyError
+from crashpy.expr import GdbError
+from crashpy.helpers.numbers import getopt, htol, is_a_number, parse_line, stol
+from crashpy.object import Object, is_percpu_symbol
+from crashpy.session import Session
+from crashpy.types.format import PartialOutput
+
+if TYPE_CHECKING:
+    from crashpy.program import Program
+
+# ---------------------------------------------------------------------------------------------------------
+# print_struct / print_union
+
+
+def struct_text(session: Session, dm: DataType, kind: str, addr: int, radix: int) -> str:
+    """crash's print_struct()/print_union(): `struct name ` + gdb's output of the object (+ newline for
+    a struct only, as crash 8.0.6 does). crash's read-error lines are ERR-bracketed where they came."""
+    head = f"{'union' if kind == UNION_REQUEST else 'struct'} {dm.name} "
+    mem = gdb_memory(session)
+    mem.take()
+    try:
+        body = format_value(session, Object(cast("Program", mem), dm.type, addr), "", radix)
+    except PartialOutput as e:
+        body = e.partial  # gdb's message stays out of crash's output; what it printed stays
+    except (CrashpyError, GdbError):
+        body = ""
+    body += "".join(ERR + line + ERR for line in mem.take())
+    return head + body + ("\n" if kind != UNION_REQUEST else "")
+
+
+def _leading(s: str) -> int:
+    return len(s) - len(s.lstrip(" \t"))
+
+
+def parse_for_member(lines: list[str], member: str) -> str:
+    """crash's parse_for_member(PARSE_FOR_DATA): the lines of one member in a printed struct."""
+    out: list[str] = []
+    lookfor1 = f"  {member} "
+    lookfor2 = f"  {member}["
+    indent = 0
+    array = False
+    on = 0
+    embed = 0
+    pos = 0
+    while True:
+        while pos < len(lines):
+            buf = lines[pos]
+            pos += 1
+            lead = _leading(buf)
+            if (embed and lead == embed) or ("}}" in buf and embed == lead - 2):
+                embed = 0
+            if not on and not embed and "= {" in buf and lookfor1 not in buf:
+                embed = lead
+            if embed:
+                continue
+            if lookfor1 in buf or lookfor2 in buf:
+                on += 1
+                if "= {" in buf:
+                    indent = lead
+                if "[" in buf:
+                    array = True
+            if on:
+                if (indent and on > 1 and lead == indent and "}" not in buf) or buf[:1] == "}":
+                    break
+                if indent and on > 1 and indent == lead - 2 and "}}" in buf:
+                    out.append(buf)
+                    break
+                if not indent:
+                    k = buf.find(", \n")
+                    if k >= 0:
+                        buf = buf[:k] + "\n"
+                    out.append(buf)
+                    break
+                if "}" in buf and lead == indent:
+                    k = buf.find("}, \n")
+                    if k >= 0:
+                        buf = buf[:k] + "}\n"
+                    out.append(buf)
+                    break
+                out.append(buf)
+                on += 1
+        if array:
+            on = 0
+            array = False
+            continue
+        break
+    return "".join(out)
+
+
+@dataclass
+class _Elem:
+    field_name: str = ""
+    value: str = ""
+    is_array_root: bool = False
+    parent: _Elem | None = None
+    inner: _Elem | None = None
+    next: _Elem | None = None
+
+
+def _is_right_brace(b: str) -> int:
+    i = 0
+    while i < len(b) and b[i] == " ":
+        i += 1
+    r = 0
+    if i < len(b) and b[i] == "}":
+        i += 1
+        r = 1
+        if i < len(b) and b[i] == "}":
+            r = 2
+            i += 1
+    if i < len(b) and b[i] == ",":
+        i += 1
+    return r if i == len(b) else 0
+
+
+def _find_node(s: _Elem | None, n: str) -> _Elem | None:
+    if n == "" or s is None:
+        return s
+    p = n.find(".")
+    if p < 0:
+        p = len(n)
+    b = 0
+    while b < p and n[b] != "[":
+        b += 1
+    t = s
+    cur: _Elem | None = s
+    while cur is not None:
+        if cur.field_name == "":
+            cur = cur.next
+            continue
+        if b != len(cur.field_name) or cur.field_name != n[:b]:
+            cur = cur.next
+            continue
+        if cur.is_array_root and (b >= len(n) or n[b] != "[") and p < len(n):
+            return None
+        if b < len(n) and n[b] == "[":
+            j = b + 1
+            while j < len(n) and n[j].isdigit():
+                j += 1
+            if not (cur.is_array_root and j < len(n) and n[j] == "]" and j != b + 1):
+                return None
+            i = int(n[b + 1 : j])
+            cur = cur.inner
+            while cur is not None and i:
+                cur = cur.next
+                i -= 1
+            if i or cur is None:
+                return None
+        if p >= len(n):
+            return cur
+        return _find_node(cur.inner, n[p + 1 :])
+    cur = t
+    found: _Elem | None = None
+    while cur is not None:
+        if cur.field_name:
+            cur = cur.next
+            continue
+        found = _find_node(cur.inner, n)
+        if found is not None:
+            break
+        cur = cur.next
+    return found
+
+
+def _dump_node(out: list[str], p: _Elem | None, f: str | None, level: int, is_array: int) -> None:
+    if p is None:
+        return
+
+    def put(m: int, text: str) -> None:
+        out.append(" " * (2 + 2 * (m * is_array + level)))
+        out.append(text)
+
+    while True:
+        if p.inner is not None:
+            if p.field_name:
+                put(1, f"{f if f else p.field_name} = {'{{' if p.inner.is_array_root else '{'}\n")
+            else:
+                if f:
+                    put(1, f"{f} = ")
+                put(1, f"{'{{' if p.inner.is_array_root else '{'}\n")
+            _dump_node(out, p.inner, None, is_array + level + 1, int(p.inner.is_array_root))
+            comma = "," if p.next is not None and not p.next.is_array_root else ""
+            put(1, f"{'}}' if p.inner.is_array_root else '}'}{comma}\n")
+        else:
+            tail = ",\n" if p.next is not None else "\n"
+            put(1, f"{f if f else p.field_name} = {p.value}{tail}")
+        if level:
+            nxt = p.next
+            if nxt is not None and nxt.is_array_root:
+                put(0, "}, {\n")
+            if nxt is None:
+                break
+            p = nxt
+        else:
+            break
+
+
+def parse_for_member_extended(lines: list[str], member: str) -> str | None:
+    """crash's parse_for_member_extended(): a nested member (`se.avg`, `pids[1].node`) of a printed struct;
+    None when it is not there."""
+    root = _Elem()
+    current: _Elem | None = root
+
+    def alloc_inner() -> None:
+        nonlocal current
+        assert current is not None
+        e = _Elem(parent=current)
+        current.inner = e
+        current = e
+
+    def alloc_next() -> None:
+        nonlocal current
+        assert current is not None
+        e = _Elem(parent=current.parent)
+        current.next = e
+        current = e
+
+    alloc_inner()
+    for raw in lines:
+        buf = raw.rstrip("\n")
+        buf = buf.rstrip("".join(chr(c) for c in range(33)))
+        trailing_comma = buf.endswith(",")
+        if trailing_comma:
+            buf = buf[:-1]
+        braces = _is_right_brace(buf)
+        if braces:
+            while braces and current is not None:
+                current = current.parent
+                braces -= 1
+            assert current is not None
+            if current.parent is root or trailing_comma:
+                alloc_next()
+            continue
+        p1 = len(buf) - len(buf.lstrip(" "))
+        p = buf.find(" = ")
+        s_e = buf[p + 3 :] if p >= 0 else buf[p1:]
+        if current is not None and p >= 0:
+            current.field_name = buf[p1:p]
+        if p >= 0 and (not s_e.startswith("{") or (s_e.startswith("{") and buf.endswith("}"))):
+            assert current is not None
+            current.value = s_e
+            if trailing_comma:
+                alloc_next()
+        elif s_e.startswith("{"):
+            alloc_inner()
+            if s_e[1:2] == "{":
+                assert current is not None and current.parent is not None
+                current.parent.is_array_root = True
+                alloc_inner()
+        elif "}, {" in s_e:
+            assert current is not None and current.parent is not None
+            current = current.parent
+            alloc_next()
+            alloc_inner()
+        elif buf.startswith("struct "):
+            q = buf.find(" {")
+            assert current is not None
+            current.field_name = buf[7:q] if q >= 0 else buf[7:]
+            alloc_inner()
+    out: list[str] = []
+    i = root.inner
+    while i is not None:
+        node = _find_node(i.inner, member)
+        if node is not None:
+            _dump_node(out, node, member, 0, 0)
+            return "".join(out)
+        i = i.next
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# cmd_datatype_common
+
+
+@dataclass
+class _Request:
+    flags_offset: bool = False
+    raw: bool = False
+    deref: bool = False
+    radix: int = 0
+    count: int | None = None
+    list_head_offset: int = 0
+    verbose: bool = False
+    members: list[str] = field(default_factory=list)
+
+
+def _fatal(msg: str) -> CrashpyError:
+    return CrashpyError(msg)
+
+
+def datatype_common(session: Session, args: list[str], kind: str | None) -> None:
+    """The struct, union and `*` commands (kind None: whichever the name is)."""
+    cmd = session.current_cmd
+    argv = args_of(session, args)
+    parsed = getopt(argv, "pxdhfuc:rvol:")
+    req = _Request()
+    prog = session.prog
+    for opt, val in parsed.opts:
+        if opt == "p":
+            req.deref = True
+        elif opt == "d":
+            if req.radix == 16:
+                raise _fatal("-d and -x are mutually exclusive")
+            req.radix = 10
+        elif opt in ("h", "x"):
+            if req.radix == 10:
+                raise _fatal("-d and -x are mutually exclusive")
+            req.radix = 16
+        elif opt == "c":
+            assert val is not None
+            try:
+                req.count = int(val.strip() or "0")
+            except ValueError:
+                req.count = 0
+        elif opt == "r":
+            req.raw = True
+        elif opt == "v":
+            req.verbose = True
+        elif opt == "o":
+            req.flags_offset = True
+        elif opt == "l":
+            assert val is not None
+            if is_a_number(val):
+                req.list_head_offset = stol(val) or 0
+            else:
+                code, dm = arg_to_datatype(session, val)
+                if code > 1 and dm is not None:
+                    req.list_head_offset = dm.member_offset
+                else:
+                    raise _fatal(f"invalid -l option: {val}")
+        elif opt == "f":
+            raise _fatal("-f option requires a dumpfile")
+        elif opt == "u":
+            raise _fatal("-u: user virtual addresses are not supported yet")
+    for err in parsed.errors:
+        session.println(f"{cmd}: {err}")
+    if parsed.errors or not parsed.args:
+        from crashpy.commands.help import print_usage
+
+        print_usage(session, cmd if cmd in ("struct", "union") else "struct")
+        return
+    spec = parsed.args[0]
+    if spec.endswith(",") or spec.endswith("."):
+        raise _fatal(f"invalid format: {spec}")
+
+    addr = 0
+    aflag = False
+    count: int | None = req.count
+    cpuspec: str | None = None
+    for arg in parsed.args[1:]:
+        if aflag and count is not None:
+            raise _fatal("too many arguments!")
+        if not aflag and ":" in arg:
+            k = arg.index(":")
+            arg, cpuspec = arg[:k], arg[k + 1 :]
+        if arg.endswith(",") or arg.endswith(":"):
+            if is_a_number(arg[:-1]):
+                arg = arg[:-1]
+        if is_a_number(arg):
+            if aflag:
+                count = stol(arg)
+            elif cpuspec is not None:
+                addr = htol(arg) or 0
+                aflag = True
+            else:
+                addr = htol(arg) or 0
+                if not _is_kvaddr(session, addr):
+                    raise _fatal(f"invalid kernel virtual address: {arg}")
+                aflag = True
+            continue
+        sym = prog.symbols.lookup(arg)
+        if sym is not None:
+            if cpuspec is not None and not is_percpu_symbol(prog, sym.address):
+                session.println(f"WARNING: {sym.name} is not percpu; cpuspec ignored.")
+                cpuspec = None
+            addr = sym.address
+            aflag = True
+            continue
+        session.println(f"symbol not found: {arg}")
+        session.println("possible alternatives:")
+        _symbol_query(session, arg)
+        return
+    cpus = cpu_mask(session, cpuspec) if cpuspec is not None else None
+    if count is None:
+        count = 1
+    elif not aflag:
+        raise _fatal("no kernel virtual address argument entered")
+    if req.deref and not aflag:
+        raise _fatal("-p option requires address argument")
+    if req.list_head_offset:
+        addr -= req.list_head_offset
+
+    members: list[str] = []
+    structname = spec
+    if "." in spec:
+        k = spec.index(".")
+        structname = spec[:k]
+        members = parse_line(spec[k + 1 :].replace(",", " "))
+    code, dm = arg_to_datatype(session, structname, query=True)
+    if code < 1 or dm is None:
+        raise _fatal(f"invalid data structure reference: {structname}")
+    if kind is None:
+        if dm.kind not in (STRUCT_REQUEST, UNION_REQUEST):
+            session.write(f"{cmd}: invalid argument")  # crash's message has no newline
+            session.errors += 1
+            return
+        kind = dm.kind
+    elif kind != dm.kind:
+        raise _fatal(f"data type mismatch: {dm.name} is not a {'union' if kind == UNION_REQUEST else 'struct'}")
+    show_offset = req.flags_offset
+    if len(members) > 1 and not aflag:
+        session.println(
+            f"{cmd}: -o option not valid with multiple member format"
+            if show_offset
+            else f"{cmd}: multiple member format not supported in this syntax"
+        )
+        members = []
+        show_offset = True
+    if len(members) > 1 and aflag and show_offset:
+        raise _fatal("-o option not valid with multiple member format")
+    radix = req.radix or session.radix
+
+    if not aflag:
+        if members and not member_to_datatype(session, dm, members[0]):
+            raise _fatal(f"invalid data structure reference: {dm.name}.{members[0]}")
+        session.write(datatype_declaration(session, dm, dm.typedef, kind, show_offset, radix))
+        return
+    if cpus is not None:
+        for c in range(_cpu_count(session)):
+            if c not in cpus:
+                continue
+            cpuaddr = prog.percpu_address(addr, c)
+            session.write(f"[{c}]: {cpuaddr:x}\n")
+            _datatype_addr(session, dm, kind, cpuaddr, count, req, show_offset, members, radix)
+        return
+    _datatype_addr(session, dm, kind, addr, count, req, show_offset, members, radix)
+
+
+def _datatype_addr(
+    session: Session,
+    dm: DataType,
+    kind: str,
+    addr: int,
+    count: int,
+    req: _Request,
+    show_offset: bool,
+    members: list[str],
+    radix: int,
+) -> None:
+    """crash's do_datatype_addr()."""
+    length = dm.size
+    if count < 0:
+        addr -= length * abs(count)
+        addr += length
+    for c in range(abs(count)):
+        if c:
+            session.write("\n")
+        i = 0
+        while True:
+            if members:
+                if len(members) > 1 and req.raw:
+                    raise _fatal("only one structure member allowed with -r")
+                if not member_to_datatype(session, dm, members[i]):
+                    raise _fatal(f"invalid data structure reference: {dm.name}.{members[i]}")
+            if show_offset:
+                dm.vaddr = addr
+                session.write(datatype_declaration(session, dm, dm.typedef, kind, True, radix))
+                dm.vaddr = 0
+            elif req.raw:
+                _raw_dump(session, dm, addr, length, req.verbose)
+            else:
+                text = struct_text(session, dm, kind, addr, radix)
+                errors, text = render_errors(text, inline=not dm.member)
+                session.write(errors)
+                if dm.member:
+                    lines = fgets_lines(text)
+                    if "." in dm.member or "[" in dm.member:
+                        part = parse_for_member_extended(lines, dm.member)
+                        if part is None:
+                            session.println(
+                                f"{session.current_cmd}: invalid data structure member reference: {dm.member}"
+                            )
+                        else:
+                            session.write(part)
+                    else:
+                        session.write(parse_for_member(lines, dm.member))
+                else:
+                    session.write(text)
+            i += 1
+            if i >= len(members):
+                break
+        addr += length
+    dm.member = None
+
+
+def _raw_dump(session: Session, dm: DataType, addr: int, length: int, verbose: bool) -> None:
+    """crash's raw_data_dump(): the object's words as `rd` shows them (symbolic with -v)."""
+    from crashpy.commands import rd as rd_cmd
+    from crashpy.expr import scope
+    from crashpy.expr.evaluator import Evaluator
+    from crashpy.symbols.crash_view import crash_symtab
+
+    if dm.member:
+        addr += dm.member_offset
+        size = _member_size(session, dm)
+        if size < 0:
+            raise _fatal(f"invalid data structure reference: {dm.name}.{dm.member}")
+        length = size
+    words = (length + 7) // 8
+    data = session.prog.read(addr, words * 8, what="64-bit KVADDR")
+    flag = rd_cmd.HEXADECIMAL | rd_cmd.DISPLAY_64 | (rd_cmd.SYMBOLIC if verbose else rd_cmd.ASCII_ENDLINE)
+    table = crash_symtab(session.prog)
+    del Evaluator, scope
+    session.write(rd_cmd.format_memory(data, addr, flag, lambda v: table.value_to_symstr(v, session.radix)))
+
+
+def _member_size(session: Session, dm: DataType) -> int:
+    from crashpy.expr import evaluate
+
+    for kind in ("struct", "union"):
+        try:
+            return int(evaluate(session.prog, f"sizeof((({kind} {dm.name} *)0)->{dm.member})").value_())
+        except CrashpyError:
+            continue
+    return -1
+
+
+def _is_kvaddr(session: Session, addr: int) -> bool:
+    try:
+        return bool(session.prog.is_kvaddr(addr))
+    except Exception:  # noqa: BLE001
+        return addr >= 0xFFFF800000000000
+
+
+def _symbol_query(session: Session, name: str) -> None:
+    """crash's symbol_query(): symbols whose names contain `name`, or `(none found)`."""
+    hits = [s for s in session.prog.symbols.all() if name in s.name]
+    if not hits:
+        session.println("  (none found)")
+        return
+    for s in hits:
+        session.println(f"  {s.address:x} ({s.type}) {s.name}")
+
+
+STRUCT_HELP = """\
+NAME
+  struct - structure contents
+
+SYNOPSIS
+  struct struct_name[.member[,member]][-o][-l offset][-rfuxdp]
+         [address | symbol][:cpuspec] [count | -c count]
+
+DESCRIPTION
+  This command displays either a structure definition, or a formatted display
+  of the contents of a structure at a specified address.  When no address is
+  specified, the structure definition is shown along with the structure size.
+  A structure member may be appended to the structure name in order to limit
+  the scope of the data displayed to that particular member; when no address
+  is specified, the member's offset and definition are shown.
+
+    struct_name  name of a C-code structure used by the kernel.
+        .member  name of a structure member; to display multiple members of a
+                 structure, use a comma-separated list of members.  If any
+                 member contains an embedded structure, or the member is an
+                 array, the output may be restricted to the embedded structure
+                 or an array element by expressing the member argument as
+                 "member.member" or "member[index]"; embedded member
+                 specifications may extend beyond one level deep by expressing
+                 the member argument as "member.member.member...".
+             -o  show member offsets when displaying structure definitions;
+                 if used with an address or symbol argument, each member will
+                 be preceded by its virtual address.
+      -l offset  if the address argument is a pointer to a list_head structure
+                 that is embedded in the target data structure, the offset
+                 to the list_head member may be entered in either of the
+                 following manners:
+                   1. in "structure.member" format.
+                   2. a number of bytes.
+             -r  raw dump of structure data.
+             -x  override default output format with hexadecimal format.
+             -d  override default output format with decimal format.
+             -p  if a structure member is a pointer value, show the member's
+                 data type on an additional line.
+        address  hexadecimal address of a structure; if the address points
+                 to an embedded list_head structure contained within the
+                 target data structure, then the "-l" option must be used.
+         symbol  symbolic reference to the address of a structure.
+       :cpuspec  CPU specification for a per-cpu address or symbol:
+                   :             CPU of the currently selected task.
+                   :a[ll]        all CPUs.
+                   :#[-#][,...]  CPU list(s), e.g. "1,3,5", "1-3",
+                                 or "1,3,5-7,10".
+          count  count of structures to dump from an array of structures;
+                 if used, this must be the last argument entered.
+       -c count  "-c" is only required if "count" is not the last argument
+                 entered or if a negative number is entered; if a negative
+                 value is entered, the (positive) "count" structures that
+                 lead up to and include the target structure will be
+                 displayed.
+
+  Structure data, sizes, and member offsets are shown in the current output
+  radix unless the -x or -d option is specified.
+
+EXAMPLES
+  Display the vm_area_struct at address c1e44f10:
+
+    crash> struct vm_area_struct c1e44f10
+    struct vm_area_struct {
+      vm_mm = 0xc2857750,
+      vm_start = 0x8048000,
+      vm_end = 0x80a5000,
+      ...
+    }
+
+  Display the definition and size of a list_head:
+
+    crash> struct list_head
+    struct list_head {
+        struct list_head *next;
+        struct list_head *prev;
+    }
+    SIZE: 16
+"""
+
+UNION_HELP = """\
+NAME
+  union - union contents
+
+SYNOPSIS
+  union union_name[.member[,member]] [-o][-l offset][-rfuxdp]
+        [address | symbol][:cpuspec] [count | -c count]
+
+DESCRIPTION
+  This command displays either a union definition, or a formatted display
+  of the contents of a union at a specified address.  When no address is
+  specified, the union definition is shown along with the union size.
+  A union member may be appended to the union name in order to limit the
+  scope of the data displayed to that particular member; when no address
+  is specified, the member's offset (always 0) and definition are shown.
+
+  The options and arguments are those of the "struct" command.
+
+EXAMPLES
+    crash> union rcu_special
+    union rcu_special {
+        struct {
+            u8 blocked;
+            u8 need_qs;
+            u8 exp_hint;
+            u8 need_mb;
+        } b;
+        u32 s;
+    }
+    SIZE: 4
+"""
+
+POINTER_HELP = """\
+NAME
+  * - pointer-to short-cut
+
+SYNOPSIS
+  * (struct or union command arguments)
+
+DESCRIPTION
+  This command is a short-cut command that replaces the requirement to enter
+  "struct" or "union" command names.  For details on the arguments to
+  those commands, enter "help struct" or "help union".
+
+EXAMPLES
+  Dump the page structure at address c02943c0:
+
+    crash> *page c02943c0
+"""
+
+
+@command("struct", summary="structure contents", help=STRUCT_HELP)
+def cmd_struct(session: Session, args: list[str]) -> None:
+    datatype_common(session, args, STRUCT_REQUEST)
+
+
+@command("union", summary="union contents", help=UNION_HELP)
+def cmd_union(session: Session, args: list[str]) -> None:
+    datatype_common(session, args, UNION_REQUEST)
+
+
+@command("*", summary="pointer-to short-cut", help=POINTER_HELP)
+def cmd_pointer(session: Session, args: list[str]) -> None:
+    datatype_common(session, args, None)
+
+
+__all__ = ["parse_for_member", "parse_for_member_extended", "struct_text"]

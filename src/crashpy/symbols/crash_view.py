@@ -1,0 +1,378 @@
+"""crash's view of the kernel symbol table.
+
+crash does not show vmlinux's .symtab as it is: it reads it through BFD (section and file symbols
+included, `.isra.`/`.part.`/`.llvm.` name endings cut off), sorts it like `nm -n` (by address, then
+by name), and keeps nothing below `_text` but the per-cpu symbols (x86_64_verify_symbol).  Its
+address look-ups pick the last symbol of the address below for an address inside a symbol, and the
+first symbol of an address for the address itself, unless a previous look-up left crash's value
+hash pointing further into that address's symbols (symbols.c value_search, symval_hash_search).
+`CrashSymtab` is that table; every command that prints `symbol+offset` the way crash does goes
+through `crash_symtab(prog)`.  Building it walks all of .symtab (about 0.5 s for 117k symbols), so
+the result is kept on disk, keyed by the vmlinux file and the KASLR offset.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import marshal
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from crashpy.program import Program
+
+_SHF_WRITE, _SHF_ALLOC, _SHF_EXECINSTR = 0x1, 0x2, 0x4
+_SHT_NOBITS = 8
+_STB_LOCAL, _STB_GLOBAL, _STB_WEAK, _STB_GNU_UNIQUE = 0, 1, 2, 10
+_STT_OBJECT, _STT_SECTION, _STT_FILE, _STT_GNU_IFUNC = 1, 3, 4, 10
+_SHN_UNDEF, _SHN_ABS, _SHN_COMMON = 0, 0xFFF1, 0xFFF2
+_STRIP_ENDINGS = (".isra.", ".part.", ".llvm.")
+_SYMVAL_HASH = 512
+
+
+@dataclass(frozen=True)
+class CrashSymbol:
+    """One entry of crash's kernel symbol table (syment): its display name, value and nm letter."""
+
+    name: str
+    value: int
+    type: str
+    index: int  # position in the table
+
+
+def _strip_symbol_end(name: str) -> str:
+    for ending in _STRIP_ENDINGS:
+        p = name.find(ending)
+        if p >= 0:
+            return name[:p]
+    return name
+
+
+def _section_letter(name: str, flags: int, sh_type: int) -> str:
+    """BFD's letter for a symbol in a section (syms.c coff_section_type, decode_section_type)."""
+    for prefix, letter in ((".drectve", "i"), (".edata", "e"), (".idata", "i"), (".pdata", "p")):
+        if name.startswith(prefix):
+            nxt = name[len(prefix) : len(prefix) + 1]
+            if nxt == "" or nxt in ".$0123456789":
+                return letter
+    if flags & _SHF_EXECINSTR:
+        return "t"
+    has_contents = sh_type != _SHT_NOBITS
+    if flags & _SHF_ALLOC and has_contents:  # SEC_DATA
+        return "d" if flags & _SHF_WRITE else "r"
+    if not has_contents:
+        return "b"
+    if name.startswith((".debug", ".gnu.linkonce.wi.", ".zdebug", ".line", ".stab")):
+        return "N"
+    if not flags & _SHF_WRITE:
+        return "n"
+    return "?"
+
+
+_CACHE_VERSION = 1
+
+
+def _cache_file(prog: Program) -> Path | None:
+    path = getattr(prog, "vmlinux_path", None)
+    if not path:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    key = f"{_CACHE_VERSION}:{os.path.realpath(path)}:{st.st_size}:{st.st_mtime_ns}:{prog.kaslr_offset}"
+    root = Path(os.environ.get("CRASHPY_CACHE") or Path.home() / ".cache" / "crashpy")
+    return root / "symtab" / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".marshal")
+
+
+class CrashSymtab:
+    """crash's kernel symbol table, built from the vmlinux ELF the way crash's BFD reading does."""
+
+    _SAVED = ("names", "values", "types", "first_ksymbol", "percpu_syms", "text_ranges", "sections")
+
+    def __init__(self, prog: Program) -> None:
+        self._val_hash: dict[int, list[int]] | None = None
+        self._val_last: dict[int, int] = {}
+        cache = _cache_file(prog)
+        if cache is not None and self._load(cache):
+            return
+        self._build(prog)
+        if cache is not None:
+            self._save(cache)
+
+    def _load(self, path: Path) -> bool:
+        try:
+            data = marshal.loads(path.read_bytes())
+            for name, value in zip(self._SAVED, data, strict=True):
+                setattr(self, name, value)
+        except (OSError, ValueError, EOFError, TypeError):
+            return False
+        self._index_names()
+        return True
+
+    def _save(self, path: Path) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".tmp{os.getpid()}")
+            tmp.write_bytes(marshal.dumps(tuple(getattr(self, n) for n in self._SAVED)))
+            tmp.replace(path)
+        except OSError:
+            pass  # a read-only cache only costs the next start-up its build time
+
+    def _index_names(self) -> None:
+        self._by_name: dict[str, int] = {}
+        self._counts: dict[str, int] = {}
+        for idx, name in enumerate(self.names):
+            self._by_name.setdefault(name, idx)
+            self._counts[name] = self._counts.get(name, 0) + 1
+
+    def _build(self, prog: Program) -> None:
+        self.names: list[str] = []
+        self.values: list[int] = []
+        self.types: list[str] = []
+        self.first_ksymbol = 0
+        self.percpu_syms = False
+        self.text_ranges: list[tuple[int, int]] = []
+        self.sections: list[tuple[str, int, int]] = []  # BFD's sections: (name, vma, end), link-time
+        image = prog.image
+        if image is None:
+            self._index_names()
+            return
+        sections = image.sections
+        offset = prog.kaslr_offset
+        for s in sections:
+            if s.flags & _SHF_EXECINSTR:
+                self.text_ranges.append((s.addr + offset, s.addr + s.size + offset))
+        for k, s in enumerate(sections):
+            # BFD has no sections for the symbol and string tables, nor for relocations of a section.
+            if k == 0 or s.type in (2, 3) or (s.type in (4, 9) and s.flags & 0x40):
+                continue
+            self.sections.append((s.name, s.addr, s.addr + s.size))
+        # KASLR relocates what lies between the start of .text and the end of the last section.
+        first_start = last_end = 0
+        for s in sections:
+            if s.name == ".text":
+                first_start = s.addr
+            if first_start:
+                last_end = max(last_end, s.addr + s.size)
+        entries, strtab = image.symbols()
+        rows: list[tuple[int, int, str, str]] = []  # (undefined-first key, value, raw name, letter)
+        letters = [_section_letter(s.name, s.flags, s.type) for s in sections]
+        nsec = len(sections)
+        for st_name, info, _other, shndx, value, _size in entries[1:]:
+            bind, typ = info >> 4, info & 0xF
+            if st_name == 0 and typ == _STT_SECTION and shndx < nsec:
+                name = sections[shndx].name
+            else:
+                end = strtab.find(b"\0", st_name)
+                name = strtab[st_name:end].decode("latin-1")
+            if shndx == _SHN_UNDEF:
+                letter = ("v" if typ == _STT_OBJECT else "w") if bind == _STB_WEAK else "U"
+                rows.append((0, value, name, letter))
+                continue
+            if shndx == _SHN_COMMON:
+                letter = "C"
+            elif typ == _STT_GNU_IFUNC:
+                letter = "i"
+            elif bind == _STB_WEAK:
+                letter = "V" if typ == _STT_OBJECT else "W"
+            elif bind == _STB_GNU_UNIQUE:
+                letter = "u"
+            elif bind not in (_STB_LOCAL, _STB_GLOBAL):
+                letter = "?"
+            else:
+                if shndx == _SHN_ABS:
+                    letter = "a"
+                elif shndx < nsec:
+                    letter = letters[shndx]
+                else:
+                    letter = "?"
+                if bind == _STB_GLOBAL:
+                    letter = letter.upper()
+            rows.append((1, value, name, letter))
+        rows.sort(key=lambda r: (r[0], r[1], r[2].encode("latin-1")))
+        ksyms_start = False
+        for _und, value, raw, letter in rows:
+            name = _strip_symbol_end(raw)
+            if not name:
+                continue
+            if not ksyms_start:
+                if name in ("_text", "_stext"):
+                    ksyms_start = True
+                    if not self.first_ksymbol:
+                        self.first_ksymbol = value
+                elif name == "__per_cpu_start":
+                    self.percpu_syms = True
+                elif not (
+                    self.percpu_syms
+                    and (name.startswith("per_cpu") or name == "__per_cpu_end" or letter in "VdD")
+                ):
+                    continue
+            if offset and first_start <= value <= last_end:
+                value = (value + offset) & 0xFFFFFFFFFFFFFFFF
+            self.names.append(name)
+            self.values.append(value)
+            self.types.append(letter)
+        self._index_names()
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __getitem__(self, idx: int) -> CrashSymbol:
+        return CrashSymbol(self.names[idx], self.values[idx], self.types[idx], idx)
+
+    def __iter__(self) -> Iterator[CrashSymbol]:
+        for i in range(len(self.names)):
+            yield self[i]
+
+    # ---- by name -------------------------------------------------------------------------------------
+
+    def search(self, name: str) -> CrashSymbol | None:
+        """symbol_search(): the first symbol called `name`."""
+        idx = self._by_name.get(name)
+        return None if idx is None else self[idx]
+
+    def value_of(self, name: str) -> int | None:
+        idx = self._by_name.get(name)
+        return None if idx is None else self.values[idx]
+
+    def exists(self, name: str) -> bool:
+        return name in self._by_name
+
+    def name_count(self, name: str) -> int:
+        return self._counts.get(name, 0)
+
+    def search_next(self, name: str, after: CrashSymbol) -> CrashSymbol | None:
+        for i in range(after.index + 1, len(self.names)):
+            if self.names[i] == name:
+                return self[i]
+        return None
+
+    def query(self, substring: str) -> list[CrashSymbol]:
+        """symbol_query(): every symbol whose name contains `substring`, in table order."""
+        return [self[i] for i, n in enumerate(self.names) if substring in n]
+
+    # ---- by value ------------------------------------------------------------------------------------
+
+    def in_ksymbol_range(self, value: int) -> bool:
+        if not self.values:
+            return False
+        if self.values[0] <= value <= self.values[-1]:
+            return not (self.percpu_syms and value < self.first_ksymbol)
+        return False
+
+    def _build_value_hash(self) -> None:
+        buckets: dict[int, list[int]] = {}
+        for i, v in enumerate(self.values):
+            buckets.setdefault((v >> 12) % _SYMVAL_HASH, []).append(i)
+        self._val_hash = buckets
+        self._val_last = {k: 0 for k in buckets}
+
+    def _symval_hash_search(self, value: int) -> int | None:
+        """crash's symval_hash_search(): a symbol of `value`, else the highest below it in the same
+        bucket, else None.  Like crash it remembers where each bucket's last search ended and starts
+        there next time, so that of several symbols sharing an address, an exact look-up returns the
+        last one once a look-up just above that address has been made (`sym jiffies_64+4`, then
+        `sym <the address of jiffies>` says jiffies_64, not jiffies)."""
+        if self._val_hash is None:
+            self._build_value_hash()
+            assert self._val_hash is not None
+        index = (value >> 12) % _SYMVAL_HASH
+        chain = self._val_hash.get(index)
+        if not chain:
+            return None
+        values = self.values
+        pos = self._val_last[index]
+        if values[chain[pos]] > value:
+            pos = 0
+        low = None
+        while pos < len(chain):
+            v = values[chain[pos]]
+            if v == value:
+                self._val_last[index] = pos
+                return chain[pos]
+            if v > value:
+                break
+            low = pos
+            pos += 1
+        if low is None:
+            return None
+        self._val_last[index] = low
+        return chain[low]
+
+    def value_search(self, value: int) -> tuple[CrashSymbol, int] | None:
+        """value_search(): the symbol for `value` and the offset into it, or None."""
+        if not self.in_ksymbol_range(value):
+            return None
+        values = self.values
+        hit = self._symval_hash_search(value)
+        if hit is not None and values[hit] == value:
+            i = hit
+            names = self.names
+
+            def same_next(k: int) -> bool:
+                return k + 1 < len(values) and values[k + 1] == value
+
+            if names[i].startswith(".text.") and same_next(i):
+                i += 1
+            if names[i].startswith(("SyS_", "compat_SyS_")) and same_next(i):
+                i += 1
+            if "_text_start" in names[i] and same_next(i):
+                i += 1
+            return self[i], 0
+        # No symbol at `value`: the last one below it.
+        i = bisect.bisect_right(values, value)
+        if i == 0:
+            return None
+        return self[i - 1], value - values[i - 1]
+
+    def value_to_symstr(self, value: int, radix: int = 10) -> str:
+        """`name` or `name+offset` (offset in `radix`: 10 or 16), or "" when `value` is no symbol's."""
+        found = self.value_search(value)
+        if found is None:
+            return ""
+        sym, offset = found
+        if not offset:
+            return sym.name
+        return f"{sym.name}+0x{offset:x}" if radix == 16 else f"{sym.name}+{offset}"
+
+    def next_symbol(self, sym: CrashSymbol) -> CrashSymbol | None:
+        """The first symbol after `sym` with a higher value."""
+        for i in range(sym.index + 1, len(self.values)):
+            if self.values[i] > sym.value:
+                return self[i]
+        return None
+
+    def prev_symbol(self, sym: CrashSymbol) -> CrashSymbol | None:
+        return self[sym.index - 1] if sym.index > 0 else None
+
+    def section_of(self, value: int) -> str:
+        """get_section(): the first section whose link-time range holds `value`, or ""."""
+        for name, start, end in self.sections:
+            if start <= value < end:
+                return name
+        return ""
+
+    def is_kernel_text(self, value: int) -> bool:
+        """Whether `value` lies in an executable section, or in a t/T symbol."""
+        for start, end in self.text_ranges:
+            if start <= value < end:
+                return True
+        found = self.value_search(value)
+        return found is not None and found[0].type in "tT"
+
+
+def crash_symtab(prog: Program) -> CrashSymtab:
+    """crash's symbol table for `prog`, built once."""
+    return prog.cache("crash.symtab", lambda: CrashSymtab(prog))  # type: ignore[no-any-return]
+
+
+def symbol_lookup(prog: Program) -> Callable[[str], int | None]:
+    """A name -> value function for helpers.numbers (crash's symbol_search)."""
+    return crash_symtab(prog).value_of
+
+
