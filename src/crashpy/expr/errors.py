@@ -1,0 +1,7 @@
+"""The expression layer's error: gdb's words, one line."""
+
+from __future__ import annotations
+
+from crashpy.types.format import GdbError
+
+__all__ = ["GdbError"]

@@ -1,0 +1,124 @@
+"""`whatis` and gdb's `ptype`/`whatis` on real dumps: crashpy against crash 8.0.6, in one session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.crashpy_runner import run_crashpy
+
+COMMANDS = [
+    # structs, unions, enums, typedefs
+    "whatis task_struct",
+    "whatis struct list_head",
+    "whatis sched_entity",
+    "whatis -o task_struct",
+    "whatis -o list_head",
+    "whatis work_struct",
+    "whatis file_operations",
+    "whatis rcu_special",
+    "whatis union rcu_special",
+    "whatis struct page",
+    "whatis pid_type",
+    "whatis enum pid_type",
+    "whatis hrtimer_restart",
+    "whatis PIDTYPE_SID",
+    "whatis HRTIMER_NORESTART",
+    "whatis irqreturn_t",
+    "whatis pid_t",
+    "whatis u64",
+    "whatis atomic_t",
+    "whatis cpumask_t",
+    "whatis work_func_t",
+    "whatis bool",
+    "whatis int",
+    "whatis task_struct.pid",
+    "whatis -m pid_links",
+    "whatis -r 3264",
+    # symbols
+    "whatis jiffies",
+    "whatis init_task",
+    "whatis saved_command_line",
+    "whatis boot_cpu_data",
+    "whatis sys_call_table",
+    "whatis schedule",
+    "whatis _printk",
+    "whatis irq_stat",
+    "whatis runqueues",
+    "whatis avenrun",
+    # expressions through gdb
+    "whatis init_task.tasks",
+    "whatis &init_task",
+    "whatis sizeof(int)",
+    # gdb's ptype
+    "ptype struct list_head",
+    "ptype struct list_head *",
+    "ptype struct task_struct",
+    "ptype struct file_operations",
+    "ptype union rcu_special",
+    "ptype enum pid_type",
+    "ptype atomic_t",
+    "ptype work_func_t",
+    "ptype int",
+    "ptype unsigned long",
+    "ptype init_task.se",
+    "ptype init_task.tasks",
+    "ptype jiffies",
+    "ptype schedule",
+    "ptype _printk",
+    "ptype/o struct list_head",
+    "ptype/o struct hlist_node",
+    "ptype/o struct rq",
+    "ptype/o struct sched_entity",
+    # what crash refuses
+    "whatis foo",
+    "whatis struct foo",
+    "whatis cpu_online_mask",
+    "ptype foo",
+    "ptype struct foo",
+    "ptype struct rcu_special",
+    "ptype/o struct rcu_special",
+    "whatis",
+]
+
+KNOWN_DIFFERENCES = {
+    "whatis linux_banner": "DWARF reader: the declaration's const char [] instead of the definition's [204]",
+    "ptype/o struct task_struct": "BTF cannot tell `u8 x[0]` from a flexible `u8 x[]`: gdb prints [0] from DWARF",
+}
+
+
+@pytest.fixture(scope="module")
+def paths() -> dict[str, Path]:
+    vmcores = pytest.importorskip("tools.vmcores")
+    try:
+        found: dict[str, Path] = vmcores.ensure(["sysrq.elf"])
+    except vmcores.BuildError as e:
+        pytest.skip(f"test dumps not available: {e}")
+    from tests.oracle import ORACLE_VERSION, cache_root
+
+    if not (cache_root() / f"crash-{ORACLE_VERSION}" / "crash").exists() and not os.environ.get(
+        "CRASHPY_BUILD_ORACLE"
+    ):
+        pytest.skip("crash 8.0.6 not built yet; tests/oracle.py builds it")
+    return found
+
+
+def compare(paths: dict[str, Path], commands: list[str]) -> list[tuple[str, str, str]]:
+    from tests.oracle import run_crash
+
+    expected = run_crash(paths["vmlinux"], paths["sysrq.elf"], commands)
+    got = run_crashpy(paths["vmlinux"], paths["sysrq.elf"], commands)
+    return [(c, e, g) for c, e, g in zip(commands, expected, got, strict=True) if e != g]
+
+
+def test_whatis_and_ptype_match_crash(paths: dict[str, Path]) -> None:
+    bad = compare(paths, COMMANDS)
+    assert not bad, "\n\n".join(f"{c}\n--- crash\n{e}--- crashpy\n{g}" for c, e, g in bad)
+
+
+@pytest.mark.parametrize("command", sorted(KNOWN_DIFFERENCES))
+def test_known_differences(paths: dict[str, Path], command: str) -> None:
+    if compare(paths, [command]):
+        pytest.xfail(KNOWN_DIFFERENCES[command])
