@@ -63,6 +63,7 @@ class _ElfSymbols:
         self.module = module
         self.entries, self.strtab = image.symbols()
         self._by_stname: dict[int, int] | None = None
+        self._dups: dict[int, list[int]] = {}
         self._made: dict[int, Symbol] = {}
 
     def wanted(self, i: int) -> bool:
@@ -92,7 +93,9 @@ class _ElfSymbols:
             self._by_stname = {}
             for i, e in enumerate(self.entries):
                 if e[0] and e[3] and (e[1] & 0xF) not in (_STT_SECTION, _STT_FILE):
-                    self._by_stname.setdefault(e[0], i)
+                    first = self._by_stname.setdefault(e[0], i)
+                    if first != i:  # static symbols of one name in several files share the string
+                        self._dups.setdefault(e[0], [first]).append(i)
         key = name.encode("ascii", "replace") + b"\0"
         best: Symbol | None = None
         pos = self.strtab.find(key)
@@ -110,15 +113,8 @@ class _ElfSymbols:
         return best
 
     def _same_name(self, first: int, st_name: int) -> list[int]:
-        hits = [first]
-        # Duplicates (static functions of the same name in different files) are rare: a linear scan
-        # is only done when a local symbol was found first.
-        if (self.entries[first][1] >> 4) == _STB_GLOBAL:
-            return hits
-        for j, e in enumerate(self.entries):
-            if e[0] == st_name and j != first and self.wanted(j):
-                hits.append(j)
-        return hits
+        """Every entry whose name is the string at `st_name`, `first` first."""
+        return self._dups.get(st_name, [first])
 
 
 class SymbolTable:
@@ -130,28 +126,37 @@ class SymbolTable:
         self._extra_by_name: dict[str, Symbol] = {}
         self._addrs: list[int] | None = None
         self._order: list[tuple[int, int]] = []  # (source index or -1 for extra, entry index)
+        self._memo: dict[str, Symbol | None] = {}
 
     def add_vmlinux(self, image: ElfImage, offset: int = 0) -> None:
         """Add vmlinux's .symtab, relocated by the KASLR `offset` (per-cpu and absolute symbols stay put)."""
         self._sources.append(_ElfSymbols(image, offset))
         self._addrs = None
+        self._memo.clear()
 
     def add(self, sym: Symbol) -> None:
         self._extra.append(sym)
         self._extra_by_name.setdefault(sym.name, sym)
         self._addrs = None
+        self._memo.clear()
 
     def __len__(self) -> int:
         self._index()
         return len(self._order)
 
     def lookup(self, name: str) -> Symbol | None:
-        """The symbol called `name` (a global one in preference to a local)."""
+        """The symbol called `name` (a global one in preference to a local); answers are remembered."""
+        if name in self._memo:
+            return self._memo[name]
+        found: Symbol | None = None
         for src in self._sources:
-            sym = src.find(name)
-            if sym is not None:
-                return sym
-        return self._extra_by_name.get(name)
+            found = src.find(name)
+            if found is not None:
+                break
+        if found is None:
+            found = self._extra_by_name.get(name)
+        self._memo[name] = found
+        return found
 
     def _index(self) -> list[int]:
         if self._addrs is None:
