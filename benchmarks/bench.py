@@ -5,8 +5,9 @@
 Start-up: wall time of `tool -s vmlinux dump` running just `q` (median of --runs). Commands: one live
 session per tool; each command is written to its standard input followed by `echo <marker>` (crash
 hands `echo` to the shell; crashpy does the same), and the time from writing the command to reading
-the marker is that command's time. Each command runs --runs times in a row; the first run (cold
-caches) and the median of all are shown.
+the marker, less the time of the marker alone (the same round trip with no command, median of 10),
+is that command's time. Each command runs --runs times in a row; the first run (cold caches) and the
+median of all are shown.
 """
 
 from __future__ import annotations
@@ -103,6 +104,7 @@ def main() -> int:
     }
     start = {name: startup_time(argv, args.runs) for name, argv in tools.items()}
     sessions = {name: LiveSession(argv) for name, argv in tools.items()}
+    base = {name: statistics.median(sessions[name].run("")[0] for _ in range(10)) for name in tools}
     rows = []
     for cmd in COMMANDS:
         cells = []
@@ -110,7 +112,7 @@ def main() -> int:
             times = []
             for _ in range(args.runs):
                 t, out = sessions[name].run(cmd)
-                times.append(t)
+                times.append(max(t - base[name], 1e-5))
                 if b"command not found" in out or b"internal error" in out:
                     raise RuntimeError(f"{name}: {cmd}: {out[:300]!r}")
             cells.append((times[0], statistics.median(times)))
@@ -118,6 +120,7 @@ def main() -> int:
     for s in sessions.values():
         s.close()
     print(f"dump: {args.dump}   runs: {args.runs}   machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+    print(f"marker round trip subtracted: crash {base['crash'] * 1000:.1f} ms, crashpy {base['crashpy'] * 1000:.1f} ms")
     print("| what | crash 8.0.6 | crashpy | ratio |")
     print("|---|---:|---:|---:|")
     c, p = start["crash"], start["crashpy"]
