@@ -171,3 +171,27 @@ def test_rd_file_offsets_report_each_lost_item(tmp_path) -> None:  # type: ignor
     )
     lost = "".join(Display(DISPLAY_64 | HEX).render(file_items(str(path), 0x100, 1, 8, "x"), 1))
     assert lost == 'rd: read error: dumpfile address: 100  type: "x"\n'
+
+
+def test_fast_hex_lines_equal_the_general_path() -> None:
+    """The line-at-a-time formatter gives the per-item renderer's text for every plain hex layout."""
+    import os
+
+    from crashpy.commands.rd import (
+        ASCII_ENDLINE,
+        DISPLAY_8,
+        DISPLAY_16,
+        DISPLAY_32,
+        DISPLAY_64,
+        HEXADECIMAL,
+        _LAYOUT,
+        fast_hex_lines,
+        format_memory,
+    )
+
+    data = os.urandom(4096) + b"Linux version 6.1\x00\x7f\xff" * 8
+    for kind in (DISPLAY_64, DISPLAY_32, DISPLAY_16, DISPLAY_8):
+        for flag in (kind | HEXADECIMAL | ASCII_ENDLINE, kind | HEXADECIMAL):
+            line_bytes = _LAYOUT[kind][0] * _LAYOUT[kind][1]
+            whole = data[: len(data) - len(data) % line_bytes]
+            assert fast_hex_lines(whole, 0xFFFFFFFF8211FFE0, flag) == format_memory(whole, 0xFFFFFFFF8211FFE0, flag)
