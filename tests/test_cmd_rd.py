@@ -178,13 +178,13 @@ def test_fast_hex_lines_equal_the_general_path() -> None:
     import os
 
     from crashpy.commands.rd import (
+        _LAYOUT,
         ASCII_ENDLINE,
         DISPLAY_8,
         DISPLAY_16,
         DISPLAY_32,
         DISPLAY_64,
         HEXADECIMAL,
-        _LAYOUT,
         fast_hex_lines,
         format_memory,
     )
