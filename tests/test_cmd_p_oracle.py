@@ -23,6 +23,7 @@ P_COMMANDS = [
     "p max_pfn",
     "p tick_do_timer_cpu",
     "p avenrun",
+    "p linux_banner",
     "p saved_command_line",
     "p init_uts_ns.name",
     "p init_uts_ns.name.release",
@@ -134,8 +135,6 @@ GDB_COMMANDS = [
 
 # Where crashpy differs from crash, and why.
 KNOWN_DIFFERENCES = {
-    "p linux_banner": "DWARF reader: linux_banner's type comes from its declaration (const char []), not its "
-    "definition (const char [204]), so it prints as a pointer",
     "p modules": "module symbols are not loaded yet: crash shows <__this_module+8> for pointers into modules",
 }
 

@@ -89,6 +89,11 @@ COMMANDS = [
     "* list_head {tasks}",
     "* rcu_special {rcu}",
     "* pid_t",
+    # -p: pointer members followed one level
+    "struct task_struct.parent,real_cred,comm,sched_class -p {init}",
+    "struct list_head -p {tasks}",
+    "struct task_struct -p {task}",
+    "struct task_struct.stack,mm,fs -p {task}",
     # what crash refuses
     "struct foo",
     "struct task_struct.foo",
@@ -150,6 +155,36 @@ def test_struct_on_compressed_dump(paths: dict[str, Path]) -> None:
     )
     expected = run_crash(paths["vmlinux"], paths["sysrq.d31.zlib"], commands)
     got = run_crashpy(paths["vmlinux"], paths["sysrq.d31.zlib"], commands)
+    assert got == expected
+
+
+def test_datatype_commands(paths: dict[str, Path]) -> None:
+    """A symbol or type name typed as a command (crash's is_datatype_command) and what it becomes; run
+    through the rewritten command line, the output is crash's."""
+    import io
+
+    from crashpy.commands.struct import is_datatype_command
+    from crashpy.session import Session
+    from tests.oracle import run_crash
+
+    prog = program(paths["vmlinux"], paths["sysrq.elf"])
+    session = Session(prog, io.StringIO())
+    init = f"{prog.symbol_address('init_task'):x}"
+    cases = {
+        f"task_struct {init}": f"struct task_struct {init}",
+        "jiffies": "p jiffies",
+        "pid_t": "whatis pid_t",
+        "cpumask_t": "whatis cpumask_t",
+        f"u32 {init}": f"rd -32 {init}",
+        "u64 jiffies": "p jiffies",
+        "enum pid_type": "whatis enum pid_type",
+        f"list_head {init}": f"struct list_head {init}",
+    }
+    for typed, rewritten in cases.items():
+        assert is_datatype_command(session, typed.split()) == rewritten.split(), typed
+    assert is_datatype_command(session, ["nosuchthing"]) is None
+    expected = run_crash(paths["vmlinux"], paths["sysrq.elf"], list(cases))
+    got = run_crashpy(paths["vmlinux"], paths["sysrq.elf"], list(cases.values()))
     assert got == expected
 
 

@@ -52,6 +52,11 @@ COMMANDS = [
     "eval nosuchsymbol",
     "rd nosuchsymbol",
     "sym nosuchsymbol",
+    # crash runs a bare symbol or type name as p / whatis / struct
+    "jiffies",
+    "pid_t",
+    "list_head",
+    "nosuchcommand",
 ]
 
 

@@ -104,6 +104,13 @@ class Session:
         result = subprocess.run(target, shell=True, input=text, text=True, stdout=subprocess.PIPE)
         self.write(result.stdout)
 
+    def _datatype_command(self, argv: list[str]) -> list[str] | None:
+        """crash's fallback for an unknown command: a type or variable name (`task_struct <addr>`,
+        `jiffies`) is rewritten as the struct/union/p/whatis/rd command crash runs for it."""
+        from crashpy.commands.struct import is_datatype_command
+
+        return is_datatype_command(self, argv)
+
     def run_external(self, argv: list[str]) -> None:
         """Run `argv` through the shell as crash does, quoting words that hold blanks."""
         line = " ".join(f'"{a}"' if " " in a else a for a in argv)
@@ -124,6 +131,12 @@ class Session:
             if cmd is None and name in EXTERNAL_COMMANDS:
                 self.run_external(argv)
                 return
+            if cmd is None and not self.minimal:
+                rewritten = self._datatype_command(argv)
+                if rewritten:
+                    name, args = rewritten[0], rewritten[1:]
+                    self.current_cmd = name
+                    cmd = self.lookup(name)
             if cmd is None:
                 if self.minimal:
                     self.println(f"crash: {name}: command not available in minimal mode")

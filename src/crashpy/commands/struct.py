@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
 from crashpy.commands.p import (
+    BUFSIZE,
     ERR,
     _cpu_count,
     args_of,
@@ -499,11 +500,15 @@ def _datatype_addr(
                 dm.vaddr = 0
             elif req.raw:
                 _raw_dump(session, dm, addr, length, req.verbose)
+            elif req.deref and not dm.member:
+                print_struct_with_dereference(session, dm, kind, addr, radix)
             else:
                 text = struct_text(session, dm, kind, addr, radix)
                 errors, text = render_errors(text, inline=not dm.member)
                 session.write(errors)
-                if dm.member:
+                if dm.member and req.deref and dereference_pointer(session, dm, kind, addr, radix):
+                    pass
+                elif dm.member:
                     lines = fgets_lines(text)
                     if "." in dm.member or "[" in dm.member:
                         part = parse_for_member_extended(lines, dm.member)
@@ -524,11 +529,189 @@ def _datatype_addr(
     dm.member = None
 
 
+# ---------------------------------------------------------------------------------------------------------
+# -p: print_struct_with_dereference / dereference_pointer
+
+
+def _value_symbol(session: Session, value: int) -> str | None:
+    """crash's value_symbol(): the name of the symbol exactly at `value`."""
+    from crashpy.symbols.crash_view import crash_symtab
+
+    found = crash_symtab(session.prog).value_search(value)
+    if found is None or found[1]:
+        return None
+    return found[0].name
+
+
+def _symbol_type_code(session: Session, name: str) -> str | None:
+    """gdb's type code of a symbol (get_symbol_type): struct, union, int, pointer, array, function..."""
+    from crashpy.object import function_type, variable_type
+    from crashpy.types.format import strip
+
+    t = variable_type(session.prog, name) or function_type(session.prog, name)
+    if t is None:
+        return None
+    return strip(t).kind.value
+
+
+def _datatype_code(session: Session, name: str) -> str | None:
+    """crash's datatype_exists(): gdb's type code for a type name (typedefs resolved), or None."""
+    from crashpy.commands.whatis import datatype_info
+    from crashpy.types.format import strip
+
+    dm = datatype_info(session, name.split(".")[0])
+    if dm is None:
+        return None
+    return strip(dm.type).kind.value
+
+
+def _accessible(session: Session, addr: int) -> bool:
+    try:
+        session.prog.read(addr, 1)
+    except Exception:  # noqa: BLE001
+        return False
+    return True
+
+
+def dereference_pointer(session: Session, dm: DataType, kind: str, addr: int, radix: int) -> bool:
+    """crash's dereference_pointer(): a pointer member shown with what it points to; False when the member
+    is no pointer (the caller prints it as usual)."""
+    from crashpy.commands.p import PartialPrint, gdb_print
+    from crashpy.commands.whatis import ptype_lines
+
+    member = dm.member or ""
+    lines = ptype_lines(session, dm, dm.typedef, kind)
+    found = ptrptr = funcptr = typedef_is_ptr = False
+    typeptr = ""
+    buf1 = ""
+    for buf1 in lines:
+        if f" *{member};" in buf1 and buf1[4:5] != " ":
+            typeptr, found = buf1[4:], True
+            break
+        if f"**{member};" in buf1 and buf1[4:5] != " ":
+            typeptr, found, ptrptr = buf1[4:], True, True
+            break
+        if f"(*{member})(" in buf1 and buf1[4:5] != " ":
+            typeptr, funcptr, found = buf1[4:], True, True
+            break
+        if f" {member};" in buf1 and buf1[4:5] != " ":
+            typeptr = buf1[4:]
+            typedef_is_ptr = True
+            if _datatype_code(session, typeptr.split(" ")[0]) == "pointer":
+                found = True
+                break
+    if not found:
+        return False
+    charptr = voidptr = False
+    if funcptr:
+        typeptr = typeptr[: typeptr.index(";")]
+    elif ptrptr:
+        typeptr = typeptr[: typeptr.index("**") + 2]
+    elif typedef_is_ptr:
+        typeptr = typeptr[: typeptr.index(" ")]
+    else:
+        typeptr = typeptr[: typeptr.index("*") + 1]
+        charptr = "char *" in buf1[4:]
+        voidptr = "void *" in buf1[4:]
+    try:
+        target = session.prog.read_u64(addr + dm.member_offset)
+    except Exception:  # noqa: BLE001
+        session.println(f"{session.current_cmd}: cannot access {dm.name}.{member} {addr + dm.member_offset:x}")
+        return False
+    sym = _value_symbol(session, target)
+    use_symbol = sym is not None and _symbol_type_code(session, sym) in ("array", "union", "struct", "int", "pointer")
+    out = session.write
+    if funcptr:
+        out(f"  {typeptr} = 0x{target:x}\n  -> ")
+        out(f"<{sym}>\n" if sym else "(unknown)\n" if target else "NULL\n")
+        return True
+    if charptr:
+        out(f"  {typeptr}{member} = 0x{target:x}\n  -> ")
+        if sym:
+            out(f"<{sym}> ")
+        if not target:
+            out("NULL\n")
+        elif not _accessible(session, target):
+            out("(not accessible)\n")
+        else:
+            try:
+                raw = session.prog.read_cstring(target, BUFSIZE - 1)
+                out('"' + raw.decode("latin-1") + '"\n')
+            except Exception:  # noqa: BLE001
+                out("(not accessible)\n")
+        return True
+    if voidptr and not use_symbol:
+        out(f"  {typeptr}{member} = 0x{target:x}\n  -> ")
+        if sym:
+            out(f"<{sym}>\n")
+        elif not target:
+            out("NULL\n")
+        else:
+            out("(unknown target type)\n")
+        return True
+    if not target or not _accessible(session, target):
+        out(f"  {typeptr}{' ' if typedef_is_ptr else ''}{member} = 0x{target:x}\n  -> ")
+        out("NULL\n" if not target else "(not accessible)\n")
+        return True
+    if ptrptr:
+        out(f"  {typeptr}{member} = 0x{target:x}\n  -> ")
+        if sym:
+            out(f"<{sym}> ")
+        try:
+            out(f"{session.prog.read_u64(target):x}\n")
+        except Exception:  # noqa: BLE001
+            out("\n")
+        return True
+    request = f"p {sym}" if use_symbol else f"p *(({typeptr})(0x{target:x}))"
+    if not typedef_is_ptr:
+        typeptr = typeptr[: typeptr.index("*") - 1]
+    if _datatype_code(session, typeptr) is None:
+        out(f"  {typeptr} {'' if typedef_is_ptr else '*'}{member} = 0x{target:x}\n")
+        out(f"  -> ({typeptr}: no debuginfo data)\n")
+        return True
+    try:
+        text = gdb_print(session, request[2:], "", radix)
+    except PartialPrint as e:
+        session.write(render_errors(e.partial, inline=False)[0])
+        return False
+    except CrashpyError:
+        return False
+    errors, text = render_errors(text, inline=False)
+    out(errors)
+    out(f"  {typeptr} {'' if typedef_is_ptr else '*'}{member} = 0x{target:x}\n  -> ")
+    for line in fgets_lines(text):
+        if line.startswith("$"):
+            if sym:
+                out(f"<{sym}> ")
+            if (typedef_is_ptr or use_symbol) and "(" in line and ")" in line:
+                out("\n")
+                break
+            k = line.find("=")
+            out(line[k + 2 :])
+        else:
+            out("     " + line)
+    return True
+
+
+def print_struct_with_dereference(session: Session, dm: DataType, kind: str, addr: int, radix: int) -> None:
+    """crash's print_struct_with_dereference(): the object, its pointer members followed one level."""
+    errors, text = render_errors(struct_text(session, dm, kind, addr, radix), inline=False)
+    session.write(errors)
+    for buf1 in fgets_lines(text):
+        if _leading(buf1) != 2 or "{" in buf1 or "}" in buf1:
+            session.write(buf1)
+            continue
+        k = buf1.find(" =")
+        name = f"{dm.name}.{buf1[2:k] if k >= 2 else buf1[2:]}"
+        code, dm1 = arg_to_datatype(session, name)
+        if code == 2 and dm1 is not None and dereference_pointer(session, dm1, kind, addr, radix):
+            continue
+        session.write(buf1)
+
+
 def _raw_dump(session: Session, dm: DataType, addr: int, length: int, verbose: bool) -> None:
     """crash's raw_data_dump(): the object's words as `rd` shows them (symbolic with -v)."""
     from crashpy.commands import rd as rd_cmd
-    from crashpy.expr import scope
-    from crashpy.expr.evaluator import Evaluator
     from crashpy.symbols.crash_view import crash_symtab
 
     if dm.member:
@@ -541,7 +724,6 @@ def _raw_dump(session: Session, dm: DataType, addr: int, length: int, verbose: b
     data = session.prog.read(addr, words * 8, what="64-bit KVADDR")
     flag = rd_cmd.HEXADECIMAL | rd_cmd.DISPLAY_64 | (rd_cmd.SYMBOLIC if verbose else rd_cmd.ASCII_ENDLINE)
     table = crash_symtab(session.prog)
-    del Evaluator, scope
     session.write(rd_cmd.format_memory(data, addr, flag, lambda v: table.value_to_symstr(v, session.radix)))
 
 
@@ -564,13 +746,55 @@ def _is_kvaddr(session: Session, addr: int) -> bool:
 
 
 def _symbol_query(session: Session, name: str) -> None:
-    """crash's symbol_query(): symbols whose names contain `name`, or `(none found)`."""
-    hits = [s for s in session.prog.symbols.all() if name in s.name]
-    if not hits:
+    """crash's symbol_query(s, "  "): symbols whose names contain `name` as `sym -q` lists them, or
+    `  (none found)`."""
+    from crashpy.commands.sym import format_symbol
+    from crashpy.symbols.crash_view import crash_symtab
+
+    found = crash_symtab(session.prog).query(name)
+    if not found:
         session.println("  (none found)")
         return
-    for s in hits:
-        session.println(f"  {s.address:x} ({s.type}) {s.name}")
+    for sym in found:
+        session.println("  " + format_symbol(sym, 0, session.radix))
+
+
+def is_datatype_command(session: Session, argv: list[str]) -> list[str] | None:
+    """crash's is_datatype_command(): a command line that starts with a symbol or a type name instead of
+    a command, rewritten as crash runs it (`jiffies` -> `p jiffies`, `task_struct <addr>` -> `struct
+    task_struct <addr>`, `pid_t` -> `whatis pid_t`, `u32 <addr>` -> `rd -32 <addr>`); None if it is not."""
+    if not argv:
+        return None
+    prog = session.prog
+    name = argv[0]
+    sym = prog.symbols.lookup(name)
+    if sym is not None and len(argv) == 1:
+        return ["p", *argv]
+    if name == "enum":
+        return ["whatis", *argv]
+    from crashpy.commands.whatis import datatype_info
+
+    if datatype_info(session, name.split(".")[0]) is None:
+        return None
+    code, dm = arg_to_datatype(session, name, query=True)
+    if code < 1 or dm is None:
+        return None
+    if sym is not None:
+        return ["p", *argv]
+    kind = dm.kind
+    if kind in (STRUCT_REQUEST, UNION_REQUEST):
+        if dm.typedef and len(argv) == 1:
+            return ["whatis", *argv]
+        return ["struct" if kind == STRUCT_REQUEST else "union", *argv]
+    if kind in ("pointer", "array", "function", "enum"):
+        return ["whatis", *argv]
+    if kind in ("int8", "int16", "int32", "int64"):
+        if len(argv) > 1:
+            if prog.symbols.lookup(argv[1]) is not None:
+                return ["p", *argv[1:]]
+            return ["rd", "-" + kind[3:], *argv[1:]]
+        return ["whatis", *argv]
+    return None
 
 
 STRUCT_HELP = """\
@@ -719,4 +943,4 @@ def cmd_pointer(session: Session, args: list[str]) -> None:
     datatype_common(session, args, None)
 
 
-__all__ = ["parse_for_member", "parse_for_member_extended", "struct_text"]
+__all__ = ["is_datatype_command", "parse_for_member", "parse_for_member_extended", "struct_text"]

@@ -93,9 +93,9 @@ class _ElfSymbols:
             self._by_stname = {}
             for i, e in enumerate(self.entries):
                 if e[0] and e[3] and (e[1] & 0xF) not in (_STT_SECTION, _STT_FILE):
-                    first = self._by_stname.setdefault(e[0], i)
-                    if first != i:  # static symbols of one name in several files share the string
-                        self._dups.setdefault(e[0], [first]).append(i)
+                    earlier = self._by_stname.setdefault(e[0], i)
+                    if earlier != i:  # static symbols of one name in several files share the string
+                        self._dups.setdefault(e[0], [earlier]).append(i)
         key = name.encode("ascii", "replace") + b"\0"
         best: Symbol | None = None
         pos = self.strtab.find(key)

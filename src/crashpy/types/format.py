@@ -934,8 +934,11 @@ class ValuePrinter:
         recurse: int,
         opts: PrintOptions,
     ) -> None:
+        if not st.is_complete:
+            out.append("<incomplete type>")  # do_val_print: a stub type
+            return
         out.append("{")
-        members = st.members() if st.is_complete else []
+        members = st.members()
         if not members:
             out.append("<No data fields>")
             out.append("}")
