@@ -1,10 +1,30 @@
-"""Shared fixtures: the real test dumps (built and cached by tools/vmcores.py) and the oracle crash."""
+"""Shared fixtures: the real test dumps (built and cached by tools/vmcores.py) and the oracle crash.
+
+Before anything is collected, the session builds (or finds cached) every test dump and crash 8.0.6,
+so that no test skips for want of them; a build failure fails the run.  Set CRASHPY_NO_BUILD=1 to
+skip that step (the tests that need a dump or the oracle then skip or build on demand).
+"""
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if os.environ.get("CRASHPY_NO_BUILD"):
+        return
+    sys.path.insert(0, str(ROOT))
+    from tests.oracle import crash_binary
+    from tools.vmcores import ensure
+
+    ensure()
+    crash_binary()
 
 
 @pytest.fixture(scope="session")
