@@ -15,4 +15,10 @@ def print_banner(session: Session) -> None:
         session.println()
         return
     session.run_line("sys")
+    try:
+        from crashpy.commands.set import current_context, format_context
+
+        session.write(format_context(session, current_context(session), indent=5))
+    except Exception:  # no task table (damaged dump): sys alone, as before
+        pass
     session.println()

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from crashpy.commands.registry import command
 from crashpy.errors import CommandError
 from crashpy.helpers.numbers import decimal, getopt, hexadecimal, htol, is_a_number, stol
+from crashpy.helpers.tasks import TaskContext, TaskTable, state_verbose, str_to_context, task_table
 from crashpy.session import Session
 
-NO_TASKS = "task contexts are not available yet: crashpy cannot read the task list"
+CONTEXT_KEY = "task_context"  # session.state: the current context's task_struct address
 
 
 @dataclass
@@ -117,8 +118,7 @@ DESCRIPTION
        -v  show the state of the internal variables.
 
   Without an argument the current context is shown: the PID, the command, the
-  task address, the CPU and the task state.  (crashpy cannot read tasks yet:
-  the context forms report that.)
+  task address, the CPU and the task state.
 
   The same command shows or changes an internal variable; with no value the
   current one is shown.  The variables, their values and their use:
@@ -194,13 +194,14 @@ def cmd_set(session: Session, args: list[str]) -> None:
     if parsed.errors:
         print_usage(session, "set")
         return
-    for opt, _val in parsed.opts:
+    for opt, val in parsed.opts:
         if opt in "cpa":
             if session.minimal:
                 raise CommandError(
                     f"-{opt} option not supported or applicable on this architecture or kernel"
                 )
-            raise CommandError(NO_TASKS)
+            _context_option(session, opt, val or "")
+            return
         if opt == "v":
             session.write(format_options(session))
             return
@@ -209,7 +210,8 @@ def cmd_set(session: Session, args: list[str]) -> None:
         if session.minimal:
             session.write(format_options(session))
             return
-        raise CommandError(NO_TASKS)
+        session.write(format_context(session, current_context(session)))
+        return
     name = rest[0]
     value = rest[1] if len(rest) > 1 else None
     out = session.println
@@ -346,7 +348,118 @@ def cmd_set(session: Session, args: list[str]) -> None:
         out(f"error: {s.error}")
     elif session.minimal:
         raise CommandError("invalid argument in minimal mode")
-    elif not is_a_number(name):
-        raise CommandError(f"invalid task or pid value: {name}")
     else:
-        raise CommandError(NO_TASKS)
+        for arg in rest:
+            table = _table(session)
+            kind, _value, tc = str_to_context(table, arg)
+            if tc is None:
+                session.println(f"set: invalid task or pid value: {arg}")
+                continue
+            session.state[CONTEXT_KEY] = tc.task
+            session.write(format_context(session, tc))
+
+
+# ---- the task context ------------------------------------------------------------------------------
+
+
+def _table(session: Session) -> TaskTable:
+    """The task table, or one line in crash's manner when the dump's task list cannot be read."""
+    try:
+        return task_table(session.prog)
+    except CommandError:
+        raise
+    except Exception as e:  # a damaged dump or a program without a kernel: no contexts to show
+        raise CommandError(f"cannot read the task list: {e}") from None
+
+
+def current_context(session: Session) -> TaskContext:
+    """The session's current task context: the panic task until `set` changes it."""
+    table = _table(session)
+    task = session.state.get(CONTEXT_KEY)
+    if isinstance(task, int) and task in table.by_task:
+        return table.by_task[task]
+    return table.by_task[table.panic_task]
+
+
+ACTIVE_KEY = "active_set"  # session.state: {cpu: task} that `set -a` made the active task of a cpu
+
+
+def active_set(session: Session) -> list[int]:
+    """The active task of each cpu (rq->curr), as changed by `set -a` in this session."""
+    active = list(_table(session).active)
+    override = session.state.get(ACTIVE_KEY)
+    if isinstance(override, dict):
+        for cpu, task in override.items():
+            if 0 <= cpu < len(active):
+                active[cpu] = task
+    return active
+
+
+def active_tasks(session: Session) -> set[int]:
+    """crash's is_task_active(): the panic task, and each cpu's active task."""
+    return {*active_set(session), _table(session).panic_task}
+
+
+def _active_marker(session: Session, table: TaskTable, tc: TaskContext) -> str:
+    if tc.task not in active_tasks(session):
+        return ""
+    if table.sysrq and tc.task == table.panic_task:
+        return "(SYSRQ)"
+    if tc.task == table.panic_task:
+        return "(PANIC)"
+    return "(ACTIVE)"
+
+
+def context_lines(session: Session, tc: TaskContext) -> list[str]:
+    """crash's show_context(): PID, COMMAND, TASK, CPU and STATE of a task."""
+    table = _table(session)
+    count = len(table.by_pid(tc.pid))
+    of = f"(1 of {count})  " if count > 1 else ""
+    return [
+        f"    PID: {tc.pid}",
+        f'COMMAND: "{tc.comm}"',
+        f"   TASK: {tc.task:x}  {of}[THREAD_INFO: {tc.task:x}]",
+        f"    CPU: {tc.cpu}",
+        f"  STATE: {state_verbose(tc.state)} {_active_marker(session, table, tc)}",
+    ]
+
+
+def format_context(session: Session, tc: TaskContext, indent: int = 0) -> str:
+    return "".join(" " * indent + line + "\n" for line in context_lines(session, tc))
+
+
+def _context_option(session: Session, opt: str, val: str) -> None:
+    table = _table(session)
+    if opt == "p":
+        if not table.panic_task:
+            session.println("set: no panic task found!")
+            return
+        session.state[CONTEXT_KEY] = table.panic_task
+        session.write(format_context(session, table.by_task[table.panic_task]))
+        return
+    if opt == "c":
+        if not decimal(val):
+            raise CommandError(f"invalid decimal argument: {val}")
+        cpu = int(val)
+        active = active_set(session)
+        ncpus = len(active)
+        if cpu >= ncpus:
+            raise CommandError(f"invalid cpu number: system has only {ncpus} cpu{'s' if ncpus > 1 else ''}")
+        task = active[cpu]
+        if task == current_context(session).task:
+            return
+        if task not in table.by_task:
+            raise CommandError(f"cannot determine active task on cpu {cpu}")
+        session.state[CONTEXT_KEY] = task
+        session.write(format_context(session, table.by_task[task]))
+        return
+    # -a: make a task the active one of its cpu
+    kind, value, tc = str_to_context(table, val)
+    if tc is None:
+        raise CommandError(f"invalid task or pid value: {val}")
+    if kind == "pid" and len(table.by_pid(value)) > 1:
+        raise CommandError(f"pid {value} has {len(table.by_pid(value))} tasks: use a task address")
+    override = session.state.setdefault(ACTIVE_KEY, {})
+    if isinstance(override, dict):
+        override[tc.cpu] = tc.task
+    session.println(f'"{tc.comm}" task {tc.task:x} has been marked as the active task on cpu {tc.cpu}')
