@@ -49,7 +49,8 @@ class X86_64:
         self._tlb: dict[int, int] = {}
 
     def is_kvaddr(self, addr: int) -> bool:
-        return addr >= (0xFF00000000000000 if self.five_level else 0xFFFF800000000000)
+        """A kernel address as crash counts them: at or above the direct map's base (x86_64_is_kvaddr)."""
+        return addr >= self.page_offset
 
     def is_direct(self, addr: int) -> bool:
         return self.page_offset <= addr < self.page_offset + (1 << (52 if self.five_level else 46))
