@@ -36,6 +36,12 @@ COMMANDS = [
     "sym ffffffff81000000",
     "sym schedule",
     "eval 0x1f9",
+    "p jiffies",
+    "p init_task.comm",
+    "whatis task_struct",
+    "struct task_struct init_task",
+    "dis pull_rt_task",
+    "dis -l pull_rt_task",
 ]
 
 

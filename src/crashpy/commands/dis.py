@@ -39,52 +39,48 @@ SYNOPSIS
   dis [-rfludxs][-b [num]] [address | symbol | (expression)] [count]
 
 DESCRIPTION
-  This command disassembles source code instructions starting (or ending) at
-  a text address that may be expressed by value, symbol or expression:
+  Decodes kernel machine code into instructions.  The place to start (or, with
+  -r, to stop) is a text address, given as a number, a symbol or an expression:
 
-            -r  (reverse) displays all instructions from the start of the
-                routine up to and including the designated address.
-            -f  (forward) displays all instructions from the given address
-                to the end of the routine.
-            -l  displays source code line number data in addition to the
-                disassembly output.
-            -u  address is a user virtual address in the current context;
-                otherwise the address is assumed to be a kernel virtual address.
-                If this option is used, then -r and -l are ignored.
-            -x  override default output format with hexadecimal format.
-            -d  override default output format with decimal format.
-            -s  displays the filename and line number of the source code that
-                is associated with the designated text address, followed by a
-                source code listing if it is available.
+            -r  (reverse) begin at the first instruction of the function that
+                holds the address, and go on up to the address itself.
+            -f  (forward) begin at the address and go on to the last
+                instruction of its function.
+            -l  before each run of instructions, name the source file and line
+                they were compiled from.
+            -u  read the address in the user address space of the current
+                task instead of in the kernel's; -r and -l then have no effect.
+            -x  show numbers in hexadecimal, whatever the output radix is.
+            -d  show numbers in decimal, whatever the output radix is.
+            -s  name the source file and line of the address and then list
+                that part of the source file, when the file can be found.
             -w  (crashpy) after each ud2 that has a __bug_table entry, show the
                 file and line of the BUG() or WARN() that planted it.
-        -b num  modify the pre-calculated number of encoded bytes to skip after
-                a kernel BUG ("ud2a") instruction; with no argument, displays
-                the current number of bytes being skipped.
-       address  starting hexadecimal text address.
-        symbol  symbol of starting text address.
-  (expression)  expression evaluating to a starting text address.
-         count  the number of instructions to be disassembled (default is 1).
-                If no count argument is entered, and the starting address
-                is entered as a text symbol, then the whole routine will be
-                disassembled.  The count argument is ignored when used with
-                the -r option.
+        -b num  set how many bytes of inline data follow a BUG ("ud2a")
+                instruction and are skipped over; without num, print the
+                value in use.  Only on x86 and x86_64.
+       address  the text address, in hexadecimal, to begin at.
+        symbol  a text symbol whose address is the place to begin.
+  (expression)  an expression whose value is the text address to begin at.
+         count  how many instructions to decode; 1 if not given, except that a
+                bare function symbol with no count decodes the whole function.
+                -r and -f take a count as well.
 
 EXAMPLES
-  Disassemble the sys_signal() routine without, and then with, line numbers:
-
-    crash> dis sys_signal
-    0xc0112c88 <sys_signal>:        push   %ebp
-    0xc0112c89 <sys_signal+1>:      mov    %esp,%ebp
-    0xc0112c8b <sys_signal+3>:      sub    $0x28,%esp
-    ...
-
-  Disassemble 3 instructions starting at a function's entry:
+  The first instructions of the function behind the sysrq "c" key:
 
     crash> dis sysrq_handle_crash 3
     0xffffffff816a89f0 <sysrq_handle_crash>:	nopl   0x0(%rax,%rax,1) [FTRACE NOP]
     0xffffffff816a89f5 <sysrq_handle_crash+5>:	call   0xffffffff81128270 <__rcu_read_unlock>
     0xffffffff816a89fa <sysrq_handle_crash+10>:	mov    $0xffffffff823697b9,%rdi
+
+  Two instructions, each run preceded by its source line:
+
+    crash> dis -l sysrq_handle_crash 2
+    debian/build/build_amd64_none_cloud-amd64/drivers/tty/sysrq.c: 151
+    0xffffffff816a89f0 <sysrq_handle_crash>:	nopl   0x0(%rax,%rax,1) [FTRACE NOP]
+    debian/build/build_amd64_none_cloud-amd64/include/linux/rcupdate.h: 823
+    0xffffffff816a89f5 <sysrq_handle_crash+5>:	call   0xffffffff81128270 <__rcu_read_unlock>
 """
 
 _READ_AHEAD = 16  # bytes read past the end, so that a last instruction is never cut

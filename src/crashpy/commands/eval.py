@@ -67,33 +67,41 @@ DESCRIPTION
     -l  treat the operands and the result as 64-bit values; this is always so
         on 64-bit machines, where the option is accepted and ignored.
 
- The -b and -l options come before the expression or value.
+ Put -b and -l ahead of the expression or value.
 
 EXAMPLES
-   crash> eval 128m
-   hexadecimal: 8000000  (128MB)
-       decimal: 134217728
-         octal: 1000000000
-        binary: 0000000000000000000000000000000000001000000000000000000000000000
+   A size with a suffix; the hexadecimal line names the size:
 
-   crash> eval 128 * 1m
-   hexadecimal: 8000000  (128MB)
-       decimal: 134217728
-         octal: 1000000000
-        binary: 0000000000000000000000000000000000001000000000000000000000000000
+   crash> eval 64k
+   hexadecimal: 10000  (64KB)
+       decimal: 65536
+         octal: 200000
+        binary: 0000000000000000000000000000000000000000000000010000000000000000
 
-   crash> eval (1 << 32)
-   hexadecimal: 100000000  (4GB)
-       decimal: 4294967296
-         octal: 40000000000
-        binary: 0000000000000000000000000000000100000000000000000000000000000000
+   An operator between a suffixed number and a plain one:
 
-   crash> eval -b 41dc065
-   hexadecimal: 41dc065
-       decimal: 69058661
-         octal: 407340145
-        binary: 0000000000000000000000000000000000000100000111011100000001100101
-      bits set: 26 20 19 18 16 15 14 6 5 2 0
+   crash> eval 3g - 1
+   hexadecimal: bfffffff
+       decimal: 3221225471
+         octal: 27777777777
+        binary: 0000000000000000000000000000000010111111111111111111111111111111
+
+   With the top bit set, the signed value follows the decimal one:
+
+   crash> eval ~0
+   hexadecimal: ffffffffffffffff
+       decimal: 18446744073709551615  (-1)
+         octal: 1777777777777777777777
+        binary: 1111111111111111111111111111111111111111111111111111111111111111
+
+   The positions of the set bits:
+
+   crash> eval -b 0x8421
+   hexadecimal: 8421
+       decimal: 33825
+         octal: 102041
+        binary: 0000000000000000000000000000000000000000000000001000010000100001
+      bits set: 15 10 5 0
 """
 
 

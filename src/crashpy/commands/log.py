@@ -84,25 +84,15 @@ EXAMPLES
     [   11.139812] [     C1] sysrq: Trigger a crash
     ...
 
-  The audit records not yet read by auditd:
+  The audit records auditd has not read yet:
 
     crash> log -a
-    type=1320 audit(1489384479.809:4342):
-    type=1300 audit(1489384479.809:4343): arch=c000003e syscall=0 success=yes ...
+    type=1130 audit(1764141282.120:87): pid=1 uid=0 auid=4294967295 ...
     ...
 
-  The printk-safe buffers, on a kernel that has them (4.11 to 5.14):
-
-    crash> log -s
-    PRINTK_SAFE_SEQ_BUF: nmi_print_seq
-    CPU: 0  ADDR: ffff8ca4fbc19ce0 LEN: 150  MESSAGE_LOST: 0
-      Uhhuh. NMI received for unknown reason 20 on CPU 0.
-      Do you have a strange power saving mode enabled?
-      Dazed and confused, but trying to continue
-    ...
-    PRINTK_SAFE_SEQ_BUF: safe_print_seq
-    CPU: 0  ADDR: ffff8ca4fbc1ad00 LEN: 0  MESSAGE_LOST: 0
-      (empty)
+  The printk-safe buffers exist only in kernels 4.11 to 5.14; for each of
+  them (nmi_print_seq, safe_print_seq) "log -s" gives every CPU's buffer
+  address, length and lost-message count, then the text still in it.
 """
 
 

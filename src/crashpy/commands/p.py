@@ -406,53 +406,47 @@ SYNOPSIS
   p [-x|-d][-u] [expression | symbol[:cpuspec]]
 
 DESCRIPTION
-  This command passes its arguments on to gdb "print" command for evaluation.
+  Evaluates a C expression over the kernel's symbols and types and prints the
+  result the way gdb's "print" does.
 
-    expression  an expression to be evaluated.
-        symbol  a kernel symbol.
-     :cpuspec   CPU specification for a per-cpu symbol:
-                  :             CPU of the currently selected task.
-                  :a[ll]        all CPUs.
-                  :#[-#][,...]  CPU list(s), e.g. "1,3,5", "1-3",
-                                or "1,3,5-7,10".
-            -x  override default output format with hexadecimal format.
-            -d  override default output format with decimal format.
-            -u  the expression evaluates to a user address reference.
+    expression  the C expression to evaluate.
+        symbol  the name of a kernel symbol.
+      :cpuspec  which CPUs' copies of a per-cpu symbol to print:
+                  :             the CPU the current task last ran on.
+                  :a[ll]        every CPU.
+                  :#[-#][,...]  CPU numbers and ranges separated by commas,
+                                such as "0", "0-1" or "0,2-3,6".
+            -x  show numbers in hexadecimal, whatever the output radix is.
+            -d  show numbers in decimal, whatever the output radix is.
+            -u  addresses in the expression are user addresses of the
+                current task.
 
-  The default output format is decimal, but that can be changed at any time
-  with the two built-in aliases "hex" and "dec".  Alternatively, there
-  are two other built-in aliases, "px" and "pd", which force the command
-  output to be displayed in hexadecimal or decimal, without changing the
-  default mode.
+  Numbers are printed in the output radix, decimal unless it has been
+  changed; crash's "hex" and "dec" aliases change it for the session, and its
+  "px" and "pd" aliases print a single value in hexadecimal or decimal and
+  leave the radix as it was.
 
 EXAMPLES
-  Print the contents of jiffies:
+  The tick counter, in decimal and then in hexadecimal:
 
     crash> p jiffies
-    jiffies = $6 = 166532620
+    jiffies = $1 = 4294893465
+    crash> p -x jiffies
+    jiffies = $2 = 0xfffedf99
 
-  Print the contents of the vm_stat array in hexadecimal:
+  An address computed from a structure member:
 
-    crash> p -x vm_stat
-    vm_stat = $5 =
-     {{
-        counter = 0x1d3
-      }, {
-        counter = 0x0
-      }}
+    crash> p &init_task.tasks
+    $3 = (struct list_head *) 0xffffffff82a1b2d0 <init_task+2192>
 
-  Print the value of the per-cpu runqueues symbol for CPU 1:
+  A per-cpu symbol on its own gives its type and each CPU's address:
 
-    crash> p runqueues:1
-    per_cpu(runqueues, 1) = $2 = {
-      lock = {
-        raw_lock = {
-          slock = 0
-        }
-      },
-      nr_running = 0,
-      ...
-    }
+    crash> p irq_stat
+    PER-CPU DATA TYPE:
+      irq_cpustat_t irq_stat;
+    PER-CPU ADDRESSES:
+      [0]: ffff88801f431140
+      [1]: ffff88801f531140
 """
 
 

@@ -277,30 +277,30 @@ DESCRIPTION
   as an address or a symbol.  By default one long-sized value is shown in
   hexadecimal, followed by its ASCII translation at the end of the line.
 
-       -p  the address is a physical address.
-       -u  the address is a user virtual address; only needed where user and
-           kernel virtual addresses overlap.
-       -m  the address is a xen host machine address.
-       -f  the address is an offset into the dump file.
+       -p  read physical memory at the address.
+       -u  read the current task's user memory at the address; needed only
+           where user and kernel addresses can be the same numbers.
+       -m  read xen host machine memory at the address.
+       -f  read the dump file itself, at this byte offset.
        -d  show signed decimal values instead of hexadecimal.
        -D  show unsigned decimal values instead of hexadecimal.
        -s  show values that are kernel addresses as symbol+offset.
     -S[S]  like -s, and values that point into a slab cache object show the
            cache's name in brackets; given twice, the value too.
-       -x  leave out the ASCII translation at the end of each line.
-       -8  show 8-bit values.
-      -16  show 16-bit values.
-      -32  show 32-bit values (the default on 32-bit machines).
-      -64  show 64-bit values (the default on 64-bit machines).
+       -x  no ASCII column at the end of each line.
+       -8  one byte per value.
+      -16  two bytes per value.
+      -32  four bytes per value; what 32-bit machines use by default.
+      -64  eight bytes per value; what 64-bit machines use by default.
        -a  show printable ASCII characters; without a count, stop at the first
            character that is not printable.
        -N  show 16- and 32-bit values in network byte order.
        -R  show memory backwards, ending with (and including) the address; the
            count must be more than 1 to show anything before it.
-  -o offs  add offs to the start address.
+  -o offs  begin offs bytes past the address.
   -e addr  show memory up to this hexadecimal end address.
   -r file  copy the raw bytes to a file; a count (in bytes) or -e is required.
-  address  the hexadecimal start address:
+  address  where to begin, in hexadecimal; taken as
              1. a kernel virtual address by default.
              2. a physical address with -p.
              3. a user virtual address with -u, needed only where user and
@@ -310,7 +310,7 @@ DESCRIPTION
            defaults to 1, or to no limit with -a; with -r it counts bytes.
 
 EXAMPLES
-  The kernel's version string:
+  The version banner, read as text:
 
     crash> rd -a linux_banner
     ffffffff8211ffe0:  Linux version 6.1.0-56-cloud-amd64 (debian-kernel@lists.debian

@@ -438,7 +438,9 @@ def datatype_common(session: Session, args: list[str], kind: str | None) -> None
             return
         kind = dm.kind
     elif kind != dm.kind:
-        raise _fatal(f"data type mismatch: {dm.name} is not a {'union' if kind == UNION_REQUEST else 'struct'}")
+        raise _fatal(
+            f"data type mismatch: {dm.name} is not a {'union' if kind == UNION_REQUEST else 'struct'}"
+        )
     show_offset = req.flags_offset
     if len(members) > 1 and not aflag:
         session.println(
@@ -616,10 +618,18 @@ def dereference_pointer(session: Session, dm: DataType, kind: str, addr: int, ra
     try:
         target = session.prog.read_u64(addr + dm.member_offset)
     except Exception:  # noqa: BLE001
-        session.println(f"{session.current_cmd}: cannot access {dm.name}.{member} {addr + dm.member_offset:x}")
+        session.println(
+            f"{session.current_cmd}: cannot access {dm.name}.{member} {addr + dm.member_offset:x}"
+        )
         return False
     sym = _value_symbol(session, target)
-    use_symbol = sym is not None and _symbol_type_code(session, sym) in ("array", "union", "struct", "int", "pointer")
+    use_symbol = sym is not None and _symbol_type_code(session, sym) in (
+        "array",
+        "union",
+        "struct",
+        "int",
+        "pointer",
+    )
     out = session.write
     if funcptr:
         out(f"  {typeptr} = 0x{target:x}\n  -> ")
@@ -806,68 +816,53 @@ SYNOPSIS
          [address | symbol][:cpuspec] [count | -c count]
 
 DESCRIPTION
-  This command displays either a structure definition, or a formatted display
-  of the contents of a structure at a specified address.  When no address is
-  specified, the structure definition is shown along with the structure size.
-  A structure member may be appended to the structure name in order to limit
-  the scope of the data displayed to that particular member; when no address
-  is specified, the member's offset and definition are shown.
+  Without an address, prints how a kernel structure type is declared, and its
+  size.  With an address, prints the members of the structure stored there,
+  each with its value.  Naming a member after the type narrows the output to
+  that member; without an address this gives the member's offset and
+  declaration.
 
-    struct_name  name of a C-code structure used by the kernel.
-        .member  name of a structure member; to display multiple members of a
-                 structure, use a comma-separated list of members.  If any
-                 member contains an embedded structure, or the member is an
-                 array, the output may be restricted to the embedded structure
-                 or an array element by expressing the member argument as
-                 "member.member" or "member[index]"; embedded member
-                 specifications may extend beyond one level deep by expressing
-                 the member argument as "member.member.member...".
-             -o  show member offsets when displaying structure definitions;
-                 if used with an address or symbol argument, each member will
-                 be preceded by its virtual address.
-      -l offset  if the address argument is a pointer to a list_head structure
-                 that is embedded in the target data structure, the offset
-                 to the list_head member may be entered in either of the
-                 following manners:
-                   1. in "structure.member" format.
-                   2. a number of bytes.
-             -r  raw dump of structure data.
-             -x  override default output format with hexadecimal format.
-             -d  override default output format with decimal format.
-             -p  if a structure member is a pointer value, show the member's
-                 data type on an additional line.
-        address  hexadecimal address of a structure; if the address points
-                 to an embedded list_head structure contained within the
-                 target data structure, then the "-l" option must be used.
-         symbol  symbolic reference to the address of a structure.
-       :cpuspec  CPU specification for a per-cpu address or symbol:
-                   :             CPU of the currently selected task.
-                   :a[ll]        all CPUs.
-                   :#[-#][,...]  CPU list(s), e.g. "1,3,5", "1-3",
-                                 or "1,3,5-7,10".
-          count  count of structures to dump from an array of structures;
-                 if used, this must be the last argument entered.
-       -c count  "-c" is only required if "count" is not the last argument
-                 entered or if a negative number is entered; if a negative
-                 value is entered, the (positive) "count" structures that
-                 lead up to and include the target structure will be
-                 displayed.
+    struct_name  the name of a structure type in the kernel's debug data.
+        .member  a member of that structure; several members may be given,
+                 separated by commas.  A member that is itself a structure or
+                 an array can be narrowed further, to "member.member" or to
+                 "member[index]", and the dotted form may go several levels
+                 deep ("member.member.member...").
+             -o  with a type only, put each member's offset in front of it;
+                 with an address or symbol, put each member's address there.
+      -l offset  the address points at a member inside the structure (most
+                 often an embedded list_head) rather than at its start; give
+                 where that member lies in one of two forms:
+                   1. in "structure.member" form, or
+                   2. as a byte count.
+             -r  print the structure's memory as raw words, undecoded.
+             -f  the address is an offset into the dump file.
+             -u  the address is a user address of the current task.
+             -x  show numbers in hexadecimal, whatever the output radix is.
+             -d  show numbers in decimal, whatever the output radix is.
+             -p  for members that are pointers, also give the member's type
+                 and follow the pointer to show what it points at (with the
+                 target's symbol in brackets when it has one); needs an
+                 address.
+        address  where the structure lies, in hexadecimal; when it is the
+                 address of an embedded list_head instead, -l is needed too.
+         symbol  a symbol whose address is that of the structure.
+       :cpuspec  which CPUs' copies of a per-cpu address or symbol to show:
+                   :             the CPU the current task last ran on.
+                   :a[ll]        every CPU.
+                   :#[-#][,...]  CPU numbers and ranges separated by commas,
+                                 such as "0", "0-1" or "0,2-3,6".
+          count  print this many structures of an array, one after the
+                 other; when given this way it must come last on the line.
+       -c count  the same, anywhere on the line; a negative count prints the
+                 structures that end with the one at the address, that one
+                 included.
 
-  Structure data, sizes, and member offsets are shown in the current output
-  radix unless the -x or -d option is specified.
+  Values, sizes and offsets follow the output radix, unless -x or -d says
+  otherwise.
 
 EXAMPLES
-  Display the vm_area_struct at address c1e44f10:
-
-    crash> struct vm_area_struct c1e44f10
-    struct vm_area_struct {
-      vm_mm = 0xc2857750,
-      vm_start = 0x8048000,
-      vm_end = 0x80a5000,
-      ...
-    }
-
-  Display the definition and size of a list_head:
+  How a list_head is declared, with and without member offsets:
 
     crash> struct list_head
     struct list_head {
@@ -875,6 +870,18 @@ EXAMPLES
         struct list_head *prev;
     }
     SIZE: 16
+
+    crash> struct -o list_head
+    struct list_head {
+       [0] struct list_head *next;
+       [8] struct list_head *prev;
+    }
+    SIZE: 16
+
+  One member of init_task:
+
+    crash> struct -x task_struct.pid init_task
+      pid = 0x0,
 """
 
 UNION_HELP = """\
@@ -883,17 +890,17 @@ NAME
 
 SYNOPSIS
   union union_name[.member[,member]] [-o][-l offset][-rfuxdp]
-        [address | symbol][:cpuspec] [count | -c count]
+         [address | symbol][:cpuspec] [count | -c count]
 
 DESCRIPTION
-  This command displays either a union definition, or a formatted display
-  of the contents of a union at a specified address.  When no address is
-  specified, the union definition is shown along with the union size.
-  A union member may be appended to the union name in order to limit the
-  scope of the data displayed to that particular member; when no address
-  is specified, the member's offset (always 0) and definition are shown.
+  The "struct" command for unions.  Without an address, prints how a kernel
+  union type is declared, and its size; with an address, the union stored
+  there, member by member.  Naming a member after the type narrows the output
+  to that member; without an address this gives its declaration and its
+  offset, which in a union is always 0.
 
-  The options and arguments are those of the "struct" command.
+  The options and arguments are those of "struct" (see "help struct"), with
+  union_name in place of struct_name.
 
 EXAMPLES
     crash> union rcu_special
@@ -917,14 +924,18 @@ SYNOPSIS
   * (struct or union command arguments)
 
 DESCRIPTION
-  This command is a short-cut command that replaces the requirement to enter
-  "struct" or "union" command names.  For details on the arguments to
-  those commands, enter "help struct" or "help union".
+  Saves typing "struct" or "union": put a "*" in front of the type name and
+  give the arguments that command would take.  "help struct" and "help union"
+  describe them.
 
 EXAMPLES
-  Dump the page structure at address c02943c0:
+  The list_head embedded in init_task (at &init_task.tasks):
 
-    crash> *page c02943c0
+    crash> * list_head ffffffff82a1b2d0
+    struct list_head {
+      next = 0xffff888003dfb890,
+      prev = 0xffff888005365090
+    }
 """
 
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from crashpy.program import Program
     from crashpy.session import Session
 
+
 def source_line(prog: Program, addr: int) -> str:
     """`file: line` of a kernel text address as crash shows it (gdb's find_pc_line), or ""."""
 
@@ -82,8 +83,8 @@ DESCRIPTION
               -p  show the symbol just before the target as well.
               -n  show the symbol just after the target as well.
        -q string  show every symbol whose name contains "string".
-          symbol  a kernel text or data symbol.
-           vaddr  a kernel virtual address.
+          symbol  the name of a kernel function or variable.
+           vaddr  an address in the kernel's virtual address space.
 
   When the symbol, address or query string matches a module symbol, the
   module's name follows the value in brackets.
@@ -92,21 +93,22 @@ EXAMPLES
   From a data symbol to its address, and back:
 
     crash> sym jiffies
-    ffffffff82a09900 (D) jiffies
+    ffffffff82a079c0 (D) jiffies
 
-    crash> sym ffffffff82a09900
-    ffffffff82a09900 (D) jiffies
+    crash> sym ffffffff82a079c0
+    ffffffff82a079c0 (D) jiffies
 
   An address inside a function, with its source line:
 
     crash> sym ffffffff81000005
-    ffffffff81000005 (T) startup_64+5 arch/x86/kernel/head_64.S: 62
+    ffffffff81000005 (T) startup_64+5 /build/reproducible-path/linux-6.1.192/arch/x86/kernel/head_64.S: 65
 
   Every symbol whose name contains "sysrq_handle":
 
     crash> sym -q sysrq_handle
-    ffffffff81760a10 (t) sysrq_handle_loglevel
-    ffffffff81760a50 (t) sysrq_handle_crash
+    ffffffff81689310 (t) sysrq_handler
+    ffffffff816a8760 (t) sysrq_handle_reboot
+    ffffffff816a8780 (t) sysrq_handle_showstate_blocked
     ...
 """
 )

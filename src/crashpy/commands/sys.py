@@ -61,7 +61,9 @@ def dumpfile_line(session: Session) -> str:
     if info.format in ("KDUMP", "FLAT", "DISKDUMP"):
         partial = info.dump_level is not None and info.dump_level > 0
         if partial or info.incomplete:
-            text += " " + (" [PARTIAL DUMP]" if partial else "") + (" [INCOMPLETE]" if info.incomplete else "")
+            text += (
+                " " + (" [PARTIAL DUMP]" if partial else "") + (" [INCOMPLETE]" if info.incomplete else "")
+            )
     elif info.incomplete:
         text += "  [INCOMPLETE]"
     return text

@@ -109,7 +109,9 @@ def datatype_info(session: Session, name: str) -> DataType | None:
         if obj is not None and strip(obj.type_).kind is TypeKind.ENUM:
             e = strip(obj.type_)
             assert isinstance(e, EnumType)
-            return DataType(name, e, ENUM, type_length(e), tagname=e.name or "(unknown)", value=int(obj.value_()))
+            return DataType(
+                name, e, ENUM, type_length(e), tagname=e.name or "(unknown)", value=int(obj.value_())
+            )
     return None
 
 
@@ -346,50 +348,54 @@ SYNOPSIS
          [[-r [size|range]] [-m member]]
 
 DESCRIPTION
-  This command displays the definition of structures, unions, typedefs or
-  text/data symbols:
+  Tells what a name stands for: the declaration of a structure, union or
+  typedef, or the type of a text or data symbol.
 
-    struct  a structure name. The output is the same as if the "struct"
-            command was used.
-     union  a union name. The output is the same as if the "union" command
-            was used.
-   typedef  a typedef name. If the typedef translates to a structure or union
-            the output is the same as if the "struct" or "union" command
-            was used. If the typedef is a primitive datatype, the one-line
-            declaration is displayed.
-    symbol  a kernel symbol.
+    struct  the name of a structure type; printed as "struct" prints it.
+     union  the name of a union type; printed as "union" prints it.
+        -o  put each member's offset in front of it.
+   typedef  the name of a typedef.  One that stands for a structure or a
+            union is printed as "struct" or "union" prints it; one that
+            stands for a basic type is printed as its declaration, on one
+            line.
+    symbol  the name of a kernel symbol; its declaration is printed.
 
-        -o  display the offsets of structure/union members.
-  -r size   a decimal value, or a range of two decimal values separated by
-            a dash, for which the command will search all of the structures
-            and unions whose sizes fall within that range.
-  -m member the name of a structure member; the command will search all of
-            the structures and unions that contain it.
+  The other form looks for structures and unions instead.  -r and -m can be
+  used alone or together:
+
+   -r size  those whose size is exactly this many bytes.
+  -r range  those whose size lies in "low-high".
+ -m member  those with a member of this type or of a pointer to it, looking
+            inside embedded structures as well; part of a type's name is
+            enough.
 
 EXAMPLES
-   Display the definition of a linux_binfmt structure:
+  A structure, with its members' offsets:
 
-    crash> whatis linux_binfmt
-    struct linux_binfmt {
-        struct list_head lh;
-        struct module *module;
-        int (*load_binary)(struct linux_binprm *);
-        int (*load_shlib)(struct file *);
-        int (*core_dump)(struct coredump_params *);
-        unsigned long min_coredump;
+    crash> whatis -o list_head
+    struct list_head {
+       [0] struct list_head *next;
+       [8] struct list_head *prev;
     }
-    SIZE: 56
+    SIZE: 16
 
-  Display the type data of a typedef:
+  A typedef of a basic type, and a data symbol:
 
     crash> whatis pid_t
     typedef int pid_t;
     SIZE: 4
-
-  Display the declaration of a kernel symbol:
-
     crash> whatis jiffies
     volatile unsigned long jiffies;
+
+  The structures and unions that refer to an mm_struct:
+
+    crash> whatis -m mm_struct
+     SIZE  TYPE
+       24  map_info
+       24  trace_event_raw_exit_mmap
+    ...
+     9728  task_struct
+    40504  kvm
 """.replace("<SP>", " ")
 
 
