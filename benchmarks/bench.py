@@ -42,6 +42,10 @@ COMMANDS = [
     "struct task_struct init_task",
     "dis pull_rt_task",
     "dis -l pull_rt_task",
+    "ps",
+    "ps -t",
+    "list -H ftrace_events",
+    "list task_struct.tasks -s task_struct.pid,comm -h init_task",
 ]
 
 
