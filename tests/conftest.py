@@ -45,3 +45,9 @@ def crash_bin() -> Path:
     from tests.oracle import crash_binary
 
     return crash_binary()
+
+
+@pytest.fixture(scope="session")
+def paths(dumps: dict[str, Path]) -> dict[str, Path]:
+    """The same as `dumps` (the name the oracle tests use)."""
+    return dumps

@@ -5,8 +5,6 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-import pytest
-
 from crashpy.disasm.bug import BUGFLAG_WARNING, BugEntry, parse_bug_entries
 from tests.crashpy_runner import program, run_crashpy
 
@@ -22,15 +20,6 @@ def test_relative_entries() -> None:
     ]
     assert BugEntry(0, "lib/list_debug.c", 30, 0).note == "; BUG at lib/list_debug.c:30"
     assert BugEntry(0, "mm/slub.c", 7, BUGFLAG_WARNING).note == "; WARN at mm/slub.c:7"
-
-
-@pytest.fixture(scope="module")
-def paths() -> dict[str, Path]:
-    vmcores = pytest.importorskip("tools.vmcores")
-    try:
-        return vmcores.ensure(["bug.elf"])  # type: ignore[no-any-return]
-    except Exception as e:  # pragma: no cover - no dumps on this machine
-        pytest.skip(f"test dumps not available: {e}")
 
 
 def test_bug_dump(paths: dict[str, Path]) -> None:

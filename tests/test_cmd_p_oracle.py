@@ -6,7 +6,6 @@ found through symbols so that the tables hold on KASLR dumps as well.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -137,22 +136,6 @@ GDB_COMMANDS = [
 KNOWN_DIFFERENCES = {
     "p modules": "module symbols are not loaded yet: crash shows <__this_module+8> for pointers into modules",
 }
-
-
-@pytest.fixture(scope="module")
-def paths() -> dict[str, Path]:
-    vmcores = pytest.importorskip("tools.vmcores")
-    try:
-        found: dict[str, Path] = vmcores.ensure(["sysrq.elf", "kaslr.elf"])
-    except vmcores.BuildError as e:
-        pytest.skip(f"test dumps not available: {e}")
-    from tests.oracle import ORACLE_VERSION, cache_root
-
-    if not (cache_root() / f"crash-{ORACLE_VERSION}" / "crash").exists() and not os.environ.get(
-        "CRASHPY_BUILD_ORACLE"
-    ):
-        pytest.skip("crash 8.0.6 not built yet; tests/oracle.py builds it")
-    return found
 
 
 def compare(paths: dict[str, Path], dump: str, commands: list[str]) -> list[tuple[str, str, str]]:

@@ -6,7 +6,6 @@ KASLR dumps; `{name}` in a command is replaced by the address of that expression
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -107,22 +106,6 @@ COMMANDS = [
     "struct task_struct.",
     "union list_head",
 ]
-
-
-@pytest.fixture(scope="module")
-def paths() -> dict[str, Path]:
-    vmcores = pytest.importorskip("tools.vmcores")
-    try:
-        found: dict[str, Path] = vmcores.ensure(["sysrq.elf", "kaslr.elf", "sysrq.d31.zlib"])
-    except vmcores.BuildError as e:
-        pytest.skip(f"test dumps not available: {e}")
-    from tests.oracle import ORACLE_VERSION, cache_root
-
-    if not (cache_root() / f"crash-{ORACLE_VERSION}" / "crash").exists() and not os.environ.get(
-        "CRASHPY_BUILD_ORACLE"
-    ):
-        pytest.skip("crash 8.0.6 not built yet; tests/oracle.py builds it")
-    return found
 
 
 def commands_for(paths: dict[str, Path], dump: str, commands: list[str]) -> list[str]:

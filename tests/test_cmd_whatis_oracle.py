@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -89,22 +88,6 @@ COMMANDS = [
 KNOWN_DIFFERENCES = {
     "ptype/o struct task_struct": "BTF cannot tell `u8 x[0]` from a flexible `u8 x[]`: gdb prints [0] from DWARF",
 }
-
-
-@pytest.fixture(scope="module")
-def paths() -> dict[str, Path]:
-    vmcores = pytest.importorskip("tools.vmcores")
-    try:
-        found: dict[str, Path] = vmcores.ensure(["sysrq.elf"])
-    except vmcores.BuildError as e:
-        pytest.skip(f"test dumps not available: {e}")
-    from tests.oracle import ORACLE_VERSION, cache_root
-
-    if not (cache_root() / f"crash-{ORACLE_VERSION}" / "crash").exists() and not os.environ.get(
-        "CRASHPY_BUILD_ORACLE"
-    ):
-        pytest.skip("crash 8.0.6 not built yet; tests/oracle.py builds it")
-    return found
 
 
 def compare(paths: dict[str, Path], commands: list[str]) -> list[tuple[str, str, str]]:

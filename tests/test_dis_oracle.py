@@ -118,15 +118,6 @@ def outputs(vmlinux: Path, dump: Path, name: str) -> tuple[list[str], list[str],
     return commands, run_crash(vmlinux, dump, commands), run_crashpy(vmlinux, dump, commands)
 
 
-@pytest.fixture(scope="module")
-def paths() -> dict[str, Path]:
-    vmcores = pytest.importorskip("tools.vmcores")
-    try:
-        return vmcores.ensure(DUMPS)  # type: ignore[no-any-return]
-    except Exception as e:  # pragma: no cover - no dumps on this machine
-        pytest.skip(f"test dumps not available: {e}")
-
-
 @pytest.mark.parametrize("name", DUMPS)
 def test_dis_matches_crash(paths: dict[str, Path], name: str) -> None:
     commands, expected, got = outputs(paths["vmlinux"], paths[name], name)

@@ -53,18 +53,6 @@ EXPECT: dict[str, tuple[str, type, str | None, int | None, bool]] = {
 
 
 @pytest.fixture(scope="module")
-def paths() -> dict[str, Path]:
-    try:
-        from tools.vmcores import ensure
-    except ImportError as err:  # pragma: no cover - the builder is part of the tree
-        pytest.skip(f"tools.vmcores unavailable: {err}")
-    try:
-        return ensure([*ALL, "vmlinux"])
-    except Exception as err:  # no QEMU, no network, ...: the synthetic tests still run
-        pytest.skip(f"real dumps unavailable: {err}")
-
-
-@pytest.fixture(scope="module")
 def banner_vaddr(paths: dict[str, Path]) -> int:
     nm = shutil.which("nm")
     if nm is None:

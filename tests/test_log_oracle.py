@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -50,18 +49,6 @@ def _oracle_binary() -> Path:
     from tests.oracle import ORACLE_VERSION, cache_root
 
     return cache_root() / f"crash-{ORACLE_VERSION}" / "crash"
-
-
-@pytest.fixture(scope="module")
-def paths() -> dict[str, Path]:
-    vmcores = pytest.importorskip("tools.vmcores")
-    try:
-        found = vmcores.ensure(DUMPS)
-    except vmcores.BuildError as e:
-        pytest.skip(f"test dumps not available: {e}")
-    if not _oracle_binary().exists() and not os.environ.get("CRASHPY_BUILD_ORACLE"):
-        pytest.skip(f"crash 8.0.6 not built yet ({_oracle_binary()}); tests/oracle.py builds it")
-    return found
 
 
 def run_crash(vmlinux: Path, dump: Path, commands: list[str]) -> list[str]:
