@@ -35,7 +35,8 @@ def test_bug_dump(paths: dict[str, Path]) -> None:
         paths["bug.elf"],
         ["dis -w 0xffffffffc022a102 4", "dis -w __list_add_valid.cold", "dis __list_add_valid.cold"],
     )
-    assert out[0].splitlines()[-1] == "   0xffffffffc022a113:\tud2    ; BUG at oracle_crash.c:30"
+    # module symbols name the address, as in crash's `dis oracle_BUG`
+    assert out[0].splitlines()[-1] == "0xffffffffc022a113 <oracle_BUG+17>:\tud2    ; BUG at oracle_crash.c:30"
     assert "<__list_add_valid.cold+58>:\tud2    ; BUG at lib/list_debug.c:30\n" in out[1]
     # without -w the output is crash's: no notes
     assert "BUG at" not in out[2]

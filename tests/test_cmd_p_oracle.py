@@ -22,6 +22,7 @@ P_COMMANDS = [
     "p max_pfn",
     "p tick_do_timer_cpu",
     "p avenrun",
+    "p modules",
     "p linux_banner",
     "p saved_command_line",
     "p init_uts_ns.name",
@@ -133,9 +134,7 @@ GDB_COMMANDS = [
 ]
 
 # Where crashpy differs from crash, and why.
-KNOWN_DIFFERENCES = {
-    "p modules": "module symbols are not loaded yet: crash shows <__this_module+8> for pointers into modules",
-}
+KNOWN_DIFFERENCES: dict[str, str] = {}
 
 
 def compare(paths: dict[str, Path], dump: str, commands: list[str]) -> list[tuple[str, str, str]]:

@@ -456,6 +456,9 @@ def cmd_dis(session: Session, args: list[str]) -> None:
         return
 
     def gdb_names(value: int) -> bool:
+        if minsyms.section_of(value - kaslr) is None:
+            # No minimal symbol: crash's gdb asks crash for a module symbol (gdb_lookup_module_symbol).
+            return table.module_value_search(value) is not None
         return minsyms.has_symbol(value - kaslr)
 
     bugs = _bug_table(prog) if bug else {}

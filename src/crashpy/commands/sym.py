@@ -58,10 +58,16 @@ def source_line(prog: Program, addr: int) -> str:
 
 def format_symbol(sym: CrashSymbol, offset: int = 0, radix: int = 10) -> str:
     """The start of a show_symbol() line: `value (type) name[+offset]`."""
+    if sym.module and sym.name.startswith("_MODULE_START_"):
+        text = f"{sym.value:x} ({sym.type}) ({sym.name[len('_MODULE_START_') :]} module)"
+        if offset:
+            text += f"+0x{offset:x}" if radix == 16 else f"+{offset}"
+        return text
+    mod = f" [{sym.module}]" if sym.module else ""  # show_symbol(SHOW_MODULE)
     if offset:
         off = f"+0x{offset:x}" if radix == 16 else f"+{offset}"
-        return f"{sym.value + offset:x} ({sym.type}) {sym.name}{off}"
-    return f"{sym.value:x} ({sym.type}) {sym.name}"
+        return f"{sym.value + offset:x} ({sym.type}) {sym.name}{off}{mod}"
+    return f"{sym.value:x} ({sym.type}) {sym.name}{mod}"
 
 
 # crash's NAME line for sym ends in a blank.
@@ -120,10 +126,17 @@ def _show(session: Session, sym: CrashSymbol, offset: int, linenum: bool) -> Non
     table = crash_symtab(prog)
     addr = sym.value + offset
     text = format_symbol(sym, offset, session.radix)
+    if sym.module and sym.name.startswith("_MODULE_START_"):
+        session.println(text)
+        return
+    module = sym.module or None
     if linenum:
         if table.is_kernel_text(addr):
-            table.value_search(addr)  # get_line_number() looks the address up too (crash's hash state)
-            text += " " + source_line(prog, addr)
+            if module is not None:
+                text += " "  # get_line_number(): no line numbers without the module's debuginfo (mod -s)
+            else:
+                table.value_search(addr)  # get_line_number() looks the address up too (crash's hash state)
+                text += " " + source_line(prog, addr)
     else:
         text += f" [{table.section_of(addr)}]"
     session.println(text)
@@ -167,7 +180,7 @@ def cmd_sym(session: Session, args: list[str]) -> None:
                 session.println("(none found)")
             others = True
         elif opt in ("m", "M"):
-            others = True  # no module symbols yet: crash prints nothing without modules
+            others = True  # TODO: crash lists the module symbols (module_symbol_dump); not done yet
         elif opt in ("l", "L"):
             for i in range(len(table)):
                 session.println(format_symbol(table[i], 0, session.radix))

@@ -219,9 +219,14 @@ def _format(insn: capstone.CsInsn) -> Insn:
             opcode = opcode[1:]
         if opcode[:1] in (b"\xd0", b"\xd1") and ops and ops[0].type == _OP_IMM:
             ops = ops[1:]  # gdb prints shifts by one without the count
+        port_dx = base in ("in", "out")  # gdb: `in (%dx),%al`, `out %al,(%dx)`
         for o in ops:
             if o.type == _OP_REG:
-                texts.append(("*" if indirect else "") + "%" + insn.reg_name(o.reg))
+                reg = insn.reg_name(o.reg)
+                if port_dx and reg == "dx":
+                    texts.append("(%dx)")
+                    continue
+                texts.append(("*" if indirect else "") + "%" + reg)
             elif o.type == _OP_IMM:
                 value = o.imm
                 if (

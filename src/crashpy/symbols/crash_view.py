@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from crashpy.helpers.modules import ModuleSymtab
     from crashpy.program import Program
 
 _SHF_WRITE, _SHF_ALLOC, _SHF_EXECINSTR = 0x1, 0x2, 0x4
@@ -41,7 +42,8 @@ class CrashSymbol:
     name: str
     value: int
     type: str
-    index: int  # position in the table
+    index: int  # position in the table (module symbols follow the kernel's: see CrashSymtab.modules)
+    module: str = ""  # the module's name, for a module symbol
 
 
 def _strip_symbol_end(name: str) -> str:
@@ -97,6 +99,7 @@ class CrashSymtab:
     def __init__(self, prog: Program) -> None:
         self._val_hash: dict[int, list[int]] | None = None
         self._val_last: dict[int, int] = {}
+        self._prog = prog
         cache = _cache_file(prog)
         if cache is not None and self._load(cache):
             return
@@ -223,7 +226,34 @@ class CrashSymtab:
         return len(self.names)
 
     def __getitem__(self, idx: int) -> CrashSymbol:
+        n = len(self.names)
+        if idx >= n:
+            mods = self.modules
+            ms = mods.symbols[idx - n]
+            return CrashSymbol(ms.name, ms.value, ms.type, idx, mods.modules[ms.module].name)
         return CrashSymbol(self.names[idx], self.values[idx], self.types[idx], idx)
+
+    # ---- module symbols: read from the dump, kept per Program (never in the disk cache) ---------------
+
+    @property
+    def modules(self) -> ModuleSymtab:
+        """crash's module symbol table (helpers.modules), read on first use."""
+        from crashpy.helpers.modules import ModuleSymtab, module_symtab
+
+        if not hasattr(self._prog, "cache"):  # a stand-in program (tests): no dump, no modules
+            empty = getattr(self, "_no_modules", None)
+            if empty is None:
+                empty = self._no_modules = ModuleSymtab(None)
+            return empty
+        return module_symtab(self._prog)
+
+    def _module_hit(self, k: int | None) -> CrashSymbol | None:
+        return None if k is None else self[len(self.names) + k]
+
+    def module_name_of(self, value: int) -> str | None:
+        """module_symbol(): the name of the module whose memory holds `value`, or None."""
+        lm = self.modules.module_of(value)
+        return None if lm is None else lm.name
 
     def __iter__(self) -> Iterator[CrashSymbol]:
         for i in range(len(self.names)):
@@ -232,29 +262,50 @@ class CrashSymtab:
     # ---- by name -------------------------------------------------------------------------------------
 
     def search(self, name: str) -> CrashSymbol | None:
-        """symbol_search(): the first symbol called `name`."""
+        """symbol_search(): the first symbol called `name` (the kernel's, else the lowest module one)."""
         idx = self._by_name.get(name)
-        return None if idx is None else self[idx]
+        if idx is None:
+            return self._module_hit(self.modules.lowest_by_name(name))
+        return self[idx]
 
     def value_of(self, name: str) -> int | None:
-        idx = self._by_name.get(name)
-        return None if idx is None else self.values[idx]
+        sym = self.search(name)
+        return None if sym is None else sym.value
 
     def exists(self, name: str) -> bool:
-        return name in self._by_name
+        return name in self._by_name or self.search(name) is not None
 
     def name_count(self, name: str) -> int:
-        return self._counts.get(name, 0)
+        return self._counts.get(name, 0) + len(self.modules.by_name(name))
 
     def search_next(self, name: str, after: CrashSymbol) -> CrashSymbol | None:
-        for i in range(after.index + 1, len(self.names)):
+        n = len(self.names)
+        for i in range(after.index + 1, n):
             if self.names[i] == name:
                 return self[i]
+        for k in self.modules.by_name(name):
+            if n + k > after.index:
+                return self[n + k]
         return None
 
     def query(self, substring: str) -> list[CrashSymbol]:
-        """symbol_query(): every symbol whose name contains `substring`, in table order."""
-        return [self[i] for i, n in enumerate(self.names) if substring in n]
+        """symbol_query(): every symbol whose name contains `substring`, in table order, then the
+        modules' (each module's core symbols, then each one's init symbols; no start pseudo symbols)."""
+        found = [self[i] for i, n in enumerate(self.names) if substring in n]
+        n = len(self.names)
+        mods = self.modules
+        ranges = [(lm.sym_start, lm.sym_end) for lm in mods.modules]
+        ranges += [
+            (lm.init_sym_start, lm.init_sym_end)
+            for lm in mods.modules
+            if lm.init_sym_start is not None and lm.init_sym_end is not None
+        ]
+        for lo, hi in ranges:
+            for k in range(lo, hi):
+                ms = mods.symbols[k]
+                if substring in ms.name and not ms.name.startswith(("_MODULE_START_", "_MODULE_INIT_START_")):
+                    found.append(self[n + k])
+        return found
 
     # ---- by value ------------------------------------------------------------------------------------
 
@@ -263,7 +314,7 @@ class CrashSymtab:
             return False
         if self.values[0] <= value <= self.values[-1]:
             return not (self.percpu_syms and value < self.first_ksymbol)
-        return False
+        return self.modules.module_of(value) is not None
 
     def _build_value_hash(self) -> None:
         buckets: dict[int, list[int]] = {}
@@ -308,6 +359,8 @@ class CrashSymtab:
         """value_search(): the symbol for `value` and the offset into it, or None."""
         if not self.in_ksymbol_range(value):
             return None
+        if not self.values[0] <= value <= self.values[-1]:
+            return self.module_value_search(value)
         values = self.values
         hit = self._symval_hash_search(value)
         if hit is not None and values[hit] == value:
@@ -330,6 +383,14 @@ class CrashSymtab:
             return None
         return self[i - 1], value - values[i - 1]
 
+    def module_value_search(self, value: int) -> tuple[CrashSymbol, int] | None:
+        """value_search_module(): a module symbol for `value` and the offset into it, or None."""
+        found = self.modules.value_search(value)
+        if found is None:
+            return None
+        k, offset = found
+        return self[len(self.names) + k], offset
+
     def value_to_symstr(self, value: int, radix: int = 10) -> str:
         """`name` or `name+offset` (offset in `radix`: 10 or 16), or "" when `value` is no symbol's."""
         found = self.value_search(value)
@@ -342,16 +403,33 @@ class CrashSymtab:
 
     def next_symbol(self, sym: CrashSymbol) -> CrashSymbol | None:
         """The first symbol after `sym` with a higher value."""
+        n = len(self.names)
+        if sym.index >= n:
+            msyms = self.modules.symbols
+            for k in range(sym.index - n + 1, len(msyms)):
+                if msyms[k].value > sym.value and not msyms[k].pseudo:
+                    return self[n + k]
+            return None
         for i in range(sym.index + 1, len(self.values)):
             if self.values[i] > sym.value:
                 return self[i]
         return None
 
     def prev_symbol(self, sym: CrashSymbol) -> CrashSymbol | None:
+        n = len(self.names)
+        if sym.index >= n:
+            msyms = self.modules.symbols
+            for k in range(sym.index - n - 1, -1, -1):
+                if not msyms[k].pseudo:
+                    return self[n + k]
+            return None
         return self[sym.index - 1] if sym.index > 0 else None
 
     def section_of(self, value: int) -> str:
         """get_section(): the first section whose link-time range holds `value`, or ""."""
+        mod = self.module_name_of(value)
+        if mod is not None:
+            return f"in {mod} module"
         for name, start, end in self.sections:
             if start <= value < end:
                 return name
@@ -363,7 +441,9 @@ class CrashSymtab:
             if start <= value < end:
                 return True
         found = self.value_search(value)
-        return found is not None and found[0].type in "tT"
+        if found is not None and found[0].type in "tT":
+            return True
+        return any(lm.in_text(value) for lm in self.modules.modules)
 
 
 def crash_symtab(prog: Program) -> CrashSymtab:

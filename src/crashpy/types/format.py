@@ -481,7 +481,7 @@ class AddressSymbolizer:
             return None
         sec = self.section_of(pc)
         if sec is None:
-            return None
+            return self._module_symbol(pc)
         cands = self._candidates(pc)
         best_zero: tuple[int, str, str, int] | None = None
         hi: tuple[int, str, str, int] | None = None
@@ -510,6 +510,19 @@ class AddressSymbolizer:
         if hi[3] == 0 and not self.section_of(hi[0]).code:  # type: ignore[union-attr]
             return None
         return hi[1], pc - hi[0]
+
+    def _module_symbol(self, pc: int) -> tuple[str, int] | None:
+        """With no minimal symbol for `pc`, crash's gdb asks crash (gdb_lookup_module_symbol, patched
+        into build_address_symbolic): value_search_module(), so `<__this_module+8>`."""
+        from crashpy.symbols.crash_view import crash_symtab
+
+        try:
+            found = crash_symtab(self.prog).module_value_search(pc)
+        except Exception:  # noqa: BLE001 - no module list readable: no name
+            return None
+        if found is None:
+            return None
+        return found[0].name, found[1]
 
     def _is_kvaddr(self, addr: int) -> bool:
         try:
