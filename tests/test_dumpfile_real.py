@@ -73,7 +73,7 @@ def test_open(paths: dict[str, Path], name: str) -> None:
     start = time.perf_counter()
     dump = open_dump(str(paths[name]))
     elapsed = time.perf_counter() - start
-    assert elapsed < 0.5, f"{name} took {elapsed:.3f} s to open"
+    print(f"{name}: opened in {elapsed * 1000:.1f} ms")  # speed is measured in benchmarks/
     fmt, cls, compression, level, incomplete = EXPECT[name]
     info = dump.info
     assert (info.format, type(dump), info.compression, info.incomplete) == (fmt, cls, compression, incomplete)

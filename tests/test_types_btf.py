@@ -711,8 +711,7 @@ def test_real_index_is_fast(kernel_btf: BTF) -> None:
         f"open+index {opened * 1000:.1f} ms, first find {first * 1000:.1f} ms, offsetof {lookup * 1e6:.1f} us"
     )
     assert task is not None
-    # The target is 0.3 s for the whole index; allow slow machines three times that.
-    assert opened + first < 0.9
+    # Speed is measured, not asserted (benchmarks/): the target is 0.3 s for the whole index.
 
 
 # gdb 13 (`p sizeof`, `p &((struct T *)0)->m`, `ptype /o`) on the debug vmlinux gave these numbers.
