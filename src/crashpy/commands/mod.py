@@ -1,0 +1,225 @@
+"""mod: the kernel's loaded modules, as crash lists them before any module debuginfo is loaded.
+
+crash's cmd_mod()/do_module_cmd() (kernel.c): the module table (one row per load_module, ordered by
+base address), `-t` (show_module_taint_4_10: each tainted module's letters from the kernel's
+taint_flags[] table), and the options that only steer the loading of module object files.  crashpy
+never loads module debuginfo, so `-s` and `-S` are refused; `-d` and `-D` have nothing to delete
+and `-o` nothing to change (crash prints nothing for them either), and `-r`, `-R` and `-g` show the
+plain table, as crash does when no object file has been loaded.
+"""
+
+from __future__ import annotations
+
+import os
+
+from crashpy.commands.help import print_usage
+from crashpy.commands.registry import command
+from crashpy.errors import CommandError, CrashpyError
+from crashpy.helpers.modules import LoadedModule, module_symtab
+from crashpy.helpers.numbers import getopt, hexadecimal
+from crashpy.program import Program
+from crashpy.session import Session
+
+HELP = """\
+NAME
+  mod - module information and loading of symbols and debugging data
+
+SYNOPSIS
+  mod -s module [objfile] | -d module | -S [directory] [-D|-t|-r|-R|-o|-g]
+
+DESCRIPTION
+  Without options, lists every module the crashed kernel had loaded: the address
+  of its struct module, its name, where its code starts, its size, and which
+  object file its debug data came from ("(not loaded)" when none was read;
+  "[CONFIG_KALLSYMS]" when the module's own symbol table was found in memory).
+
+  The options deal with reading (or forgetting) a module's symbols and debug
+  data from its .ko object file.  crashpy does not read module object files
+  yet: -s and -S report that they are unsupported.
+
+  -s module [objfile]  read the debug data of one module, from objfile or from
+                       the module's .ko found below /lib/modules/<release>.
+            -d module  forget the debug data read for one module.
+       -S [directory]  read the debug data of every module, looking for the
+                       object files below directory when one is given.
+                   -D  forget the debug data read for all modules.
+                   -t  for each module with a non-zero taints mask, show the
+                       letters of the taint kinds set in it.
+                   -r  have gdb read the object files' symbols fully at once.
+                   -R  read the module list again and show it.
+                   -g  with -s or -S, also record each section's start and
+                       end as symbols.
+                   -o  use the older symbol-loading mechanism.
+
+EXAMPLES
+  List the modules:
+
+    crash> mod
+         MODULE       NAME                         BASE         SIZE  OBJECT FILE
+    ffffffffc0208340  virtio_ring            ffffffffc0201000  49152  (not loaded)  [CONFIG_KALLSYMS]
+    ffffffffc0210080  failover               ffffffffc020e000  16384  (not loaded)  [CONFIG_KALLSYMS]
+    ffffffffc02152c0  virtio                 ffffffffc0213000  20480  (not loaded)  [CONFIG_KALLSYMS]
+    ...
+
+  Show the tainted modules:
+
+    crash> mod -t
+    NAME          TAINTS
+    oracle_crash  OE
+"""
+
+VADDR_PRLEN = 16
+TAINT_FLAGS_COUNT = 19  # Linux 6.1's TAINT_FLAGS_COUNT, if the taint_flags symbol has no size
+
+
+def _center(text: str, width: int) -> str:
+    """mkstring(CENTER|LJUST)."""
+    if len(text) >= width:
+        return text
+    left = (width - len(text)) // 2
+    return (" " * left + text).ljust(width)
+
+
+def _has_kallsyms(prog: Program, lm: LoadedModule) -> bool:
+    """Whether crash's store_module_kallsyms_v2 got far enough to mark the module MOD_KALLSYMS."""
+    if prog.has_member("module", "core_kallsyms"):
+        o_symtab = prog.offsetof("module", "core_kallsyms.symtab")
+        o_strtab = prog.offsetof("module", "core_kallsyms.strtab")
+    else:
+        o_symtab, o_strtab = prog.offsetof("module", "symtab"), prog.offsetof("module", "strtab")
+    try:
+        prog.read(lm.base, lm.size)
+        symtab = prog.read_u64(lm.struct_addr + o_symtab)
+        strtab = prog.read_u64(lm.struct_addr + o_strtab)
+    except CrashpyError:
+        return False
+
+    def inside(v: int) -> bool:
+        return lm.in_core(v) or lm.in_init(v)
+
+    return inside(symtab) and inside(strtab)
+
+
+def list_modules(session: Session, modules: list[LoadedModule], header: bool = True) -> None:
+    prog = session.prog
+    name_w = max((len(lm.name) for lm in modules), default=0)
+    size_w = max((len(str(lm.size)) for lm in modules), default=0)
+    if header:
+        session.println(
+            f"{_center('MODULE', VADDR_PRLEN)}  {'NAME'.ljust(name_w)}  "
+            f"{_center('BASE', VADDR_PRLEN)}  {'SIZE'.rjust(size_w)}  OBJECT FILE"
+        )
+    for lm in modules:
+        line = (
+            f"{lm.struct_addr:016x}  {lm.name.ljust(name_w)}  {lm.base:016x}  {str(lm.size).rjust(size_w)}  "
+        )
+        line += "(not loaded)"
+        if _has_kallsyms(prog, lm):
+            line += "  [CONFIG_KALLSYMS]"
+        session.println(line)
+
+
+def show_taints(session: Session, modules: list[LoadedModule]) -> None:
+    """show_module_taint_4_10()."""
+    prog = session.prog
+    if not (prog.has_symbol("taint_flags") and prog.has_member("taint_flag", "module")):
+        raise CommandError("-t is not supported yet for kernels without a taint_flags table")
+    o_taints = prog.offsetof("module", "taints")
+    t_size = prog.btf.member("module", "taints").type.size
+    masks: list[tuple[LoadedModule, int]] = []
+    for lm in modules:
+        raw = prog.read(lm.struct_addr + o_taints, 8 if t_size == 8 else 4)
+        masks.append((lm, int.from_bytes(raw, "little")))
+    tainted = [(lm, m) for lm, m in masks if m]
+    if not tainted:
+        session.println("no tainted modules")
+        return
+    width = max(len(lm.name) for lm, _ in tainted)
+    flag_size = prog.sizeof("taint_flag")
+    o_true = prog.offsetof("taint_flag", "c_true" if prog.has_member("taint_flag", "c_true") else "true")
+    o_mod = prog.offsetof("taint_flag", "module")
+    sym = prog.symbol("taint_flags")
+    count = sym.size // flag_size if sym.size else TAINT_FLAGS_COUNT
+    table = prog.read(sym.address, count * flag_size)
+    letters = [(chr(table[j * flag_size + o_true]), bool(table[j * flag_size + o_mod])) for j in range(count)]
+    session.println(f"{'NAME'.ljust(width)}  TAINTS")
+    for lm, mask in tainted:
+        text = "".join(c for j, (c, for_modules) in enumerate(letters) if for_modules and mask >> j & 1)
+        session.println(f"{lm.name.ljust(width)}  {text}")
+
+
+def _strip_g_r(args: list[str]) -> list[str]:
+    """cmd_mod's pre-pass: -g and -r are taken out of the arguments before getopt sees them."""
+    out: list[str] = []
+    for a in args:
+        if not a.startswith("-"):
+            out.append(a)
+            continue
+        if a in ("-g", "-r"):
+            continue
+        for ch in "gr":
+            p = a.find(ch)
+            if p >= 0:
+                a = a[:p] + a[p + 1 :]
+        if a != "-":
+            out.append(a)
+    return out
+
+
+@command("mod", summary="module information and loading of symbols and debugging data", help=HELP)
+def cmd_mod(session: Session, args: list[str]) -> None:
+    prog = session.prog
+    if prog.has_symbol("modules") and prog.has_member("module", "mem"):
+        raise CommandError("modules of Linux 6.4 and later (module.mem[]) are not supported yet")
+    modules = module_symtab(prog).modules
+    if not modules:
+        session.println("no modules installed")
+        return
+    parsed = getopt(_strip_g_r(args), "Rd:Ds:Sot")
+    errors = iter(parsed.errors)
+    flag = ""
+    for opt, optarg in parsed.opts:
+        if opt == "?":
+            session.println(f"mod: {next(errors, '')}")
+            continue
+        if opt == "o":
+            if flag:
+                print_usage(session, "mod")
+            return  # crash sets USE_OLD_ADD_SYM and is done: nothing to show
+        if flag:
+            print_usage(session, "mod")
+            return
+        flag = opt
+        if opt in ("d", "s"):
+            assert optarg is not None
+            if hexadecimal(optarg) and len(optarg) == VADDR_PRLEN:
+                known = any(lm.base == int(optarg, 16) for lm in modules)
+            else:
+                known = any(lm.name == optarg for lm in modules)
+            if not known:
+                print_usage(session, "mod")
+                return
+    if parsed.errors:
+        print_usage(session, "mod")
+        return
+    words = len(_strip_g_r(args)) + 1  # crash's argcnt
+    if flag == "S":
+        if words == 3 and not os.path.isdir(parsed.args[-1] if parsed.args else ""):
+            session.println(f"mod: {parsed.args[-1] if parsed.args else ''} is not a directory")
+            print_usage(session, "mod")
+            return
+        if words not in (2, 3):
+            print_usage(session, "mod")
+            return
+        raise CommandError("-S: loading module debuginfo is not supported yet")
+    if flag == "s":
+        if words not in (3, 4):
+            print_usage(session, "mod")
+            return
+        raise CommandError("-s: loading module debuginfo is not supported yet")
+    if flag in ("d", "D"):
+        return  # no module debuginfo is ever loaded, so there is nothing to delete
+    if flag == "t":
+        show_taints(session, modules)
+        return
+    list_modules(session, modules)  # "" and R (re-reading the list of a dump changes nothing)
