@@ -54,7 +54,7 @@ def _strip_symbol_end(name: str) -> str:
     return name
 
 
-def _section_letter(name: str, flags: int, sh_type: int) -> str:
+def section_letter(name: str, flags: int, sh_type: int) -> str:
     """BFD's letter for a symbol in a section (syms.c coff_section_type, decode_section_type)."""
     for prefix, letter in ((".drectve", "i"), (".edata", "e"), (".idata", "i"), (".pdata", "p")):
         if name.startswith(prefix):
@@ -164,7 +164,7 @@ class CrashSymtab:
                 last_end = max(last_end, s.addr + s.size)
         entries, strtab = image.symbols()
         rows: list[tuple[int, int, str, str]] = []  # (undefined-first key, value, raw name, letter)
-        letters = [_section_letter(s.name, s.flags, s.type) for s in sections]
+        letters = [section_letter(s.name, s.flags, s.type) for s in sections]
         nsec = len(sections)
         for st_name, info, _other, shndx, value, _size in entries[1:]:
             bind, typ = info >> 4, info & 0xF

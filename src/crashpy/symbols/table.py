@@ -12,8 +12,6 @@ from dataclasses import dataclass
 
 from crashpy.symbols.elfsyms import ElfImage
 
-_SHF_WRITE, _SHF_ALLOC, _SHF_EXECINSTR = 0x1, 0x2, 0x4
-_SHT_NOBITS = 8
 _STB_GLOBAL, _STB_WEAK = 1, 2
 _STT_OBJECT, _STT_FUNC, _STT_SECTION, _STT_FILE = 1, 2, 3, 4
 _SHN_ABS = 0xFFF1
@@ -32,6 +30,8 @@ class Symbol:
 
 def _nm_letter(info: int, shndx: int, image: ElfImage) -> str:
     """The nm/BFD symbol class letter of an ELF symbol."""
+    from crashpy.symbols.crash_view import section_letter
+
     bind, typ = info >> 4, info & 0xF
     if shndx == _SHN_ABS:
         letter = "a"
@@ -39,16 +39,7 @@ def _nm_letter(info: int, shndx: int, image: ElfImage) -> str:
         letter = "u"
     else:
         sec = image.sections[shndx]
-        if sec.flags & _SHF_EXECINSTR:
-            letter = "t"
-        elif sec.type == _SHT_NOBITS:
-            letter = "b"
-        elif sec.flags & _SHF_WRITE:
-            letter = "d"
-        elif sec.flags & _SHF_ALLOC:
-            letter = "r"
-        else:
-            letter = "n"
+        letter = section_letter(sec.name, sec.flags, sec.type)
     if bind == _STB_WEAK:
         return "V" if typ == _STT_OBJECT else "W"
     return letter.upper() if bind == _STB_GLOBAL else letter
