@@ -19,7 +19,11 @@ def program(vmlinux: Path, dump: Path, minimal: bool = False) -> Program:
 
 def run_crashpy(vmlinux: Path, dump: Path, commands: list[str], minimal: bool = False) -> list[str]:
     """What crashpy prints for each command, run in one session."""
-    prog = program(vmlinux, dump, minimal)
+    return run_session(program(vmlinux, dump, minimal), commands, minimal)
+
+
+def run_session(prog: Program, commands: list[str], minimal: bool = False) -> list[str]:
+    """What one session over `prog` (a real Program or a stand-in) prints for each command."""
     out = io.StringIO()
     session = Session(prog, out, minimal=minimal)
     results = []

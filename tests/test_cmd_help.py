@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 from crashpy.commands.help import format_menu, menu_names, synopsis
 from crashpy.commands.registry import COMMANDS, load_all
-from crashpy.session import Session
+from tests.crashpy_runner import run_session
 
 # crash 8.0.6's own menu (x86_64), to check the layout against what crash prints.
 CRASH_COMMANDS = (
@@ -24,15 +23,7 @@ class FakeProg:
 
 
 def run(lines: list[str], minimal: bool = False) -> list[str]:
-    out = io.StringIO()
-    session = Session(FakeProg(), out, minimal=minimal)  # type: ignore[arg-type]
-    results = []
-    for line in lines:
-        out.seek(0)
-        out.truncate()
-        session.run_line(line)
-        results.append(out.getvalue())
-    return results
+    return run_session(FakeProg(), lines, minimal)  # type: ignore[arg-type]
 
 
 def test_menu_layout_is_crashs() -> None:

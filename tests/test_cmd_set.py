@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import pytest
 
-from crashpy.session import ExitSession, Session
+from crashpy.session import ExitSession
+from tests.crashpy_runner import run_session
 
 
 @dataclass
@@ -17,15 +17,7 @@ class FakeProg:
 
 
 def run(lines: list[str], minimal: bool = False) -> list[str]:
-    out = io.StringIO()
-    session = Session(FakeProg(), out, minimal=minimal)  # type: ignore[arg-type]
-    results = []
-    for line in lines:
-        out.seek(0)
-        out.truncate()
-        session.run_line(line)
-        results.append(out.getvalue())
-    return results
+    return run_session(FakeProg(), lines, minimal)  # type: ignore[arg-type]
 
 
 def test_set_v() -> None:
