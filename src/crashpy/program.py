@@ -36,8 +36,15 @@ class Program:
         *,
         kaslr_offset: int | str | None = None,
         dump_path: str | None = None,
+        phys_base: int | None = None,
+        page_offset: int | None = None,
+        zero_excluded: bool = False,
     ) -> None:
         self.dump = dump
+        # crash's --zero_excluded / `set zero_excluded on`: pages makedumpfile left out read as zeros.
+        self.zero_excluded = zero_excluded
+        self._phys_base_override = phys_base  # -m phys_base=
+        self._page_offset_override = page_offset  # -m page_offset=
         self.dump_path = dump_path or dump.path
         self.vmlinux_path = vmlinux
         self.vmcoreinfo = VmcoreInfo(dump.info.vmcoreinfo)
@@ -128,6 +135,8 @@ class Program:
 
     @cached_property
     def phys_base(self) -> int:
+        if self._phys_base_override is not None:
+            return self._phys_base_override
         v = self.vmcoreinfo.number("phys_base")
         if v is not None:
             return v
@@ -143,12 +152,15 @@ class Program:
             pgd_sym = sym.address if sym else None
         pgd_paddr = pgd_sym - START_KERNEL_MAP + self.phys_base if pgd_sym is not None else 0
         size = vi.number("KERNEL_IMAGE_SIZE") or (1 << 30)
-        arch = X86_64(self.dump.read, self.phys_base, pgd_paddr, DEFAULT_PAGE_OFFSET, five, size)
+        arch = X86_64(self.read_physical, self.phys_base, pgd_paddr, DEFAULT_PAGE_OFFSET, five, size)
+        if self._page_offset_override is not None:
+            arch.page_offset = self._page_offset_override
+            return arch
         # With KASLR the direct map moves: the kernel keeps its base in page_offset_base.
         pob = self.symbols.lookup("page_offset_base") if self.image is not None else None
         if pob is not None:
             try:
-                (arch.page_offset,) = struct.unpack("<Q", self.dump.read(arch.kvtop(pob.address), 8))
+                (arch.page_offset,) = struct.unpack("<Q", self.read_physical(arch.kvtop(pob.address), 8))
             except FaultError:
                 pass
         return arch
@@ -161,11 +173,32 @@ class Program:
 
     # ---- memory ----------------------------------------------------------------------------------------
 
+    def read_physical(self, paddr: int, size: int) -> bytes:
+        """The dump's bytes at `paddr`; with zero_excluded on, excluded pages read as zeros."""
+        try:
+            return self.dump.read(paddr, size)
+        except FaultError as e:
+            if not self.zero_excluded or e.kind is not FaultKind.EXCLUDED:
+                raise
+        out = bytearray()
+        cur = paddr
+        stop = paddr + size
+        while cur < stop:
+            n = min(stop, (cur | (PAGE_SIZE - 1)) + 1) - cur
+            try:
+                out += self.dump.read(cur, n)
+            except FaultError as e:
+                if e.kind is not FaultKind.EXCLUDED:
+                    raise
+                out += bytes(n)
+            cur += n
+        return bytes(out)
+
     def read(self, addr: int, size: int, space: AddressSpace = AddressSpace.KVADDR, what: str = "") -> bytes:
         """Read `size` bytes at `addr` in `space`; FaultError names the first unreadable address."""
         if space is AddressSpace.PHYSADDR:
             try:
-                return self.dump.read(addr, size)
+                return self.read_physical(addr, size)
             except FaultError as e:
                 raise e.with_context(e.address, AddressSpace.PHYSADDR, what) from None
         out = bytearray()
@@ -180,7 +213,7 @@ class Program:
                     paddr = self.arch.kvtop(cur)
                 else:
                     raise FaultError(cur, FaultKind.INVALID, space, what)
-                out += self.dump.read(paddr, chunk)
+                out += self.read_physical(paddr, chunk)
             except FaultError as e:
                 raise e.with_context(cur, space, what) from None
             cur += chunk
