@@ -320,12 +320,8 @@ def cmd_set(session: Session, args: list[str]) -> None:
         pass
     elif name == "zero_excluded":
         if value is not None:
-            on = _switch(value, args)
-            if on:
-                raise CommandError(
-                    "zero_excluded is not supported: crashpy never reads excluded pages as zeros"
-                )
-            s.zero_excluded = False
+            session.prog.zero_excluded = _switch(value, args)
+        s.zero_excluded = bool(getattr(session.prog, "zero_excluded", False))
         out(f"zero_excluded: {_onoff(s.zero_excluded)}")
     elif name == "offline":
         if value is not None:
