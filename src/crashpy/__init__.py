@@ -1,17 +1,65 @@
-"""crashpy: the Linux crash utility rebuilt in Python."""
+"""crashpy: the Linux crash utility rebuilt in Python.
+
+    import crashpy
+    prog = crashpy.open("vmlinux", "vmcore")
+    print(prog.run("sys"))
+
+`crashpy.open` returns a `crashpy.Kernel` (crashpy/api.py; docs/python-api.md describes it).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from crashpy.program import Program
+    from crashpy.api import Kernel, SymbolAt, Task
+    from crashpy.errors import CommandError, CrashpyError, FaultError
+    from crashpy.object import Object, ObjectError
 
 
-def open(vmlinux: str | None, vmcore: str, *, kaslr: int | None = None) -> Program:  # noqa: A001
-    """Open `vmcore` with its debug `vmlinux` and return the Program."""
-    from crashpy.loader import open_program
+def open(  # noqa: A001
+    vmlinux: str | None, vmcore: str, *, kaslr: int | str | None = None, check: bool = True
+) -> Kernel:
+    """Open `vmcore` with its debug `vmlinux` and return a Kernel (a Program with the scripting API)."""
+    from crashpy.api import open as api_open
 
-    return open_program(vmlinux, [vmcore], kaslr=kaslr)
+    return api_open(vmlinux, vmcore, kaslr=kaslr, check=check)
+
+
+_LAZY = {
+    "Kernel": "crashpy.api",
+    "SymbolAt": "crashpy.api",
+    "Task": "crashpy.api",
+    "run_script": "crashpy.api",
+    "Object": "crashpy.object",
+    "ObjectError": "crashpy.object",
+    "CrashpyError": "crashpy.errors",
+    "CommandError": "crashpy.errors",
+    "FaultError": "crashpy.errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The API's names, imported when first used (`import crashpy` stays cheap for the command line)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'crashpy' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+__all__ = [
+    "CommandError",
+    "CrashpyError",
+    "FaultError",
+    "Kernel",
+    "Object",
+    "ObjectError",
+    "SymbolAt",
+    "Task",
+    "open",
+    "run_script",
+]

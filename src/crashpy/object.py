@@ -44,6 +44,10 @@ class ObjectError(CrashpyError):
     """A bad operation on an Object, in gdb's words."""
 
 
+class MemberError(ObjectError, AttributeError):
+    """`obj.name` where the object has no member `name` (an AttributeError as well, for hasattr())."""
+
+
 class ObjectReadError(FaultError):
     """A read of an object's memory that failed; gdb says `Cannot access memory at address 0x...` with the
     address of the object (not the page that failed)."""
@@ -275,7 +279,22 @@ class Object:
     def __getattr__(self, name: str) -> Object:
         if name.startswith("_") or name.endswith("_"):
             raise AttributeError(name)
-        return self.member_(name)
+        try:
+            return self.member_(name)
+        except MemberError:
+            raise
+        except ObjectError as e:  # no such member: an AttributeError too, so hasattr() and getattr(o, n, d) work
+            raise MemberError(str(e)) from None
+
+    def __dir__(self) -> list[str]:
+        """The members (for completion in `python`), then the methods."""
+        r = resolve(self.type_)
+        if r.kind is TypeKind.POINTER:
+            r = resolve(r.target)
+        names: list[str] = []
+        if isinstance(r, StructType) and r.is_complete:
+            names = _member_names(r)
+        return names + sorted(set(super().__dir__()))
 
     def has_member_(self, name: str) -> bool:
         r = resolve(self.type_)
@@ -374,7 +393,27 @@ class Object:
 
     def __repr__(self) -> str:
         where = f" at 0x{self.address_:x}" if self.address_ is not None else ""
-        return f"<Object {self.type_.type_name()}{where}>"
+        value = ""
+        if resolve(self.type_).kind in (TypeKind.INT, TypeKind.ENUM, TypeKind.POINTER):
+            try:
+                v = self.value_()
+                value = f" = 0x{v:x}" if resolve(self.type_).kind is TypeKind.POINTER else f" = {v}"
+            except CrashpyError:
+                value = " = <unreadable>"
+        return f"<Object {self.type_.type_name()}{where}{value}>"
+
+
+def _member_names(st: StructType, depth: int = 0) -> list[str]:
+    """The names `member_` finds in `st`: its named members and those of its anonymous structs/unions."""
+    names: list[str] = []
+    for m in st.members():
+        if m.name:
+            names.append(m.name)
+        elif depth < 32:
+            inner = resolve(m.type)
+            if isinstance(inner, StructType) and inner.is_complete:
+                names += _member_names(inner, depth + 1)
+    return names
 
 
 def _pack(t: Type, value: int | float) -> bytes:
@@ -503,6 +542,7 @@ def container_of(ptr: Object, t: Type, member: str) -> Object:
 
 
 __all__ = [
+    "MemberError",
     "Object",
     "ObjectError",
     "ObjectReadError",
