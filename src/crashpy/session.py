@@ -145,6 +145,13 @@ class Session:
                     self.println(f"crash: command not found: {name}")
                 self.errors += 1
                 return
+            self.current_line = cmdline  # the text as typed, for commands that read it whole (py)
+            if "--json" in args:  # sys/ps/mod/log --json: the command's data as JSON (crashpy/jsonout.py)
+                from crashpy import jsonout
+
+                if jsonout.supports(cmd.name):
+                    self.write(jsonout.render(self, cmd.name, args))
+                    return
             cmd.func(self, args)
         except ExitSession:
             raise
