@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from crashpy.errors import CommandError, CrashpyError
-from crashpy.helpers.numbers import getopt, is_a_number
+from crashpy.helpers.numbers import Options, getopt, is_a_number
 
 if TYPE_CHECKING:
     from crashpy.helpers.printk import PrintkRecord
@@ -37,11 +37,15 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
 
-def _reject_options(command: str, opts: list[tuple[str, str | None]], allowed: str) -> None:
-    for opt, _val in opts:
-        if opt == "?" or opt not in allowed:
-            shown = "an invalid option" if opt == "?" else f"-{opt}"
-            raise CommandError(f"{shown} is not supported with --json")
+def _reject_options(parsed: Options, allowed: str) -> None:
+    """One line for the first option the JSON document cannot honour: an invalid one, in getopt's
+    words, or one of the command's own that selects other data than the schema describes."""
+    errors = iter(parsed.errors)
+    for opt, _val in parsed.opts:
+        if opt == "?":
+            raise CommandError(next(errors, "invalid option"))
+        if opt not in allowed:
+            raise CommandError(f"-{opt} is not supported with --json")
 
 
 # ---- sys ---------------------------------------------------------------------------------------------
@@ -103,11 +107,11 @@ def sys_document(prog: Program, argv: list[str]) -> dict[str, Any]:
 
 
 def ps_document(prog: Program, argv: list[str]) -> dict[str, Any]:
-    """`ps --json [-k|-u] [-G] [-A] [pid | task | command | 'regex'] ...`: one object per task, in ps's order."""
+    """`ps --json [-k|-u] [-G] [-A] [-H] [pid | task | command | 'regex'] ...`: one object per task, in ps's order."""
     from crashpy.helpers.tasks import mem_usage, str_to_context, task_table
 
-    parsed = getopt(argv, "kuGA")
-    _reject_options("ps", parsed.opts, "kuGA")
+    parsed = getopt(argv, "HASgstcpkuGlmarC:y:")  # ps's own options
+    _reject_options(parsed, "kuGAH")
     flags = {opt for opt, _ in parsed.opts}
     if {"k", "u"} <= flags:
         raise CommandError("-u and -k are mutually exclusive")
@@ -231,8 +235,8 @@ def log_document(prog: Program, argv: list[str]) -> dict[str, Any]:
     display options -T -t -d -m -c change nothing); records that could not be read are listed apart."""
     from crashpy.helpers.printk import MissingRecord, PrintkRecord, read_printk_log
 
-    parsed = getopt(argv, "Ttdmc")
-    _reject_options("log", parsed.opts, "Ttdmc")
+    parsed = getopt(argv, "Ttdmasc")  # log's own options
+    _reject_options(parsed, "Ttdmc")
     if parsed.args:
         raise CommandError(f"{' '.join(parsed.args)}: not supported with --json")
     log = read_printk_log(prog)
