@@ -41,7 +41,7 @@ EXAMPLES
     crash> py len(prog.tasks())
     57
     crash> py [t.pid for t in prog.tasks() if t.active]
-    [1]
+    [1, 102]
 
   A global variable and a member reached through pointers:
 
