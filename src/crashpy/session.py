@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import io
+import os
+import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from typing import TextIO
 
 from crashpy.commands.registry import Command, load_all
@@ -19,6 +22,38 @@ class ExitSession(Exception):
 
 # Commands crash hands to the shell when it has no command of that name (main.c is_external_command).
 EXTERNAL_COMMANDS = {"vi", "pwd", "grep", "cat", "more", "less", "echo", "ls", "clear"}
+
+# crash's built-in aliases (cmdline.c alias_init): name -> the command line it stands for.
+BUILTIN_ALIASES = (
+    ("man", "help"),
+    ("?", "help"),
+    ("quit", "q"),
+    ("sf", "set scroll off"),
+    ("sn", "set scroll on"),
+    ("hex", "set radix 16"),
+    ("dec", "set radix 10"),
+    ("g", "gdb"),
+    ("px", "p -x"),
+    ("pd", "p -d"),
+    ("for", "foreach"),
+    ("size", "*"),
+    ("dmesg", "log"),
+    ("lsmod", "mod"),
+    ("last", "ps -l"),
+)
+
+
+@dataclass
+class Alias:
+    """One alias: `name` stands for `words` (the command and its leading arguments)."""
+
+    name: str
+    words: list[str]
+    origin: str  # "builtin", "runtime", "$HOME/.crashpyrc" or ".crashpyrc", as `alias` lists it
+
+
+# Commands whose output is an endless stream, never handed to the pager.
+UNPAGED_COMMANDS = {"repeat"}
 
 # What crash allows in --minimal mode.
 MINIMAL_COMMANDS = {"log", "dis", "rd", "sym", "eval", "set", "extend", "help", "exit", "q"}
@@ -57,8 +92,15 @@ class Session:
         self.commands = load_all()
         self.radix = 10
         self.current_cmd = ""
-        self.errors = 0
+        self.errors = 0  # commands that failed (an error line); a non-interactive run exits 3 if any
+        self.interrupted = False  # Ctrl-C stopped the last command
+        self.paging = False  # the output is a terminal a pager may take over (set by the REPL)
+        self.interactive = False  # a person at a terminal types the commands (set by the REPL)
         self.state: dict[str, object] = {}
+        self.aliases: dict[str, Alias] = {
+            name: Alias(name, parse_line(text), "builtin") for name, text in BUILTIN_ALIASES
+        }
+        self.alias_origin = "runtime"  # what `alias` records as the origin of new aliases
 
     def write(self, text: str) -> None:
         self.out.write(text)
@@ -74,18 +116,58 @@ class Session:
             return None
         return cmd
 
+    def resolve_alias(self, line: str) -> str:
+        """`line` with a leading alias replaced by what it stands for (crash resolves one level)."""
+        head, _, rest = line.partition(" ")
+        alias = self.aliases.get(head)
+        if alias is None:
+            return line
+        rest = rest.strip()
+        return " ".join(alias.words) + (" " + rest if rest else "")
+
+    def pager_command(self) -> str | None:
+        """The shell command `set scroll` pages through, or None when output is not paged."""
+        if not self.paging:
+            return None
+        from crashpy.commands.set import settings
+
+        s = settings(self)
+        if not s.scroll or s.silent:
+            return None
+        if s.scroll_command == "CRASHPAGER":
+            return os.environ.get("CRASHPAGER") or None
+        if s.scroll_command == "less":
+            return "less -E -X" if shutil.which("less") else None
+        if s.scroll_command == "more":
+            return "more" if shutil.which("more") else None
+        return None
+
     def run_line(self, line: str) -> None:
         """Run one command line: `cmd args [| shell]`, `cmd > file`, `cmd >> file`, or `!shell`."""
         line = line.strip()
+        self.interrupted = False
         if not line or line.startswith("#"):
             return
         if line in ("!", "|") or line[0] in "!|":
             self.out.flush()
             subprocess.run(line[1:].strip() or "/bin/sh", shell=True)
             return
+        line = self.resolve_alias(line)
         cmdpart, kind, target = split_redirect(line)
         if kind == "":
-            self.run_command(cmdpart, self.out)
+            pager = self.pager_command()
+            if pager is None or cmdpart.split(" ", 1)[0] in UNPAGED_COMMANDS:
+                self.run_command(cmdpart, self.out)
+                return
+            paged = io.StringIO()
+            self.run_command(cmdpart, paged)
+            text = paged.getvalue()
+            if text:
+                self.out.flush()
+                try:
+                    subprocess.run(pager, shell=True, input=text, text=True)
+                except OSError:
+                    self.write(text)
             return
         if not target:
             self.println(f"no shell command after '{kind}'" if kind == "|" else f"no file name after {kind}")
@@ -159,7 +241,9 @@ class Session:
             self.println(f"{name}: {e}")
             self.errors += 1
         except KeyboardInterrupt:
-            self.println("")
+            # crash's answer to Ctrl-C: the command stops, a new line, and the session goes on.
+            self.interrupted = True
+            sys.stderr.write("\n")
         except Exception as e:  # a bug: still one line, never a traceback
             self.println(f"{name}: internal error: {type(e).__name__}: {e}")
             self.errors += 1

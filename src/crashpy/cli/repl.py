@@ -1,34 +1,60 @@
-"""The interactive prompt (prompt_toolkit), with history and command-name completion."""
+"""The interactive prompt (prompt_toolkit): persistent history, crash's history recall, tab completion,
+the pager, and Ctrl-C that stops a command without ending the session."""
 
 from __future__ import annotations
 
-import os
+import sys
 
+from crashpy.cli.history import PROMPT, CommandHistory, history_path
 from crashpy.session import ExitSession, Session
 
 
-def interactive(session: Session) -> None:
-    """Read and run commands until `q`, `exit` or end of input."""
+def _prompt_session(session: Session) -> object:
     from prompt_toolkit import PromptSession
-    from prompt_toolkit.completion import WordCompleter
-    from prompt_toolkit.history import FileHistory
+    from prompt_toolkit.history import FileHistory, InMemoryHistory
 
-    hist = os.path.expanduser("~/.crashpy_history")
+    from crashpy.cli.complete import CrashCompleter
+
+    history: FileHistory | InMemoryHistory
     try:
-        history = FileHistory(hist)
-    except OSError:  # pragma: no cover
-        history = None
-    words = sorted(session.commands)
-    ps: PromptSession[str] = PromptSession(history=history, completer=WordCompleter(words, sentence=True))
+        path = history_path()
+        with open(path, "a"):
+            pass
+        history = FileHistory(path)
+    except OSError:  # an unwritable home: history for this session only
+        history = InMemoryHistory()
+    return PromptSession(history=history, completer=CrashCompleter(session), complete_while_typing=False)
+
+
+def run_typed_line(session: Session, recall: CommandHistory, typed: str) -> None:
+    """One line as typed at the prompt: history recall first (crash's `r`, `!!`, `h`), then the command."""
+    got = recall.expand(typed)
+    if got.text:
+        session.write(got.text)
+    if got.line is None:
+        return
+    recall.add(got.line.strip())
+    session.run_line(got.line)
+
+
+def interactive(session: Session) -> None:
+    """Read and run commands until `q`, `exit` or end of input (Ctrl-D)."""
+    ps = _prompt_session(session)
+    session.interactive = True
+    session.paging = sys.stdout.isatty()
+    recall = CommandHistory()
     while True:
         try:
-            line = ps.prompt("crash> " if not session.minimal else "crash> ")
+            line = ps.prompt(PROMPT)  # type: ignore[attr-defined]
         except KeyboardInterrupt:
             continue
         except EOFError:
             session.println()
             return
         try:
-            session.run_line(line)
+            run_typed_line(session, recall, line)
         except ExitSession:
             return
+        except KeyboardInterrupt:  # outside a command: in a pipe's shell or the pager
+            sys.stderr.write("\n")
+        sys.stdout.flush()
