@@ -322,3 +322,56 @@ def test_log_layout_options_change_nothing(prog: Kernel) -> None:
 def test_log_agrees_with_api(prog: Kernel) -> None:
     doc = jsonout.document(prog, "log", [])
     assert [r["text"] for r in doc["records"]] == [r.text.decode("utf-8", "replace") for r in prog.log()]
+
+
+# ---- task -------------------------------------------------------------------------------------------
+
+
+def test_task_full(prog: Kernel) -> None:
+    doc = parsed(prog, "task --json 1")
+    (row,) = doc["tasks"]
+    assert (row["pid"], row["task"], row["comm"]) == (1, f"{prog.task(1).address:x}", "init")
+    assert set(row) == {"pid", "task", "cpu", "comm", "task_struct", "thread_info"}
+    ts = row["task_struct"]
+    text = run(prog, "task -d 1")
+    top = re.findall(r"(?m)^  (\w+) = (.*?),?$", text.split("struct thread_info {")[0])
+    assert top and {name for name, _ in top} <= set(ts)
+    compared = 0
+    for name, value in top:
+        if re.fullmatch(r"-?\d+", value):
+            assert ts[name] == int(value), name
+            compared += 1
+        elif re.fullmatch(r"0x[0-9a-f]+", value):
+            assert int(ts[name], 16) == int(value, 16), name
+            compared += 1
+        elif value.startswith('"'):
+            assert ts[name] == value.strip('"').split("\\000")[0], name
+            compared += 1
+    assert compared > 100
+    assert ts["comm"] == "init" and ts["pid"] == 1
+    assert isinstance(ts["se"], dict) and ts["se"]["on_rq"] in (0, 1)
+    assert isinstance(ts["cpus_mask"]["bits"], list)
+    assert row["thread_info"]["cpu"] == row["cpu"]
+
+
+def test_task_members_and_contexts(prog: Kernel) -> None:
+    doc = parsed(prog, "task --json -R pid,comm,se.on_rq,prio 1 2")
+    assert [r["pid"] for r in doc["tasks"]] == [1, 2]
+    first = doc["tasks"][0]
+    assert set(first) == {"pid", "task", "cpu", "comm", "task_struct"}
+    text = run(prog, "task -R pid,comm,se.on_rq,prio 1")
+    values = dict(re.findall(r"(?m)^  ([\w.]+) = (.*?),$", text))
+    assert first["task_struct"] == {
+        "pid": int(values["pid"]),
+        "comm": "init",
+        "se.on_rq": int(values["se.on_rq"]),
+        "prio": int(values["prio"]),
+    }
+    session = Session(prog, io.StringIO())
+    session.run_line("set 2")
+    assert jsonout.document(session, "task", ["-R", "pid"])["tasks"][0]["pid"] == 2
+    panicked = prog.panic_task()
+    assert panicked is not None
+    assert jsonout.document(prog, "task", ["-R", "pid"])["tasks"][0]["pid"] == panicked.pid
+    assert run(prog, "task --json 999999") == "task: invalid task or pid value: 999999\n"
+    assert run(prog, "task --json -R nosuch 1") == "task: nosuch: not a task_struct member\n"

@@ -1,4 +1,4 @@
-"""`--json`: the data of the table and record commands (sys, ps, mod, log) as JSON, for automation.
+"""`--json`: the data of the table and record commands (sys, ps, mod, log, task) as JSON, for automation.
 
 The schemas are documented in docs/json.md.  Each document is built from the same helpers the text
 command prints from, so the two never disagree.  Every document is one JSON object with
@@ -17,11 +17,13 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from crashpy.api import Kernel
 from crashpy.errors import CommandError, CrashpyError
 from crashpy.helpers.numbers import Options, getopt, is_a_number
 
 if TYPE_CHECKING:
     from crashpy.helpers.printk import PrintkRecord
+    from crashpy.object import Object
     from crashpy.program import Program
     from crashpy.session import Session
 
@@ -261,6 +263,99 @@ def log_document(prog: Program, argv: list[str]) -> dict[str, Any]:
     }
 
 
+# ---- task ------------------------------------------------------------------------------------------
+
+
+def object_data(obj: Object, depth: int = 0) -> Any:
+    """An Object as JSON data: integers and enums as numbers, pointers and functions as addresses,
+    char arrays as strings (up to the first NUL), other arrays as lists, structs and unions as
+    objects of their members (those of anonymous structs and unions among them); null where the
+    memory cannot be read."""
+    from crashpy.object import _member_names, resolve
+    from crashpy.types.model import ArrayType, IntType, StructType, TypeKind
+
+    r = resolve(obj.type_)
+    try:
+        if r.kind in (TypeKind.INT, TypeKind.ENUM):
+            v = obj.value_()
+            return bool(v) if isinstance(r, IntType) and r.is_bool else int(v)
+        if r.kind is TypeKind.POINTER:
+            return _hex(int(obj.value_()))
+        if r.kind is TypeKind.FUNCTION:
+            return _hex(obj.address_ or 0)
+        if r.kind is TypeKind.FLOAT:
+            return float(obj.value_())
+        if isinstance(r, ArrayType):
+            elt = resolve(r.element)
+            if isinstance(elt, IntType) and elt.size == 1 and not elt.is_bool:
+                return _text(obj.data_().split(b"\0", 1)[0])
+            snap = obj.read_() if obj.address_ is not None else obj
+            return [object_data(snap.index_(i), depth + 1) for i in range(r.length or 0)]
+        if isinstance(r, StructType) and r.is_complete and depth < 64:
+            snap = obj.read_() if obj.address_ is not None and depth == 0 else obj
+            return {name: object_data(snap.member_(name), depth + 1) for name in _member_names(r)}
+    except CrashpyError:
+        return None
+    return None
+
+
+def task_document(session_or_prog: Session | Program, argv: list[str]) -> dict[str, Any]:
+    """`task --json [-R member[,member]] [pid | task] ...`: each task's task_struct (and thread_info)
+    as data; without a task, the session's current context."""
+    from crashpy.helpers.tasks import str_to_context, task_table
+    from crashpy.program import Program
+
+    prog = session_or_prog if isinstance(session_or_prog, Program) else session_or_prog.prog
+    api = Kernel.of(prog)
+    parsed = getopt(argv, "xdhR:")
+    _reject_options(parsed, "xdhR")
+    members = [m for opt, val in parsed.opts if opt == "R" and val for m in val.split(",") if m]
+    table = task_table(prog)
+    tasks = []
+    for arg in parsed.args:
+        if is_a_number(arg):
+            kind, value, tc = str_to_context(table, arg)
+            if tc is None:
+                raise CommandError(f"invalid task or pid value: {arg}")
+            tasks.extend(table.by_pid(value) if kind == "pid" else [tc])
+        elif "," in arg or "." in arg or "[" in arg or prog.has_member("task_struct", arg):
+            members += [m for m in arg.split(",") if m]
+        else:
+            raise CommandError(f"invalid task, pid, or task_struct member: {arg}")
+    if not tasks:
+        if isinstance(session_or_prog, Program):
+            tasks = [table.by_task[table.panic_task]]
+        else:
+            from crashpy.commands.set import current_context
+
+            tasks = [current_context(session_or_prog)]
+    rows = []
+    for tc in tasks:
+        ts = api.object("struct task_struct", tc.task)
+        row: dict[str, Any] = {"pid": tc.pid, "task": _hex(tc.task), "cpu": tc.cpu, "comm": tc.comm}
+        if members:
+            chosen: dict[str, Any] = {}
+            for member in members:
+                try:
+                    chosen[member] = object_data(api.eval(f"((struct task_struct *)0x{tc.task:x})->{member}"))
+                except CrashpyError:
+                    raise CommandError(f"{member}: not a task_struct member") from None
+            row["task_struct"] = chosen
+        else:
+            row["task_struct"] = object_data(ts)
+            row["thread_info"] = object_data(api.object("struct thread_info", _thread_info(prog, tc.task)))
+        rows.append(row)
+    return {"tasks": rows}
+
+
+def _thread_info(prog: Program, task: int) -> int:
+    """Where a task's thread_info is: inside the task_struct since v4.9 (CONFIG_THREAD_INFO_IN_TASK),
+    else at the bottom of its stack (task_struct.stack)."""
+    if prog.has_member("task_struct", "thread_info"):
+        return task + prog.offsetof("task_struct", "thread_info")
+    return prog.read_u64(task + prog.offsetof("task_struct", "stack"))
+
+
 # ---- the entry points --------------------------------------------------------------------------------
 
 DOCUMENTS: dict[str, Callable[[Program, list[str]], dict[str, Any]]] = {
@@ -269,22 +364,29 @@ DOCUMENTS: dict[str, Callable[[Program, list[str]], dict[str, Any]]] = {
     "mod": mod_document,
     "log": log_document,
 }
+# Documents that depend on the session (its current task context), not only on the dump.
+SESSION_DOCUMENTS: dict[str, Callable[[Session | Program, list[str]], dict[str, Any]]] = {
+    "task": task_document,
+}
 
 
 def supports(command: str) -> bool:
     """Whether `command --json` has a JSON document."""
-    return command in DOCUMENTS
+    return command in DOCUMENTS or command in SESSION_DOCUMENTS
 
 
 def document(session_or_prog: Session | Program, command: str, argv: list[str]) -> dict[str, Any]:
     """The JSON document of `command argv` (argv may hold --json; it is dropped) as Python data."""
     from crashpy.program import Program
 
+    args = [a for a in argv if a != JSON_FLAG]
+    with_session = SESSION_DOCUMENTS.get(command)
+    if with_session is not None:
+        return {"command": command, "schema_version": SCHEMA_VERSION, **with_session(session_or_prog, args)}
     prog = session_or_prog if isinstance(session_or_prog, Program) else session_or_prog.prog
     make = DOCUMENTS.get(command)
     if make is None:
         raise CommandError(f"--json is not supported by {command}")
-    args = [a for a in argv if a != JSON_FLAG]
     return {"command": command, "schema_version": SCHEMA_VERSION, **make(prog, args)}
 
 
@@ -293,4 +395,13 @@ def render(session_or_prog: Session | Program, command: str, argv: list[str]) ->
     return json.dumps(document(session_or_prog, command, argv), indent=2, ensure_ascii=False) + "\n"
 
 
-__all__ = ["DOCUMENTS", "JSON_FLAG", "SCHEMA_VERSION", "document", "render", "supports"]
+__all__ = [
+    "DOCUMENTS",
+    "JSON_FLAG",
+    "SCHEMA_VERSION",
+    "SESSION_DOCUMENTS",
+    "document",
+    "object_data",
+    "render",
+    "supports",
+]
