@@ -256,13 +256,13 @@ class Kernel(Program):
         """The text a crash command line prints (pipes and redirections included), errors in crash's
         one-line words as the prompt shows them."""
         session = self.session()
-        saved = session.out
+        saved, saved_paging = session.out, session.paging
         buf = io.StringIO()
-        session.out = buf
+        session.out, session.paging = buf, False  # the text comes back here, never through a pager
         try:
             session.run_line(command)
         finally:
-            session.out = saved
+            session.out, session.paging = saved, saved_paging
         return buf.getvalue()
 
 
