@@ -1,0 +1,192 @@
+"""bt on every test dump: crashpy against crash 8.0.6 on the same file, frame for frame.
+
+Every task of every dump is traced with `bt`, `bt -f` and `bt -l` (by task address, so pid 0's
+per-cpu idle tasks are each traced), plus a set of options on the panic task and a sleeping task.
+
+One difference is named and checked instead: the active task of the CPU that the panic stopped with
+its reboot IPI.  crash 8.0.6 cannot unwind it ("bt: invalid size request: 0  type: "stack contents""
+then "read of stack at fffffe0000014000 failed"): it sizes an IST slot it cannot name (the #MC
+stack, unused under QEMU) as 0 bytes and gives up the task there.  crashpy skips that slot and
+prints the task's real state in crash's format: the exception RIP in stop_this_cpu from the CPU's
+NT_PRSTATUS note, the interrupt frames (__sysvec_reboot, sysvec_reboot, asm_sysvec_reboot) and the
+user-mode registers the IPI interrupted.  The same slot makes crash's `bt -E` end with "unrecognized
+stack address"; crashpy lists the remaining stacks.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from crashpy.helpers.tasks import task_table
+from tests.crashpy_runner import program, run_crashpy
+from tests.oracle import run_crash
+from tools.vmcores import ensure
+
+DUMPS = [
+    "sysrq.elf",
+    "sysrq.qemu-kdump",
+    "sysrq.d31.zlib",
+    "sysrq.d31.lzo",
+    "sysrq.d31.flat",
+    "sysrq.d31.elf",
+    "kaslr.elf",
+    "bug.elf",
+    "null.elf",
+    "panic.elf",
+]
+
+OPTIONS = [
+    "bt",
+    "bt -p",
+    "bt -f",
+    "bt -l",
+    "bt -s",
+    "bt -sx",
+    "bt -sd",
+    "bt -t",
+    "bt -T",
+    "bt -o",
+    "bt -e",
+    "bt -r",
+    "bt -R panic",
+    "bt -R schedule",
+    "bt -R nosuchsymbol",
+    "bt 1",
+    "bt 2",
+    "bt 0",
+    "bt -t 2",
+    "bt -s 2",
+    "bt -l 2",
+    "bt -f 2",
+    "bt -e 2",
+    "bt -R schedule 2",
+    "bt -g 1",
+    "bt 1 2",
+    "bt 9999",
+    "bt nosuchtask",
+    "bt -c 5",
+    "bt -c 1",
+    "bt -z",
+    "bt -v",
+    "bt -x -d",
+]
+
+
+@cache
+def _paths() -> tuple[Path, dict[str, Path]]:
+    built = ensure()
+    return built["vmlinux"], built
+
+
+@cache
+def _commands(name: str) -> tuple[str, ...]:
+    vmlinux, dumps = _paths()
+    table = task_table(program(vmlinux, dumps[name]))
+    cmds = list(OPTIONS)
+    for opt in ("", "-f ", "-l "):
+        cmds += [f"bt {opt}{tc.task:x}" for tc in table.contexts]
+    cmds += ["bt -a"]
+    return tuple(cmds)
+
+
+@cache
+def _outputs(name: str) -> tuple[list[str], list[str]]:
+    vmlinux, dumps = _paths()
+    cmds = list(_commands(name))
+    return run_crash(vmlinux, dumps[name], cmds), run_crashpy(vmlinux, dumps[name], cmds)
+
+
+def _stopped_cpu_task(name: str) -> int:
+    vmlinux, dumps = _paths()
+    table = task_table(program(vmlinux, dumps[name]))
+    others = [t for cpu, t in enumerate(table.active) if cpu != table.panic_cpu]
+    return others[0]
+
+
+def _crash_failed(text: str) -> bool:
+    return "read of stack at fffffe" in text
+
+
+@pytest.mark.parametrize("name", DUMPS)
+def test_bt_equals_crash(name: str, crash_bin: object) -> None:
+    crash, ours = _outputs(name)
+    cmds = _commands(name)
+    stopped = _stopped_cpu_task(name)
+    mismatches = []
+    compared = 0
+    for cmd, want, got in zip(cmds, crash, ours, strict=True):
+        if cmd == "bt -a":
+            continue
+        if _crash_failed(want):
+            # the stopped CPU's task (checked in test_bt_stopped_cpu_better_than_crash)
+            assert "read of stack" not in got and f"{stopped:x}" in got
+            continue
+        compared += 1
+        if want != got:
+            mismatches.append(f"--- {cmd}\ncrash:\n{want}\ncrashpy:\n{got}")
+    print(f"{name}: {compared} bt invocations equal crash's")
+    assert not mismatches, "\n".join(mismatches[:3])
+
+
+@pytest.mark.parametrize("name", DUMPS)
+def test_bt_a_every_cpu_crash_unwinds(name: str, crash_bin: object) -> None:
+    crash, ours = _outputs(name)
+    k = _commands(name).index("bt -a")
+    want_blocks = crash[k].split("\n\n")
+    got_blocks = ours[k].split("\n\n")
+    assert len(want_blocks) == len(got_blocks)
+    same = 0
+    for want, got in zip(want_blocks, got_blocks, strict=True):
+        if _crash_failed(want):
+            assert want.splitlines()[0] == got.splitlines()[0]  # the same task header
+            continue
+        assert want.rstrip("\n") == got.rstrip("\n")
+        same += 1
+    assert same >= 1
+
+
+@pytest.mark.parametrize("name", DUMPS)
+def test_bt_stopped_cpu_better_than_crash(name: str, crash_bin: object) -> None:
+    crash, ours = _outputs(name)
+    cmds = _commands(name)
+    stopped = _stopped_cpu_task(name)
+    k = cmds.index(f"bt {stopped:x}")
+    if not _crash_failed(crash[k]):
+        assert crash[k] == ours[k]
+        return
+    got = ours[k]
+    assert "read of stack" not in got
+    lines = got.splitlines()
+    assert lines[1].startswith("    [exception RIP: stop_this_cpu+")
+    assert any("] __sysvec_reboot at " in line for line in lines)
+    assert any("] asm_sysvec_reboot at " in line for line in lines)
+    assert lines[-1].endswith("CS: 0033  SS: 002b")  # back to the user mode the IPI interrupted
+
+
+def test_bt_frames_as_data(crash_bin: object) -> None:
+    from crashpy.commands.bt import backtrace
+    from crashpy.session import Session
+    from crashpy.unwind.x86_64 import BtOptions
+
+    vmlinux, dumps = _paths()
+    prog = program(vmlinux, dumps["bug.elf"])
+    table = task_table(prog)
+    tc = table.by_task[table.panic_task]
+    bt = backtrace(Session(prog), tc, BtOptions())
+    names = [f.function for f in bt.frames]
+    assert names[:4] == ["panic", "do_trap", "do_error_trap", "exc_invalid_op"]
+    assert "oracle_BUG" in names
+    assert next(f for f in bt.frames if f.function == "oracle_BUG").module == "oracle_crash"
+
+
+def test_bt_bad_input_never_traceback(crash_bin: object) -> None:
+    vmlinux, dumps = _paths()
+    outs = run_crashpy(
+        vmlinux, dumps["sysrq.elf"], ["bt -c x", "bt -c 0-9", "bt ffffffffffffffff", "bt -S 0", "bt -D dump"]
+    )
+    for out in outs:
+        assert "Traceback" not in out and "internal error" not in out
+        assert out.startswith("bt: ")
