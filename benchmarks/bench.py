@@ -44,6 +44,9 @@ COMMANDS = [
     "dis -l pull_rt_task",
     "ps",
     "ps -t",
+    "bt",
+    "bt -a",
+    "foreach bt",
     "list -H ftrace_events",
     "list task_struct.tasks -s task_struct.pid,comm -h init_task",
 ]

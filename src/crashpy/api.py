@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from crashpy.helpers.tasks import TaskContext
     from crashpy.session import Session
     from crashpy.types.model import Type
+    from crashpy.unwind.x86_64 import Frame
 
 
 @dataclass(frozen=True)
@@ -214,6 +215,25 @@ class Kernel(Program):
         table = task_table(self)
         tc = table.by_task.get(table.panic_task)
         return self._task(tc) if tc is not None else None
+
+    def backtrace(self, task: Task | int | None = None) -> list[Frame]:
+        """The frames `bt` shows for a task (a Task, a pid, or None for the panic task), innermost
+        first: level, sp (the stack slot of the return address), pc, function, module."""
+        from crashpy.helpers.tasks import task_table
+        from crashpy.unwind.x86_64 import BtOptions, Tracer
+
+        table = task_table(self)
+        if task is None:
+            address = table.panic_task
+        elif isinstance(task, Task):
+            address = task.address
+        else:
+            address = self.task(task).address
+        tc = table.by_task[address]
+        result = Tracer(self, table, tc, BtOptions(), 10).run()
+        if result.error and not result.frames:
+            raise LookupError(f"bt: {result.error}")
+        return result.frames
 
     # ---- subsystems ------------------------------------------------------------------------------
 
