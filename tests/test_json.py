@@ -375,3 +375,21 @@ def test_task_members_and_contexts(prog: Kernel) -> None:
     assert jsonout.document(prog, "task", ["-R", "pid"])["tasks"][0]["pid"] == panicked.pid
     assert run(prog, "task --json 999999") == "task: invalid task or pid value: 999999\n"
     assert run(prog, "task --json -R nosuch 1") == "task: nosuch: not a task_struct member\n"
+
+
+def test_bt_frames_agree_with_text(prog: Kernel) -> None:
+    import json
+
+    doc = json.loads(prog.run("bt --json -a"))
+    assert doc["command"] == "bt" and doc["schema_version"] == 1
+    text = prog.run("bt -a")
+    for row in doc["tasks"]:
+        assert row["error"] is None
+        for f in row["frames"]:
+            line = f" #{f['level']} [{f['sp']}] {f['function']} at {f['pc']}"
+            assert line in text
+            assert f["module"] is None or isinstance(f["module"], str)
+    assert doc["tasks"][-1]["frames"][0]["function"] == "panic" or any(
+        r["frames"] and r["frames"][0]["function"] == "panic" for r in doc["tasks"]
+    )
+    assert "invalid task or pid value" in prog.run("bt --json 99999")
