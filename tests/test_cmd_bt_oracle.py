@@ -1,6 +1,6 @@
 """bt on every test dump: crashpy against crash 8.0.6 on the same file, frame for frame.
 
-Every task of every dump is traced with `bt`, `bt -f` and `bt -l` (by task address, so pid 0's
+Every task of every dump is traced with `bt`, `bt -f`, `bt -F` and `bt -l` (by task address, so pid 0's
 per-cpu idle tasks are each traced), plus a set of options on the panic task and a sleeping task.
 
 One difference is named and checked instead: the active task of the CPU that the panic stopped with
@@ -61,6 +61,9 @@ OPTIONS = [
     "bt -s 2",
     "bt -l 2",
     "bt -f 2",
+    "bt -F 2",
+    "bt -FF 2",
+    "bt -F",
     "bt -e 2",
     "bt -R schedule 2",
     "bt -g 1",
@@ -86,7 +89,7 @@ def _commands(name: str) -> tuple[str, ...]:
     vmlinux, dumps = _paths()
     table = task_table(program(vmlinux, dumps[name]))
     cmds = list(OPTIONS)
-    for opt in ("", "-f ", "-l "):
+    for opt in ("", "-f ", "-l ", "-F "):
         cmds += [f"bt {opt}{tc.task:x}" for tc in table.contexts]
     cmds += ["bt -a"]
     return tuple(cmds)

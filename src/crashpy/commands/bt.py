@@ -32,7 +32,8 @@ DESCRIPTION
     -p  the panic task, whatever the current context is.
     -g  every thread of the task's thread group.
     -f  the stack words of each frame as well.
-    -F  like -f.
+    -F  like -f, with each word that is a symbol or a slab object shown as the
+        symbol or [cache name]; -FF shows [address:cache name].
     -l  the source file and line of each return address.
     -s  symbol+offset instead of the symbol.
     -x  offsets in hexadecimal (with -s).
@@ -169,8 +170,11 @@ def cmd_bt(session: Session, args: list[str]) -> None:
         session.println(f"bt: {err}")
         bad = True
     for opt, val in parsed.opts:
-        if opt in "fF":
+        if opt == "f":
             opts.full = True
+        elif opt == "F":
+            opts.full = True
+            opts.full_sym_slab = 2 if opts.full_sym_slab else 1
         elif opt == "o":
             opts.old = True
         elif opt == "O":
@@ -254,10 +258,12 @@ def cmd_bt(session: Session, args: list[str]) -> None:
     if active:
         if group:
             raise CommandError("-a option cannot be used with the -g option")
-        for task in table.active:
+        for cpu, task in enumerate(table.active):
             tc = table.by_task.get(task)
             if tc is not None:
                 runner.do_task(tc)
+            else:  # crash prints nothing for such a cpu; say why there is no trace
+                session.println(f"bt: cannot determine active task on cpu {cpu}")
         return
     if not parsed.args:
         tc = table.by_task[table.panic_task] if panic else current_context(session)

@@ -121,6 +121,7 @@ class BtFatal(Exception):
 @dataclass
 class BtOptions:
     full: bool = False  # -f
+    full_sym_slab: int = 0  # -F (1) / -FF (2): words as symbols and slab caches
     line_numbers: bool = False  # -l
     symbol_offset: bool = False  # -s
     radix: int = 0  # -x / -d (0: the session's)
@@ -865,11 +866,28 @@ class Tracer:
                 if i:
                     parts.append(line)
                 line = f"    {addr:x}: "
-            line += f"{self.stack.word(addr):016x} "
+            line += f"{self.format_stack_entry(self.stack.word(addr))} "
             addr += 8
         parts.append(line)
         for p in parts:
             self.emit(p)
+
+    def format_stack_entry(self, value: int) -> str:
+        """One stack word of `bt -f` (hex), or with -F its symbol or `[slab cache]` when it has one."""
+        if not self.opts.full_sym_slab or not self._accessible(value):
+            return f"{value:016x}"
+        symtab = self.uw.symtab
+        if symtab.in_ksymbol_range(value) or symtab.module_name_of(value) is not None:
+            text = symtab.value_to_symstr(value, self.out_radix)
+            if text:
+                return f"{text:<16}"
+        from crashpy.helpers.slab import vaddr_to_kmem_cache
+
+        cache = vaddr_to_kmem_cache(self.prog, value)
+        if cache is not None:
+            text = f"[{value:x}:{cache}]" if self.opts.full_sym_slab > 1 else f"[{cache}]"
+            return f"{text:<16}"
+        return f"{value:016x}"
 
     def get_framesize(self, textaddr: int, rsp: int, stack_slot: int | None) -> int:
         uw = self.uw
@@ -1132,10 +1150,16 @@ class Tracer:
         return self.uw.asm_common_interrupt
 
     def _accessible(self, addr: int) -> bool:
+        """crash's accessible(): whether one byte at `addr` reads.  crash reads the pages makedumpfile
+        excluded from an ELF dump (p_filesz < p_memsz) as zeros, so they count as accessible there,
+        though crashpy never hands their zeros out as data."""
+        from crashpy.dumpfile.elf import ElfDump
+        from crashpy.errors import FaultKind
+
         try:
             self.prog.read(addr, 1)
-        except FaultError:
-            return False
+        except FaultError as e:
+            return e.kind is FaultKind.EXCLUDED and isinstance(self.prog.dump, ElfDump)
         return True
 
     def _exception_stack(
