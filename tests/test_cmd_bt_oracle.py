@@ -193,3 +193,19 @@ def test_bt_bad_input_never_traceback(crash_bin: object) -> None:
     for out in outs:
         assert "Traceback" not in out and "internal error" not in out
         assert out.startswith("bt: ")
+
+
+def test_bt_start_hooks(crash_bin: object) -> None:
+    """-S and -I: crash 8.0.6 dies with SIGSEGV on `bt -S <stack address> <pid>`; crashpy starts the
+    scan there (a sleeping task's saved resume point still skips its inactive_task_frame, as crash's
+    scan does)."""
+    vmlinux, dumps = _paths()
+    slot, outside = run_crashpy(vmlinux, dumps["sysrq.elf"], ["bt -S ffffc900003d3ca0 101", "bt -S ffff 101"])
+    plain = run_crashpy(vmlinux, dumps["sysrq.elf"], ["bt 101"])[0]
+    assert slot.splitlines()[1] == " #0 [ffffc900003d3cf8] hrtimer_nanosleep at ffffffff811471be"
+    def frames(text: str) -> list[str]:
+        return [line.split("] ", 1)[1] for line in text.splitlines() if line.startswith((" #", "#"))]
+
+    assert frames(slot) == frames(plain)[3:]
+    assert slot.splitlines()[-7:] == plain.splitlines()[-7:]  # the same user-mode registers
+    assert outside.splitlines()[1] == "bt: non-process stack address for this task: ffff"

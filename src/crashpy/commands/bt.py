@@ -49,7 +49,9 @@ DESCRIPTION
     -v  check every task's stack for an overwritten end marker.
     -R ref  show only the backtraces that mention a symbol or a value.
     -n idle  accepted; idle tasks are traced as any other.
-    -I ip, -S sp  starting points of crash's; not supported here.
+    -I ip  start the trace at this text address (a value or a symbol expression).
+    -S sp  start the trace at this stack address (the task's stack or one of its
+           CPU's IRQ or exception stacks).
 
   Where crash cannot unwind a CPU that the panic stopped (its exception stacks
   are missized), this bt unwinds it: the frames on its IRQ or NMI stack, then
@@ -204,8 +206,15 @@ def cmd_bt(session: Session, args: list[str]) -> None:
             if opts.radix == 16:
                 raise CommandError("-d and -x are mutually exclusive")
             opts.radix = 10
-        elif opt in "IS":
-            raise CommandError(f"-{opt} is not supported")
+        elif opt == "I" and val is not None:
+            opts.hook_ip = _address(session, val)
+        elif opt == "S" and val is not None:
+            try:
+                opts.hook_sp = int(val[2:] if val.lower().startswith("0x") else val, 16)
+            except ValueError:
+                raise CommandError(f"invalid stack address: {val}") from None
+            if not opts.hook_sp:
+                raise CommandError("invalid stack address for this task: 0")
         elif opt == "D":
             session.println(FRAMESIZE_DEBUG_MESSAGE)
             return
@@ -288,6 +297,22 @@ def cmd_bt(session: Session, args: list[str]) -> None:
         else:
             session.println(f"{'' if not runner.subsequent else chr(10)}bt: invalid task or pid value: {arg}")
             runner.subsequent += 1
+
+
+def _address(session: Session, text: str) -> int:
+    """A -I argument: hexadecimal, or an expression such as a symbol name."""
+    from crashpy.helpers.numbers import hexadecimal
+
+    t = text.strip()
+    if hexadecimal(t):
+        return int(t[2:] if t.lower().startswith("0x") else t, 16)
+    buf = io.StringIO()
+    session.run_command(f"eval {t}", buf)
+    out = buf.getvalue()
+    for line in out.splitlines():
+        if line.startswith("hexadecimal: "):
+            return int(line.split()[1], 16)
+    raise CommandError(out.strip().split(": ", 1)[-1] if out.strip() else f"invalid address: {text}")
 
 
 def _group(runner: _Runner, table: TaskTable, tc: TaskContext) -> None:

@@ -131,6 +131,8 @@ class BtOptions:
     eframe_search: bool = False  # -e
     raw: bool = False  # -r
     ref: str | None = None  # -R
+    hook_ip: int = 0  # -I: start at this text address
+    hook_sp: int = 0  # -S: start at this stack address
 
 
 @dataclass
@@ -1016,7 +1018,18 @@ class Tracer:
             self.f_eframe_search = True
             self.eframe_search()
             return
-        rip, rsp = self.start_registers()
+        if self.opts.hook_ip or self.opts.hook_sp:
+            sp = self.opts.hook_sp
+            if sp and not self.stack.contains(sp) and not uw.stacks.in_alternate_stack(self.tc.cpu, sp):
+                raise BtFatal(
+                    f"non-process stack address for this task: {sp:x}\n"
+                    f"    (valid range: {self.stack.base:x} - {self.stack.top:x})"
+                )
+            rip, rsp = self.saved_frame()
+            rip = self.opts.hook_ip or rip
+            rsp = sp or rsp
+        else:
+            rip, rsp = self.start_registers()
         if self.opts.text_symbols_all:
             rsp = self.stack.base + uw.thread_info_size
             rip = 0
