@@ -225,7 +225,9 @@ class Foreach:
 
     def run_ps(self, tc: TaskContext, opts: str, shown_groups: set[int]) -> None:
         if "G" in self.flags:
-            leader = next((c for c in self.table.contexts if c.pid == tc.tgid), tc)
+            leader = tc
+            if tc.pid != tc.tgid:
+                leader = next((c for c in self.table.contexts if c.pid == tc.tgid), tc)
             if leader.task in shown_groups:
                 self.subsequent += 1
                 return

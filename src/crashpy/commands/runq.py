@@ -71,6 +71,33 @@ def _cpus(table: TaskTable, wanted: list[int] | None) -> list[int]:
     return [c for c in range(ncpus) if wanted is None or c in wanted]
 
 
+def _dtoi(s: str) -> int:
+    """crash's dtoi(): leading blanks skipped, then digits only."""
+    s = s.lstrip(" ")
+    for ch in s:
+        if not ch.isdigit():
+            raise CommandError(f'{s}: "{ch}" is not a digit 0 - 9')
+    if not s:
+        raise CommandError(f'{s}: "" is not a digit 0 - 9')
+    return int(s)
+
+
+def cpumask(spec: str, ncpus: int) -> list[int]:
+    """crash's make_cpumask(): "3", "1,8,9", "1-23", "1,8,9-14", "a" or "all"."""
+    out: set[int] = set()
+    for part in (p for p in spec.split(",") if p):
+        if part in ("a", "all"):
+            start, end = 0, ncpus - 1
+        else:
+            pieces = [p for p in part.split("-") if p]
+            start = _dtoi(pieces[0]) if pieces else -1
+            end = _dtoi(pieces[1]) if len(pieces) > 1 else start
+        if not (0 <= start < ncpus and 0 <= end < ncpus):
+            raise CommandError(f"invalid cpu specification: {spec}")
+        out.update(range(start, end + 1))
+    return sorted(out)
+
+
 def _log10(x: int) -> int:
     n = 1
     while x > 9:
@@ -225,7 +252,6 @@ def _by_task_group(session: Session, table: TaskTable, active: list[int], cpus: 
 @command("runq", summary="run queue", help=HELP)
 def cmd_runq(session: Session, args: list[str]) -> None:
     from crashpy.commands.help import print_usage
-    from crashpy.commands.ps import make_cpumask
     from crashpy.commands.set import active_set
 
     parsed = getopt(args, "dtTgmc:")
@@ -246,7 +272,7 @@ def cmd_runq(session: Session, args: list[str]) -> None:
                 bad = True
                 continue
             cpuspec = val or ""
-            wanted = make_cpumask(cpuspec, len(table.active))
+            wanted = cpumask(cpuspec, len(table.active))
         flags.add(opt)
     if bad:
         print_usage(session, "runq")
