@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from crashpy.commands.registry import command
 from crashpy.errors import CommandError
 from crashpy.helpers import sched
 from crashpy.helpers.numbers import getopt
 from crashpy.helpers.tasks import TaskContext, TaskTable, task_table
 from crashpy.session import Session
+
+if TYPE_CHECKING:
+    from crashpy.program import Program
 
 HELP = """\
 NAME
@@ -209,6 +214,109 @@ def _runqueues(session: Session, table: TaskTable, active: list[int], cpus: list
             session.println("     [no tasks queued]")
 
 
+def _cfs_group_header(depth: int, cfs_rq: int, group: sched.TaskGroup, throttled: bool) -> str:
+    name = f" <{group.name}>" if group.name else ""
+    mark = " (THROTTLED)" if throttled else ""
+    return f"{' ' * (2 + 3 * depth)}TASK_GROUP: {group.address:x}  CFS_RQ: {cfs_rq:x} {name}{mark}"
+
+
+class RtGroupWalk:
+    """The RT half of `runq -g` on one cpu, as crash lays it out: a group queue's "[prio] " and its
+    TASK_GROUP header share a line, and the groups are indented six columns a level."""
+
+    def __init__(self, prog: Program, table: TaskTable, groups: list[sched.TaskGroup], cpu: int) -> None:
+        self.prog = prog
+        self.table = table
+        self.groups = groups
+        self.cpu = cpu
+        self.out: list[str] = []
+        for g in groups:
+            g.use = bool(g.depth)
+
+    def run(self, rt_rq: int) -> str:
+        self.walk(0, rt_rq)
+        return "".join(self.out)
+
+    def header(self, rt_rq: int, group: sched.TaskGroup) -> None:
+        name = f" <{group.name}>" if group.name else ""
+        mark = " (THROTTLED)" if sched.rt_throttled(self.prog, rt_rq) else ""
+        self.out.append(f"TASK_GROUP: {group.address:x}  RT_RQ: {rt_rq:x}{name}{mark}\n")
+
+    def cfs_parents(self, group: sched.TaskGroup) -> None:
+        # crash climbs the parents of an RT group with its CFS routine: CFS_RQ header lines
+        parent = group.parent
+        if parent is None or not parent.use:
+            return
+        self.cfs_parents(parent)
+        cfs_rq = sched.group_cfs_rq(self.prog, parent.address, self.cpu)
+        throttled = sched.cfs_throttled(self.prog, cfs_rq)
+        self.out.append(_cfs_group_header(parent.depth, cfs_rq, parent, throttled) + "\n")
+        parent.use = False
+
+    def parents(self, group: sched.TaskGroup) -> None:
+        parent = group.parent
+        if parent is None or not parent.use:
+            return
+        self.cfs_parents(parent)
+        rt_rq = sched.group_rt_rq(self.prog, parent.address, self.cpu)
+        prio = sched.rt_rq_highest_prio(self.prog, rt_rq)
+        self.out.append(f"{' ' * max(-1 + 6 * parent.depth, 0)}[{prio:3d}] ")
+        self.header(rt_rq, parent)
+        parent.use = False
+
+    def lower_dequeued(self, depth: int, rt_rq: int) -> int:
+        prog = self.prog
+        total = 0
+        for g in self.groups:
+            delta = g.depth - depth
+            if delta > 1:
+                break
+            if not g.use or delta < 1:
+                continue
+            tg = prog.read_u64(rt_rq + prog.offsetof("rt_rq", "tg"))
+            if g.parent is None or tg != g.parent.address:
+                continue
+            child = sched.group_rt_rq(prog, g.address, self.cpu)
+            if child == rt_rq:
+                continue
+            if prog.read_u32(child + prog.offsetof("rt_rq", "rt_nr_running")) == 0:
+                total += self.lower_dequeued(depth + 1, child)
+                continue
+            self.parents(g)
+            prio = sched.rt_rq_highest_prio(prog, child)
+            self.out.append(f"{' ' * (5 + 6 * depth)}[{prio:3d}] ")
+            total += 1
+            self.walk(depth + 1, child)
+        return total
+
+    def walk(self, depth: int, rt_rq: int) -> None:
+        prog = self.prog
+        if depth:
+            tg = prog.read_u64(rt_rq + prog.offsetof("rt_rq", "tg"))
+            for g in self.groups:
+                if g.address == tg:
+                    self.header(rt_rq, g)
+                    g.use = False
+                    break
+        total = 0
+        rt_off = prog.offsetof("task_struct", "rt")
+        pad = " " * (5 + 6 * depth)
+        for prio, rt_se, my_q in sched.rt_queue_entities(prog, rt_rq):
+            if my_q:
+                self.out.append(f"{pad}[{prio:3d}] ")
+                total += 1
+                self.walk(depth + 1, my_q)
+                continue
+            tc = self.table.by_task.get(rt_se - rt_off)
+            if tc is None:
+                continue
+            self.out.append(f"{pad}[{prio:3d}] {_ident(tc)}\n")
+            total += 1
+        total += self.lower_dequeued(depth, rt_rq)
+        if not total:
+            self.out.append(f"{pad}[no tasks queued]\n")
+
+
 def _by_task_group(session: Session, table: TaskTable, active: list[int], cpus: list[int]) -> None:
     prog = session.prog
     cfs_ok, rt_ok = sched.has_group_sched(prog)
@@ -222,11 +330,7 @@ def _by_task_group(session: Session, table: TaskTable, active: list[int], cpus: 
         session.println(_current_line(table, active[cpu]))
         if rt_ok:
             session.println(f"  {label}_TASK_GROUP: {root:x}  RT_RQ: {rt_rq:x}")
-            rows = sched.rt_group_rows(prog, table, rt_rq)
-            for row in rows:
-                _entry(session, table, 5, row.task, row.prio)
-            if not rows:
-                session.println("     [no tasks queued]")
+            session.write(RtGroupWalk(prog, table, groups, cpu).run(rt_rq))
         if cfs_ok:
             session.println(f"  {label}_TASK_GROUP: {root:x}  CFS_RQ: {cfs_rq:x}")
             current = active[cpu] if active[cpu] in table.by_task else 0
@@ -235,12 +339,7 @@ def _by_task_group(session: Session, table: TaskTable, active: list[int], cpus: 
             for row in walk.rows:
                 indent = 5 + 3 * row.depth
                 if row.kind == "cfs_group" and row.group is not None:
-                    name = f" <{row.group.name}>" if row.group.name else ""
-                    throttled = " (THROTTLED)" if row.throttled else ""
-                    session.println(
-                        f"{' ' * (2 + 3 * row.depth)}TASK_GROUP: {row.group.address:x}  CFS_RQ: {row.queue:x} "
-                        f"{name}{throttled}"
-                    )
+                    session.println(_cfs_group_header(row.depth, row.queue, row.group, row.throttled))
                 elif row.kind == "task":
                     _entry(session, table, indent, row.task, row.prio, row.current)
                 elif row.kind == "duplicate":

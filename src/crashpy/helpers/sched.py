@@ -4,7 +4,7 @@ the task_group hierarchy, read the way crash's `runq` reads them. Everything her
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from crashpy.errors import CommandError
@@ -271,7 +271,7 @@ def task_groups(prog: Program) -> list[TaskGroup]:
 class GroupRow:
     """One line of `runq -g`: a group header or a task, at an indentation depth."""
 
-    kind: str  # "cfs_group" | "task" | "empty" | "rt_group" | "rt_task" | "rt_prio"
+    kind: str  # "cfs_group" | "task" | "duplicate" | "empty"
     depth: int
     group: TaskGroup | None = None
     queue: int = 0  # cfs_rq or rt_rq of a group header
@@ -279,23 +279,21 @@ class GroupRow:
     task: int = 0
     prio: int = 0
     current: bool = False
-    indent: int = 0  # rt rows: the exact indentation crash uses
-    extra: list[GroupRow] = field(default_factory=list)
 
 
-def _group_cfs_rq(prog: Program, group: int, cpu: int) -> int:
+def group_cfs_rq(prog: Program, group: int, cpu: int) -> int:
     arr = prog.read_u64(group + prog.offsetof("task_group", "cfs_rq"))
     return prog.read_u64(arr + cpu * 8)
 
 
-def _cfs_throttled(prog: Program, cfs_rq: int) -> bool:
+def cfs_throttled(prog: Program, cfs_rq: int) -> bool:
     if not prog.has_member("cfs_rq", "throttled"):
         return False
     return prog.read_u32(cfs_rq + prog.offsetof("cfs_rq", "throttled")) != 0
 
 
 class CfsGroupWalk:
-    """crash's dump_tasks_in_task_group_cfs_rq(): the rows of one cpu's CFS hierarchy."""
+    """crash's dump_tasks_in_taskgroup_cfs_rq(): the rows of one cpu's CFS hierarchy."""
 
     def __init__(
         self, prog: Program, table: TaskTable, groups: list[TaskGroup], cpu: int, current: int
@@ -311,14 +309,14 @@ class CfsGroupWalk:
             g.use = bool(g.depth)
 
     def header(self, depth: int, cfs_rq: int, tg: TaskGroup) -> None:
-        self.rows.append(GroupRow("cfs_group", depth, tg, cfs_rq, _cfs_throttled(self.prog, cfs_rq)))
+        self.rows.append(GroupRow("cfs_group", depth, tg, cfs_rq, cfs_throttled(self.prog, cfs_rq)))
 
     def parents(self, tg: TaskGroup) -> None:
         parent = tg.parent
         if parent is None or not parent.use:
             return
         self.parents(parent)
-        self.header(parent.depth, _group_cfs_rq(self.prog, parent.address, self.cpu), parent)
+        self.header(parent.depth, group_cfs_rq(self.prog, parent.address, self.cpu), parent)
         parent.use = False
 
     def lower_dequeued(self, depth: int, cfs_rq: int) -> int:
@@ -331,7 +329,7 @@ class CfsGroupWalk:
             group = prog.read_u64(cfs_rq + tg_off)
             if g.parent is None or group != g.parent.address:
                 continue
-            child = _group_cfs_rq(prog, g.address, self.cpu)
+            child = group_cfs_rq(prog, g.address, self.cpu)
             if child == cfs_rq:
                 continue
             nr = prog.read_u32(child + prog.offsetof("cfs_rq", "nr_running"))
@@ -412,7 +410,34 @@ def root_group_queues(prog: Program, cpu: int) -> tuple[int, int]:
     return cfs_rq, rt_rq
 
 
-def rt_group_rows(prog: Program, table: TaskTable, rt_rq: int) -> list[GroupRow]:
-    """The RT tasks of the root group's rt_rq on one cpu, groups flattened (RT_GROUP_SCHED kernels)."""
+def group_rt_rq(prog: Program, group: int, cpu: int) -> int:
+    """task_group->rt_rq[cpu] (struct rt_rq *)."""
+    arr = prog.read_u64(group + prog.offsetof("task_group", "rt_rq"))
+    return prog.read_u64(arr + cpu * 8)
+
+
+def rt_rq_highest_prio(prog: Program, rt_rq: int) -> int:
+    """rt_rq->highest_prio.curr (a signed int)."""
+    v = prog.read_u32(rt_rq + prog.offsetof("rt_rq", "highest_prio"))
+    return v - (1 << 32) if v & 0x80000000 else v
+
+
+def rt_throttled(prog: Program, rt_rq: int) -> bool:
+    if not prog.has_member("task_group", "rt_bandwidth"):
+        return False
+    return prog.read_u32(rt_rq + prog.offsetof("rt_rq", "rt_throttled")) != 0
+
+
+def rt_queue_entities(prog: Program, rt_rq: int) -> list[tuple[int, int, int]]:
+    """(queue index, sched_rt_entity *, its my_q) of every entity on an rt_rq's priority array."""
     active = rt_rq + prog.offsetof("rt_rq", "active")
-    return [GroupRow("rt_task", 0, task=e.task, prio=e.prio) for e in rt_tasks(prog, table, active)]
+    queue_off = prog.offsetof("rt_prio_array", "queue")
+    run_list_off = prog.offsetof("sched_rt_entity", "run_list")
+    has_my_q = prog.has_member("sched_rt_entity", "my_q")
+    out = []
+    for i in range(rt_queue_count(prog)):
+        for node in _list_entries(prog, active + queue_off + i * 16):
+            rt_se = node - run_list_off
+            my_q = prog.read_u64(rt_se + prog.offsetof("sched_rt_entity", "my_q")) if has_my_q else 0
+            out.append((i, rt_se, my_q))
+    return out
