@@ -6,6 +6,7 @@ from functools import cache
 
 import pytest
 
+from crashpy.helpers.tasks import TaskContext, TaskTable
 from tests.crashpy_runner import run_crashpy
 from tests.oracle import run_crash
 from tools.vmcores import ensure
@@ -76,3 +77,138 @@ def test_runq_matches_crash(name: str) -> None:
     assert "RUNQUEUE" in got[0] and "CFS RB_ROOT" in got[0]
     for out in got:
         assert "internal error" not in out and "Traceback" not in out
+
+
+# ---- task-group layouts no test dump has (its kernel nests no groups and has no RT group
+# scheduling): a stand-in program holding just the structures runq -g reads -------------------------
+
+
+class FakeProgram:
+    """Memory as a dict of 8-byte words, and the offsets runq's helpers ask for."""
+
+    OFFSETS = {
+        ("task_struct", "se"): 0x100,
+        ("task_struct", "rt"): 0x200,
+        ("task_struct", "prio"): 0x300,
+        ("sched_entity", "run_node"): 0x0,
+        ("sched_entity", "my_q"): 0x40,
+        ("sched_rt_entity", "run_list"): 0x0,
+        ("sched_rt_entity", "my_q"): 0x40,
+        ("rb_root", "rb_node"): 0x0,
+        ("rb_node", "rb_left"): 0x10,
+        ("rb_node", "rb_right"): 0x8,
+        ("rb_root_cached", "rb_leftmost"): 0x8,
+        ("cfs_rq", "tasks_timeline"): 0x0,
+        ("cfs_rq", "curr"): 0x20,
+        ("cfs_rq", "tg"): 0x28,
+        ("cfs_rq", "nr_running"): 0x30,
+        ("cfs_rq", "throttled"): 0x38,
+        ("rt_rq", "active"): 0x0,
+        ("rt_rq", "tg"): 0x800,
+        ("rt_rq", "rt_nr_running"): 0x808,
+        ("rt_rq", "highest_prio"): 0x810,
+        ("rt_rq", "rt_throttled"): 0x818,
+        ("rt_prio_array", "queue"): 0x10,
+        ("task_group", "cfs_rq"): 0x0,
+        ("task_group", "rt_rq"): 0x8,
+        ("task_group", "rt_bandwidth"): 0x10,
+    }
+    SIZES = {"rt_prio_array": 0x10 + 100 * 16, "list_head": 16}
+
+    def __init__(self) -> None:
+        self.mem: dict[int, int] = {}
+
+    def offsetof(self, struct: str, member: str) -> int:
+        return self.OFFSETS[(struct, member)]
+
+    def has_member(self, struct: str, member: str) -> bool:
+        return (struct, member) in self.OFFSETS
+
+    def sizeof(self, name: str) -> int:
+        return self.SIZES[name]
+
+    def read_u64(self, addr: int) -> int:
+        return self.mem.get(addr, 0)
+
+    def read_u32(self, addr: int) -> int:
+        return self.mem.get(addr, 0) & 0xFFFFFFFF
+
+    def write(self, addr: int, value: int) -> None:
+        self.mem[addr] = value & 0xFFFFFFFFFFFFFFFF
+
+    def empty_queues(self, rt_rq: int) -> None:
+        for i in range(100):
+            head = rt_rq + 0x10 + i * 16
+            self.write(head, head)
+            self.write(head + 8, head)
+
+    def queue(self, rt_rq: int, prio: int, rt_se: int) -> None:
+        head = rt_rq + 0x10 + prio * 16
+        self.write(head, rt_se)
+        self.write(rt_se, head)
+
+
+def _ctx(task: int, pid: int, comm: str) -> TaskContext:
+    return TaskContext(task=task, pid=pid, tgid=pid, comm=comm, cpu=0, parent=0, mm=0, flags=0, state=0)
+
+
+def test_runq_g_rt_groups_layout() -> None:
+    from crashpy.commands.runq import RtGroupWalk
+    from crashpy.helpers.sched import TaskGroup
+
+    prog = FakeProgram()
+    t1, t2 = 0x10000, 0x20000
+    root_rq, a_rq, a_se = 0x100000, 0x200000, 0x300000
+    root_tg, a_tg = 0x400000, 0x500000
+    prog.empty_queues(root_rq)
+    prog.empty_queues(a_rq)
+    prog.write(a_rq + 0x800, a_tg)
+    prog.queue(root_rq, 0, a_se)  # the group's entity, its own queue in my_q
+    prog.write(a_se + 0x40, a_rq)
+    prog.queue(root_rq, 50, t1 + 0x200)
+    prog.queue(a_rq, 10, t2 + 0x200)
+    root = TaskGroup(root_tg, 0, "/", None)
+    groups = [root, TaskGroup(a_tg, 1, "A", root)]
+    table = TaskTable([_ctx(t1, 11, "one"), _ctx(t2, 22, "two")])
+    text = RtGroupWalk(prog, table, groups, 0).run(root_rq)  # type: ignore[arg-type]
+    assert text == (
+        f"     [  0] TASK_GROUP: {a_tg:x}  RT_RQ: {a_rq:x} <A>\n"
+        f'           [ 10] PID: 22     TASK: {t2:x}  COMMAND: "two"\n'
+        f'     [ 50] PID: 11     TASK: {t1:x}  COMMAND: "one"\n'
+    )
+    prog.empty_queues(root_rq)
+    assert RtGroupWalk(prog, table, groups, 0).run(root_rq) == "     [no tasks queued]\n"  # type: ignore[arg-type]
+
+
+def test_runq_g_cfs_groups_layout() -> None:
+    from crashpy.helpers.sched import CfsGroupWalk, TaskGroup
+
+    prog = FakeProgram()
+    t1, t2, t3 = 0x10000, 0x20000, 0x30000
+    root_cfs, a_cfs, a_se = 0x100000, 0x200000, 0x300000
+    root_tg, a_tg = 0x400000, 0x500000
+    for t, prio in ((t1, 120), (t2, 115), (t3, 139)):
+        prog.write(t + 0x300, prio)
+    # root: the group entity is running (curr), t3 waits in the tree
+    prog.write(root_cfs + 0x20, a_se)
+    prog.write(a_se + 0x40, a_cfs)
+    prog.write(root_cfs + 0x0, t3 + 0x100)
+    prog.write(root_cfs + 0x8, t3 + 0x100)
+    # group A: t1 is running (the cpu's current task), t2 waits
+    prog.write(a_cfs + 0x28, a_tg)
+    prog.write(a_cfs + 0x20, t1 + 0x100)
+    prog.write(a_cfs + 0x0, t2 + 0x100)
+    prog.write(a_cfs + 0x8, t2 + 0x100)
+    prog.write(a_cfs + 0x38, 1)  # throttled
+    root = TaskGroup(root_tg, 0, "/", None)
+    groups = [root, TaskGroup(a_tg, 1, "A", root)]
+    table = TaskTable([_ctx(t1, 11, "one"), _ctx(t2, 22, "two"), _ctx(t3, 33, "three")])
+    walk = CfsGroupWalk(prog, table, groups, 0, t1)  # type: ignore[arg-type]
+    walk.walk(0, root_cfs)
+    rows = [(r.kind, r.depth, r.task, r.prio, r.current, r.throttled) for r in walk.rows]
+    assert rows == [
+        ("cfs_group", 1, 0, 0, False, True),
+        ("task", 1, t1, 120, True, False),
+        ("task", 1, t2, 115, False, False),
+        ("task", 0, t3, 139, False, False),
+    ]
