@@ -209,3 +209,13 @@ def test_bt_start_hooks(crash_bin: object) -> None:
     assert frames(slot) == frames(plain)[3:]
     assert slot.splitlines()[-7:] == plain.splitlines()[-7:]  # the same user-mode registers
     assert outside.splitlines()[1] == "bt: non-process stack address for this task: ffff"
+
+
+def test_bt_on_dump_cut_short(crash_bin: object) -> None:
+    """sysrq.elf cut at 40%: the per-cpu run queues are past the cut, so the active tasks come from
+    the NT_PRSTATUS stack pointers (the task whose stack holds each one).  crash 8.0.6 does not start
+    on this file; crashpy's bt of the panic task and of every CPU equal the whole dump's."""
+    vmlinux, dumps = _paths()
+    cut = run_crashpy(vmlinux, dumps["sysrq.elf.trunc40"], ["bt", "bt -a"])
+    whole = run_crashpy(vmlinux, dumps["sysrq.elf"], ["bt", "bt -a"])
+    assert cut == whole

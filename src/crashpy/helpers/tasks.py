@@ -255,6 +255,30 @@ def _active_tasks(prog: Program) -> list[int]:
     return out
 
 
+def _active_from_registers(prog: Program, table: TaskTable) -> None:
+    """For a cpu whose run queue cannot be read (a dump cut short before the per-cpu areas): the task
+    whose kernel stack holds the stack pointer of that cpu's NT_PRSTATUS note."""
+    import struct
+
+    notes = [n for n in prog.dump.info.notes if n.name == "CORE" and n.type == 1]
+    stack_off = prog.offsetof("task_struct", "stack")
+    stacks: list[tuple[int, int]] = []
+    for tc in table.contexts:
+        try:
+            stacks.append((prog.read_u64(tc.task + stack_off), tc.task))
+        except FaultError:
+            continue
+    for cpu, task in enumerate(table.active):
+        if task or cpu >= len(notes) or len(notes[cpu].desc) < 27 * 8 + 8:
+            continue
+        regs = struct.unpack_from("<27Q", notes[cpu].desc, len(notes[cpu].desc) - 27 * 8 - 8)
+        rsp = regs[19]
+        for base, candidate in stacks:
+            if base <= rsp < base + 16384:
+                table.active[cpu] = candidate
+                break
+
+
 def _read_int_symbol(prog: Program, name: str) -> int | None:
     if not prog.has_symbol(name):
         return None
@@ -301,6 +325,8 @@ def task_table(prog: Program) -> TaskTable:
         contexts.sort(key=lambda tc: (tc.pid, tc.cpu if tc.pid == 0 else 0))
         table = TaskTable(contexts)
         table.active = _active_tasks(prog)
+        if 0 in table.active:
+            _active_from_registers(prog, table)
         # The panic task: the active task of the cpu that called panic() (crash finds the same task
         # by looking for panic() in the active tasks' backtraces).
         panic_cpu = _read_int_symbol(prog, "panic_cpu")
