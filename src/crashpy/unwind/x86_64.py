@@ -48,59 +48,12 @@ EXCEPTION_FUNCTIONS = frozenset(
     )
 )
 RAZ_MASK = 0xFFFFFFFFFFC08028
-PT_REGS = (
-    "r15",
-    "r14",
-    "r13",
-    "r12",
-    "bp",
-    "bx",
-    "r11",
-    "r10",
-    "r9",
-    "r8",
-    "ax",
-    "cx",
-    "dx",
-    "si",
-    "di",
-    "orig_ax",
-    "ip",
-    "cs",
-    "flags",
-    "sp",
-    "ss",
+# struct pt_regs, in order
+PT_REGS = tuple(
+    "r15 r14 r13 r12 bp bx r11 r10 r9 r8 ax cx dx si di orig_ax ip cs flags sp ss".split()
 )
-# struct user_regs_struct (the elf_prstatus pr_reg of NT_PRSTATUS)
-USER_REGS = (
-    "r15",
-    "r14",
-    "r13",
-    "r12",
-    "bp",
-    "bx",
-    "r11",
-    "r10",
-    "r9",
-    "r8",
-    "ax",
-    "cx",
-    "dx",
-    "si",
-    "di",
-    "orig_ax",
-    "ip",
-    "cs",
-    "flags",
-    "sp",
-    "ss",
-    "fs_base",
-    "gs_base",
-    "ds",
-    "es",
-    "fs",
-    "gs",
-)
+# struct user_regs_struct (the elf_prstatus pr_reg of NT_PRSTATUS): pt_regs' order, then the segments
+USER_REGS = PT_REGS + ("fs_base", "gs_base", "ds", "es", "fs", "gs")
 DUMP_SEARCH_NAMES = frozenset(
     (
         "netconsole_netdump",
