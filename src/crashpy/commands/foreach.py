@@ -6,7 +6,7 @@ import io
 
 from crashpy.commands.ps import EXCLUSIVE, make_sched_policy, task_header
 from crashpy.commands.registry import command
-from crashpy.errors import CommandError
+from crashpy.errors import CommandError, CrashpyError
 from crashpy.helpers.numbers import getopt
 from crashpy.helpers.task_select import SelectionError, parse_selection, select_tasks
 from crashpy.helpers.tasks import TaskContext, TaskTable, task_table
@@ -274,11 +274,11 @@ def cmd_foreach(session: Session, args: list[str]) -> None:
     parsed = getopt(args, OPTSTRING)
     for err in parsed.errors:
         session.println(f"foreach: {err}")
+    table = task_table(session.prog)
+    run = Foreach(session, table, parsed.opts)  # a bad -y policy fails here, as in crash's getopt loop
     if parsed.errors or not parsed.args:
         print_usage(session, "foreach")
         return
-    table = task_table(session.prog)
-    run = Foreach(session, table, parsed.opts)
     try:
         sel = parse_selection(table, parsed.args)
     except SelectionError as e:
@@ -287,7 +287,7 @@ def cmd_foreach(session: Session, args: list[str]) -> None:
         lines = str(e).rstrip("\n").split("\n")
         session.println(f"foreach: {lines[0]}")
         for line in lines[1:]:
-            session.println(line)
+            session.println(" " * len("foreach ") + line)  # crash's continuation lines
         if e.usage:
             session.println()
             print_usage(session, "foreach")
@@ -317,10 +317,15 @@ def cmd_foreach(session: Session, args: list[str]) -> None:
     for tc in tasks:
         if keyword == "task":
             run.run_task(tc)
-        elif keyword == "set":
-            run.run_set(tc)
-        elif keyword == "sig":
-            run.run_sig(tc, shown_groups, shown)
+        elif keyword in ("set", "sig"):
+            # a task that cannot be read fails alone, in the command's name, as in crash
+            try:
+                if keyword == "set":
+                    run.run_set(tc)
+                else:
+                    run.run_sig(tc, shown_groups, shown)
+            except CrashpyError as e:
+                session.println(f"{keyword}: {e}")
         elif keyword == "ps":
             run.run_ps(tc, ps_opts, shown_groups)
         else:
