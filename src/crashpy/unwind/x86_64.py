@@ -142,6 +142,8 @@ class Unwinder:
         self.init_end = sa("__init_end")
         self.thread_return = self._thread_return()
         self.asm_common_interrupt = self.symtab.exists("asm_common_interrupt")
+        # v3.3 (commit 3f3c8b8c4b2a): NMIs nest, with a saved copy of the interrupted frame
+        self.nested_nmi = self.symtab.exists("repeat_nmi")
         self.irq_eframe_link = (
             (-64 if self.symtab.exists("asm_call_on_stack") else -32) if self.asm_common_interrupt else 40
         )
@@ -1153,14 +1155,14 @@ class Tracer:
                     rsp += fs
             level += 1
         stacktop = self.stack.top - uw.pt_regs_size
-        if es.name == "NMI":
+        if es.name == "NMI" and uw.nested_nmi:
             stacktop -= 12 * 8
         self.f_framesize_disable = False
         level, rsp, done = self.walk(level, rsp, stacktop, False)
         cs, _ = self.exception_frame(stacktop, print_=True, verify=False)
         self.emit(f"--- <{es.name} exception stack> ---")
         up = (self.stack.top - self.stack.base) // 8 - 5
-        if es.name == "NMI" and self.stkptr <= self.stack.top - 17 * 8:
+        if es.name == "NMI" and uw.nested_nmi and self.stkptr <= self.stack.top - 17 * 8:
             up -= 12
             if self.stack.words[up] == uw._symval("repeat_nmi"):
                 up += 5
