@@ -56,7 +56,7 @@ class GuestRun:
     """One boot of the guest, crashed one way, dumped by QEMU."""
 
     name: str
-    oracle: str  # the guest's oracle= parameter: sysrq, bug, null or panic
+    oracle: str  # the guest's oracle= parameter: sysrq, bug, null, panic or nmi
     kaslr: bool
     qemu_kdump: bool  # also take QEMU's kdump-zlib (flattened) dump of the same run
 
@@ -69,6 +69,7 @@ RUNS = {
         GuestRun("bug", "bug", kaslr=False, qemu_kdump=False),
         GuestRun("null", "null", kaslr=False, qemu_kdump=False),
         GuestRun("panic", "panic", kaslr=False, qemu_kdump=False),
+        GuestRun("nmi", "nmi", kaslr=False, qemu_kdump=False),
     )
 }
 
@@ -99,6 +100,7 @@ DUMP_NAMES: tuple[str, ...] = (
     "bug.elf",
     "null.elf",
     "panic.elf",
+    "nmi.elf",
 )
 KERNEL_NAMES: tuple[str, ...] = ("vmlinux", "vmlinuz", "modules_dir")
 MODULE_NAME = "oracle_crash.ko"

@@ -8,10 +8,18 @@
  *   bug    BUG() in oracle_BUG()                     -> "kernel BUG at ..."
  *   null   store through NULL in oracle_null_write() -> "BUG: kernel NULL pointer dereference"
  *   panic  panic() in oracle_panic()                 -> "Kernel panic - not syncing: oracle_crash: panic"
+ *   nmi    a kthread spins with interrupts off on the other CPU, then panic(): the reboot IPI
+ *          cannot stop that CPU, so the kernel stops it with an NMI (its state is on the NMI
+ *          stack of the cpu_entry_area)                -> "Kernel panic - not syncing: oracle_crash: nmi"
  *
  * The trigger functions are noinline so that each shows up as its own frame in backtraces.
  */
+#include <linux/completion.h>
+#include <linux/cpumask.h>
 #include <linux/debugfs.h>
+#include <linux/delay.h>
+#include <linux/kthread.h>
+#include <linux/sched.h>
 #include <linux/fs.h>
 #include <linux/kernel.h>
 #include <linux/module.h>
@@ -42,6 +50,42 @@ static noinline void oracle_panic(void)
 	panic("oracle_crash: panic");
 }
 
+static DECLARE_COMPLETION(oracle_spinning);
+
+/* Runs bound to the other CPU: interrupts off, then spin until the NMI stops this CPU. */
+static noinline int oracle_spin_irqs_off(void *unused)
+{
+	local_irq_disable();
+	complete(&oracle_spinning);
+	for (;;)
+		cpu_relax();
+	return 0;
+}
+
+static noinline void oracle_nmi(void)
+{
+	struct task_struct *spinner;
+	int cpu, target;
+
+	cpu = get_cpu();
+	set_cpus_allowed_ptr(current, cpumask_of(cpu));
+	target = cpumask_any_but(cpu_online_mask, cpu);
+	put_cpu();
+	if (target >= nr_cpu_ids) {
+		pr_emerg("oracle_crash: nmi needs a second CPU\n");
+		return;
+	}
+	spinner = kthread_create(oracle_spin_irqs_off, NULL, "oracle_spin");
+	if (IS_ERR(spinner))
+		return;
+	kthread_bind(spinner, target);
+	wake_up_process(spinner);
+	wait_for_completion(&oracle_spinning);
+	mdelay(100);
+	pr_emerg("oracle_crash: CPU %d spins with interrupts off; calling panic()\n", target);
+	panic("oracle_crash: nmi");
+}
+
 static ssize_t oracle_trigger_write(struct file *file, const char __user *ubuf,
 				    size_t count, loff_t *ppos)
 {
@@ -59,6 +103,8 @@ static ssize_t oracle_trigger_write(struct file *file, const char __user *ubuf,
 		oracle_null_write();
 	else if (!strcmp(word, "panic"))
 		oracle_panic();
+	else if (!strcmp(word, "nmi"))
+		oracle_nmi();
 	else
 		return -EINVAL;
 	return count;
@@ -74,7 +120,7 @@ static int __init oracle_crash_init(void)
 {
 	oracle_dir = debugfs_create_dir("oracle_crash", NULL);
 	debugfs_create_file("trigger", 0200, oracle_dir, NULL, &oracle_trigger_fops);
-	pr_info("oracle_crash: write bug, null or panic to /sys/kernel/debug/oracle_crash/trigger\n");
+	pr_info("oracle_crash: write bug, null, panic or nmi to /sys/kernel/debug/oracle_crash/trigger\n");
 	return 0;
 }
 
