@@ -127,13 +127,26 @@ FOREACH = [
     "foreach 1 vtop",
 ]
 
-# `foreach active bt` is left out: crash 8.0.6 cannot read the stack of the cpu stopped by NMI
+# `foreach active bt` (and `foreach user bt -R ...`, which meets the same task) is left out: crash 8.0.6 cannot read the stack of the cpu stopped by NMI
 # ("read of stack at fffffe... failed") where crashpy's bt shows the trace.
 BT = [
     "foreach 1 bt",
     "foreach 1 2 bt",
     "foreach kernel IN bt",
     "foreach 2 bt -R schedule",
+    "foreach IN bt",
+    "foreach ID bt",
+    "foreach 1 bt -t",
+    "foreach 1 2 bt -f",
+    "foreach 2 bt -s -x",
+    "foreach 2 bt -s -d",
+    "foreach 2 bt -T",
+    "foreach 2 bt -o",
+    "foreach 2 bt -e",
+    "foreach 1 bt -l",
+    "foreach 2 bt -F",
+    "foreach 2 bt -FF",
+    "foreach 2 bt -r",
 ]
 
 # Commands crashpy does not have yet: compared once they are registered.

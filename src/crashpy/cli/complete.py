@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
@@ -15,7 +16,7 @@ from crashpy.session import EXTERNAL_COMMANDS, Session
 TYPE_COMMANDS = {"struct", "union", "*", "whatis", "ptype", "size"}
 # Commands that take pids.
 PID_COMMANDS = {"ps", "set", "task", "bt", "foreach", "files", "vm", "net", "sig", "kmem"}
-_SYNOPSIS_OPTION = re.compile(r"(?<![\w-])-([A-Za-z0-9])")
+_SYNOPSIS_OPTION = re.compile(r"(?<![\w-])-([A-Za-z]+|[0-9]+)")
 MAX_MATCHES = 500
 
 
@@ -32,32 +33,36 @@ def command_options(session: Session, name: str) -> list[str]:
     start = text.find("SYNOPSIS")
     end = text.find("DESCRIPTION", start)
     synopsis = text[start:end] if start >= 0 else ""
-    return sorted({f"-{m}" for m in _SYNOPSIS_OPTION.findall(synopsis)})
+    found: set[str] = set()
+    for m in _SYNOPSIS_OPTION.findall(synopsis):
+        found.update([f"-{m}"] if m.isdigit() else (f"-{c}" for c in m))  # -64 is one; -Tt is -T, -t
+    return sorted(found)
 
 
 def symbol_names(session: Session, prefix: str) -> list[str]:
-    """vmlinux symbol names that start with `prefix` (searched in .strtab, no table built)."""
+    """vmlinux symbol names that start with `prefix` (a sorted name list, made on first use)."""
     prog = session.prog
     image = getattr(prog, "image", None)
     if image is None or not prefix:
         return []
 
-    def strtab() -> bytes:
-        return bytes(image.symbols()[1])
+    def names() -> list[str]:
+        entries, strtab = image.symbols()
+        seen: set[int] = set()
+        out: set[str] = set()
+        for st_name, info, _other, shndx, _value, _size in entries:
+            if not st_name or not shndx or (info & 0xF) in (3, 4) or st_name in seen:
+                continue  # unnamed, undefined, section and file symbols
+            seen.add(st_name)
+            name = strtab[st_name : strtab.find(b"\0", st_name)].decode("ascii", "replace")
+            if "." not in name:  # compiler-made local names (foo.cold, foo.isra.0) are not typed at crash>
+                out.add(name)
+        return sorted(out)
 
-    table: bytes = prog.cache("completion_strtab", strtab)
-    found: set[str] = set()
-    pattern = re.compile(b"\0(" + re.escape(prefix.encode()) + rb"[A-Za-z0-9_.$]*)\0")
-    pos = 0
-    while len(found) < MAX_MATCHES:
-        m = pattern.search(table, pos)
-        if m is None:
-            break
-        name = m.group(1).decode("ascii", "replace")
-        if "." not in name:  # compiler-made local names (foo.cold, foo.isra.0) are not typed at crash>
-            found.add(name)
-        pos = m.end() - 1
-    return sorted(found)
+    every: list[str] = prog.cache("completion_symbols", names)
+    lo = bisect.bisect_left(every, prefix)
+    hi = bisect.bisect_left(every, prefix + "\x7f", lo)
+    return every[lo : min(hi, lo + MAX_MATCHES)]
 
 
 def type_names(session: Session, prefix: str) -> list[str]:
@@ -109,7 +114,13 @@ def complete(session: Session, text_before_cursor: str) -> list[str]:
         words.append("")
     if len(words) <= 1:
         prefix = words[0] if words else ""
-        return [n for n in command_names(session) if n.startswith(prefix)]
+        names = [n for n in command_names(session) if n.startswith(prefix)]
+        if names or not prefix:
+            return names
+        # a bare type or symbol name is a command too (crash runs `task_struct addr`, `jiffies`)
+        if "." in prefix:
+            return member_paths(session, prefix)
+        return type_names(session, prefix) + symbol_names(session, prefix)
     cmd = words[0]
     alias = session.aliases.get(cmd)
     if alias is not None and alias.words:
@@ -126,21 +137,21 @@ def complete(session: Session, text_before_cursor: str) -> list[str]:
     return symbol_names(session, word)
 
 
+def current_word(text_before_cursor: str) -> str:
+    """The word the cursor ends (empty after a blank)."""
+    if not text_before_cursor or text_before_cursor[-1].isspace():
+        return ""
+    return text_before_cursor.split()[-1]
+
+
 class CrashCompleter(Completer):
-    """prompt_toolkit's Completer over complete()."""
+    """prompt_toolkit's Completer over complete() (for menus; the REPL's Tab calls complete() itself)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterator[Completion]:
         before = document.text_before_cursor
-        word = "" if before.endswith(" ") or not before else before.split()[-1]
-        for cand in _limit(complete(self.session, before)):
+        word = current_word(before)
+        for cand in complete(self.session, before)[:MAX_MATCHES]:
             yield Completion(cand, start_position=-len(word))
-
-
-def _limit(items: Iterable[str]) -> Iterator[str]:
-    for i, item in enumerate(items):
-        if i >= MAX_MATCHES:
-            return
-        yield item
