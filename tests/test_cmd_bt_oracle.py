@@ -198,15 +198,27 @@ def test_bt_bad_input_never_traceback(crash_bin: object) -> None:
 def test_bt_start_hooks(crash_bin: object) -> None:
     """-S and -I: crash 8.0.6 dies with SIGSEGV on `bt -S <stack address> <pid>`; crashpy starts the
     scan there (a sleeping task's saved resume point still skips its inactive_task_frame, as crash's
-    scan does)."""
+    scan does, so the scan begins 0x30 bytes above the given address)."""
     vmlinux, dumps = _paths()
-    slot, outside = run_crashpy(vmlinux, dumps["sysrq.elf"], ["bt -S ffffc900003d3ca0 101", "bt -S ffff 101"])
-    plain = run_crashpy(vmlinux, dumps["sysrq.elf"], ["bt 101"])[0]
-    assert slot.splitlines()[1] == " #0 [ffffc900003d3cf8] hrtimer_nanosleep at ffffffff811471be"
-    def frames(text: str) -> list[str]:
-        return [line.split("] ", 1)[1] for line in text.splitlines() if line.startswith((" #", "#"))]
+    table = task_table(program(vmlinux, dumps["sysrq.elf"]))
+    sleeper = min((tc for tc in table.contexts if tc.comm == "sleep"), key=lambda tc: tc.pid)
+    plain = run_crashpy(vmlinux, dumps["sysrq.elf"], [f"bt {sleeper.pid}"])[0]
 
-    assert frames(slot) == frames(plain)[3:]
+    def frames(text: str) -> list[tuple[int, str]]:
+        out = []
+        for line in text.splitlines():
+            if line.startswith((" #", "#")):
+                sp, rest = line.split("[", 1)[1].split("] ", 1)
+                out.append((int(sp, 16), rest))
+        return out
+
+    whole = frames(plain)
+    start = whole[1][0]  # schedule's slot: the scan starts past the inactive_task_frame's size above it
+    slot, outside = run_crashpy(
+        vmlinux, dumps["sysrq.elf"], [f"bt -S {start:x} {sleeper.pid}", f"bt -S ffff {sleeper.pid}"]
+    )
+    got = frames(slot)
+    assert got == [f for f in whole if f[0] >= start + 0x30]
     assert slot.splitlines()[-7:] == plain.splitlines()[-7:]  # the same user-mode registers
     assert outside.splitlines()[1] == "bt: non-process stack address for this task: ffff"
 
