@@ -278,3 +278,25 @@ def test_several_dumps_that_are_not_split_parts(dumps: dict[str, Path]) -> None:
     proc = crashpy(str(dumps["vmlinux"]), str(dumps["sysrq.d31.zlib"]), str(dumps["sysrq.elf"]))
     assert proc.returncode == 1
     assert "not a part of a split dump" in assert_one_line_error(proc)
+
+
+def test_ctrl_c_stops_a_scripted_run_with_130(elf: list[str]) -> None:
+    import signal
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "crashpy", "-s", *elf], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write("eval 0x1f9\n")
+        proc.stdin.flush()
+        while "binary:" not in proc.stdout.readline():  # the answer is flushed while the pipe stays open
+            pass
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=120) == 130
+        assert "Traceback" not in proc.stderr.read()  # type: ignore[union-attr]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -337,6 +337,7 @@ def _run_lines(session: Session, lines: list[str] | TextIO, *, from_file: bool) 
             session.run_line(line)
         except KeyboardInterrupt:
             session.interrupted = True
+        session.out.flush()  # a reader at the other end of a pipe sees each command's answer at once
         if session.interrupted:
             return
 
