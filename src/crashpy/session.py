@@ -52,8 +52,8 @@ class Alias:
     origin: str  # "builtin", "runtime", "$HOME/.crashpyrc" or ".crashpyrc", as `alias` lists it
 
 
-# Commands whose output is an endless stream, never handed to the pager.
-UNPAGED_COMMANDS = {"repeat"}
+# Commands never handed to the pager: an endless stream (repeat), a console that talks with the user (py).
+UNPAGED_COMMANDS = {"repeat", "py", "python"}
 
 # What crash allows in --minimal mode.
 MINIMAL_COMMANDS = {"log", "dis", "rd", "sym", "eval", "set", "extend", "help", "exit", "q"}
