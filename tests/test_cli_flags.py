@@ -300,3 +300,15 @@ def test_ctrl_c_stops_a_scripted_run_with_130(elf: list[str]) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_python_code_and_script(tmp_path: Path, elf: list[str]) -> None:
+    proc = crashpy("-e", "print(prog.task(1).comm); import sys; sys.exit(5)", *elf)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (5, "init\n", "")
+    script = tmp_path / "tasks.py"
+    script.write_text("import sys\nprint(sys.argv[1:], len(prog.tasks()) > 10)\n")
+    # the words after the script are its own, options too; the vmlinux and the dump are crashpy's
+    proc = crashpy(str(script), "-x", "word", elf[0], elf[1])
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "['-x', 'word'] True\n", "")
+    proc = crashpy("-e", "raise ValueError('no')", *elf)
+    assert proc.returncode == 1 and proc.stderr.strip().endswith("ValueError: no")
