@@ -307,7 +307,10 @@ def _run(args: argparse.Namespace, machine: MachineOptions, script: str | None, 
     s.silent = args.silent
     if sys.stdout.isatty():
         # crash on a terminal: scrolling on through less (or $CRASHPAGER), unless -s or --no_scroll.
-        s.scroll_command = "CRASHPAGER" if os.environ.get("CRASHPAGER") else "less"
+        import shutil
+
+        pager = "less" if shutil.which("less") or not shutil.which("more") else "more"
+        s.scroll_command = "CRASHPAGER" if os.environ.get("CRASHPAGER") else pager
         s.scroll = not (args.silent or args.no_scroll)
     if args.console is not None:
         try:
