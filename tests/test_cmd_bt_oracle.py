@@ -3,13 +3,14 @@
 Every task of every dump is traced with `bt`, `bt -f`, `bt -F` and `bt -l` (by task address, so pid 0's
 per-cpu idle tasks are each traced), plus a set of options on the panic task and a sleeping task.
 
-One difference is named and checked instead: the active task of the CPU that the panic stopped with
-its reboot IPI.  crash 8.0.6 cannot unwind it ("bt: invalid size request: 0  type: "stack contents""
+One difference is named and checked instead: the active task of the CPU that the panic stopped, with
+its reboot IPI or, in nmi.elf, with an NMI (spinning in a kthread with interrupts off).  crash 8.0.6 cannot unwind it ("bt: invalid size request: 0  type: "stack contents""
 then "read of stack at fffffe0000014000 failed"): it sizes an IST slot it cannot name (the #MC
 stack, unused under QEMU) as 0 bytes and gives up the task there.  crashpy skips that slot and
 prints the task's real state in crash's format: the exception RIP in stop_this_cpu from the CPU's
-NT_PRSTATUS note, the interrupt frames (__sysvec_reboot, sysvec_reboot, asm_sysvec_reboot) and the
-user-mode registers the IPI interrupted.  The same slot makes crash's `bt -E` end with "unrecognized
+NT_PRSTATUS note, then the reboot IPI's frames and what it interrupted, or the NMI stack in the
+cpu_entry_area (smp_stop_nmi_callback ... end_repeat_nmi), the pt_regs of the interrupted
+oracle_spin_irqs_off and the kthread's frames.  The same slot makes crash's `bt -E` end with "unrecognized
 stack address"; crashpy lists the remaining stacks.
 """
 
@@ -164,9 +165,20 @@ def test_bt_stopped_cpu_better_than_crash(name: str, crash_bin: object) -> None:
     assert "read of stack" not in got
     lines = got.splitlines()
     assert lines[1].startswith("    [exception RIP: stop_this_cpu+")
-    assert any("] __sysvec_reboot at " in line for line in lines)
-    assert any("] asm_sysvec_reboot at " in line for line in lines)
-    assert lines[-1].endswith("CS: 0033  SS: 002b")  # back to the user mode the IPI interrupted
+    assert not any(line.startswith("bt: ") for line in lines)
+    if name == "nmi.elf":
+        # stopped by the NMI while spinning with interrupts off: the NMI stack, then the kthread
+        assert any("] smp_stop_nmi_callback at " in line for line in lines)
+        assert "--- <NMI exception stack> ---" in lines
+        after = lines[lines.index("--- <NMI exception stack> ---") + 1 :]
+        assert after[0].split("] ", 1)[1].startswith("oracle_spin_irqs_off at ")
+        assert after[0].endswith(" [oracle_crash]")
+        assert [line.split("] ", 1)[1].split(" at ")[0] for line in after[1:]] == ["kthread", "ret_from_fork"]
+        return
+    # stopped by the reboot IPI: its handler's frames, then what it interrupted (user mode, or kernel
+    # code on the task's stack or on the IRQ stack, depending on where the CPU was)
+    assert any("sysvec_reboot at " in line for line in lines)
+    assert lines[-1].startswith("    ORIG_RAX: ") or lines[-1].split(" at ")[0].endswith(("ret_from_fork", "kthread"))
 
 
 def test_bt_frames_as_data(crash_bin: object) -> None:
