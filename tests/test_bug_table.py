@@ -25,18 +25,23 @@ def test_relative_entries() -> None:
 def test_bug_dump(paths: dict[str, Path]) -> None:
     """oracle_BUG's ud2 (module oracle_crash, the exception RIP) and vmlinux's list checks."""
     from crashpy.disasm.bug import bug_table
+    from crashpy.symbols.crash_view import crash_symtab
 
     prog = program(paths["vmlinux"], paths["bug.elf"])
     table = {e.address: e for e in bug_table(prog)}
-    rip = 0xFFFFFFFFC022A113  # oracle_BUG+17, crash's "exception RIP"
+    start = crash_symtab(prog).value_of("oracle_BUG")
+    assert start is not None
+    # the exception RIP: the BUG() entry inside oracle_BUG (oracle_BUG+17 in crash's bt)
+    rip = next(a for a, e in table.items() if start <= a < start + 64)
     assert (table[rip].file, table[rip].line) == ("oracle_crash.c", 30)
+    assert f"[exception RIP: oracle_BUG+{rip - start}]" in run_crashpy(paths["vmlinux"], paths["bug.elf"], ["bt"])[0]
     out = run_crashpy(
         paths["vmlinux"],
         paths["bug.elf"],
-        ["dis -w 0xffffffffc022a102 4", "dis -w __list_add_valid.cold", "dis __list_add_valid.cold"],
+        [f"dis -w {start:#x} 4", "dis -w __list_add_valid.cold", "dis __list_add_valid.cold"],
     )
     # module symbols name the address, as in crash's `dis oracle_BUG`
-    assert out[0].splitlines()[-1] == "0xffffffffc022a113 <oracle_BUG+17>:\tud2    ; BUG at oracle_crash.c:30"
+    assert out[0].splitlines()[-1] == f"{rip:#x} <oracle_BUG+{rip - start}>:\tud2    ; BUG at oracle_crash.c:30"
     assert "<__list_add_valid.cold+58>:\tud2    ; BUG at lib/list_debug.c:30\n" in out[1]
     # without -w the output is crash's: no notes
     assert "BUG at" not in out[2]

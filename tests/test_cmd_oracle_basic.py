@@ -173,23 +173,25 @@ def _oracle_binary() -> Path:
 
 
 def _excluded_page(vmlinux: Path, dump: Path) -> int | None:
-    """A page of the kernel image's text/rodata gap that makedumpfile left out, after one it kept."""
+    """A page of the kernel image that makedumpfile left out (a freed gap: text/rodata, rodata/data or
+    init), right after one it kept.  Which gap pages are free, and so excluded, depends on the run."""
     prog = program(vmlinux, dump)
-    start = prog.symbols.lookup("_etext")
-    end = prog.symbols.lookup("__start_rodata")
-    if start is None or end is None:
-        return None
-    page = (start.address + 0xFFF) & ~0xFFF
-    kept = False
-    while page < end.address:
-        try:
-            prog.read(page, 8, AddressSpace.KVADDR)
-            kept = True
-        except FaultError as e:
-            if kept and e.kind is FaultKind.EXCLUDED:
-                return page
-            kept = False
-        page += 0x1000
+    for first, last in (("_etext", "__start_rodata"), ("__end_rodata", "_sdata"), ("__init_begin", "__init_end")):
+        start = prog.symbols.lookup(first)
+        end = prog.symbols.lookup(last)
+        if start is None or end is None:
+            continue
+        page = (start.address + 0xFFF) & ~0xFFF
+        kept = False
+        while page < end.address:
+            try:
+                prog.read(page, 8, AddressSpace.KVADDR)
+                kept = True
+            except FaultError as e:
+                if kept and e.kind is FaultKind.EXCLUDED:
+                    return page
+                kept = False
+            page += 0x1000
     return None
 
 

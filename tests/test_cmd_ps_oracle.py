@@ -23,6 +23,7 @@ DUMPS = [
     "bug.elf",
     "null.elf",
     "panic.elf",
+    "nmi.elf",
 ]
 
 PS = [

@@ -24,6 +24,7 @@ DUMPS = [
     "bug.elf",
     "null.elf",
     "panic.elf",
+    "nmi.elf",
 ]
 
 COMMANDS = [

@@ -20,6 +20,7 @@ ELF_DUMPS = [
     "bug.elf",
     "null.elf",
     "panic.elf",
+    "nmi.elf",
     "sysrq.d31.elf",
     "sysrq.elf.trunc40",
 ]
@@ -45,6 +46,11 @@ CONSOLE_SIGNS = {
         "Kernel panic - not syncing: Fatal exception",
     ],
     "panic": ["Kernel panic - not syncing: oracle_crash: panic", "oracle_panic+"],
+    "nmi": [
+        "spins with interrupts off; calling panic()",
+        "Kernel panic - not syncing: oracle_crash: nmi",
+        "Shutting down cpus with NMI",
+    ],
 }
 
 

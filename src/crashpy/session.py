@@ -52,8 +52,8 @@ class Alias:
     origin: str  # "builtin", "runtime", "$HOME/.crashpyrc" or ".crashpyrc", as `alias` lists it
 
 
-# Commands whose output is an endless stream, never handed to the pager.
-UNPAGED_COMMANDS = {"repeat"}
+# Commands never handed to the pager: an endless stream (repeat), a console that talks with the user (py).
+UNPAGED_COMMANDS = {"repeat", "py", "python"}
 
 # What crash allows in --minimal mode.
 MINIMAL_COMMANDS = {"log", "dis", "rd", "sym", "eval", "set", "extend", "help", "exit", "q"}
@@ -213,6 +213,7 @@ class Session:
             if cmd is None and name in EXTERNAL_COMMANDS:
                 self.run_external(argv)
                 return
+            rewritten = None
             if cmd is None and not self.minimal:
                 rewritten = self._datatype_command(argv)
                 if rewritten:
@@ -227,7 +228,9 @@ class Session:
                     self.println(f"crash: command not found: {name}")
                 self.errors += 1
                 return
-            self.current_line = cmdline  # the text as typed, for commands that read it whole (py)
+            # the text as typed, for commands that read it whole (py, p); a bare type or symbol name
+            # stands for the command it was rewritten to
+            self.current_line = " ".join([name, *args]) if rewritten else cmdline
             if "--json" in args:  # sys/ps/mod/log --json: the command's data as JSON (crashpy/jsonout.py)
                 from crashpy import jsonout
 

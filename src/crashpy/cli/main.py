@@ -1,6 +1,7 @@
 """crashpy's command line: `crashpy [options] vmlinux vmcore` (files in any order), like crash.
 
-Exit codes: 0 the session ended normally; 1 start-up error (a file missing, unreadable, not a dump, or
+Exit codes (a Python script given with -e or as script.py exits with its own status instead):
+0 the session ended normally; 1 start-up error (a file missing, unreadable, not a dump, or
 not the dump's kernel); 2 bad command-line usage; 3 commands came from a file or a pipe (-i, or standard
 input that is not a terminal) and at least one of them failed; 130 such a run was stopped by Ctrl-C.
 """
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--version", action="store_true")
     p.add_argument("-s", dest="silent", action="store_true")
     p.add_argument("-i", dest="input_file")
+    p.add_argument("-e", dest="code")
     p.add_argument("-x", dest="extensions", action="store_true")
     p.add_argument("-d", dest="debug", type=_debug_level, default=0)
     p.add_argument("-m", "--machdep", dest="machdep", action="append", default=[])
@@ -90,12 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 USAGE = """\
-Usage: crashpy [OPTION]... [vmlinux] [System.map] dumpfile [dumpfile]...
+Usage: crashpy [OPTION]... [script.py [arg]...] [vmlinux] [System.map] dumpfile [dumpfile]...
 
 Open a Linux kernel crash dump with its debug vmlinux (files in any order) and answer crash's commands.
 
   -s                 silent: no banner, no sys output, no echo of commands read from a file
   -i file            run the commands in file after start-up, then read standard input
+  -e code            run Python code with prog and session bound, then exit with its status
+  script.py [arg]... (before the vmlinux and dump) run a Python script the same way
   -x                 accepted for crash's sake: crashpy loads no extension modules
   -d num             debug level (as `set debug` shows)
   -m option=value    machine option (also --machdep): phys_base=hex, kaslr=hex|auto,
@@ -188,6 +192,31 @@ def rc_files(no_crashrc: bool) -> list[tuple[str, str]]:
     return out
 
 
+def split_script(argv: list[str]) -> tuple[list[str], str | None, list[str]]:
+    """`crashpy [options] script.py arg... vmlinux vmcore`: (crashpy's own arguments, the script, its
+    arguments).  Every word after the script is the script's, options too, except the files crashpy
+    opens (a vmlinux, a dump, a System.map), which may come anywhere."""
+    from crashpy.loader import classify
+
+    for i, word in enumerate(argv):
+        if not (word.endswith(".py") and os.path.isfile(word)):
+            continue
+        if i and argv[i - 1] in ("-i", "-e", "-c", "--src", "-m", "--machdep", "-d", "--kaslr"):
+            continue  # the value of an option
+        own = argv[:i]
+        script_args: list[str] = []
+        for rest in argv[i + 1 :]:
+            try:
+                if rest.startswith("-") or not os.path.isfile(rest):
+                    raise StartupError(rest)
+                classify([rest])
+                own.append(rest)
+            except CrashpyError:
+                script_args.append(rest)
+        return own, word, script_args
+    return argv, None, []
+
+
 def open_inputs(args: argparse.Namespace, machine: MachineOptions) -> tuple[Program, str | None]:
     """Open the dump(s) and the vmlinux as the command line names them: (Program, System.map path)."""
     from crashpy.dumpfile.sniff import open_dump
@@ -230,8 +259,9 @@ def _notice(text: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    own, script, script_args = split_script(sys.argv[1:] if argv is None else argv)
     try:
-        args = build_parser().parse_intermixed_args(argv)
+        args = build_parser().parse_intermixed_args(own)
         machine = parse_machine_options(args.machdep)
     except UsageError as e:
         sys.stderr.write(f"crashpy: {e} (crashpy -h for usage)\n")
@@ -245,13 +275,13 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(f"crashpy {__version__}\n")
         return EXIT_OK
     try:
-        return _run(args, machine)
+        return _run(args, machine, script, script_args)
     except KeyboardInterrupt:
         sys.stderr.write("\n")
         return EXIT_INTERRUPTED
 
 
-def _run(args: argparse.Namespace, machine: MachineOptions) -> int:
+def _run(args: argparse.Namespace, machine: MachineOptions, script: str | None, script_args: list[str]) -> int:
     from crashpy.session import ExitSession, Session
 
     try:
@@ -277,7 +307,10 @@ def _run(args: argparse.Namespace, machine: MachineOptions) -> int:
     s.silent = args.silent
     if sys.stdout.isatty():
         # crash on a terminal: scrolling on through less (or $CRASHPAGER), unless -s or --no_scroll.
-        s.scroll_command = "CRASHPAGER" if os.environ.get("CRASHPAGER") else "less"
+        import shutil
+
+        pager = "less" if shutil.which("less") or not shutil.which("more") else "more"
+        s.scroll_command = "CRASHPAGER" if os.environ.get("CRASHPAGER") else pager
         s.scroll = not (args.silent or args.no_scroll)
     if args.console is not None:
         try:
@@ -287,6 +320,18 @@ def _run(args: argparse.Namespace, machine: MachineOptions) -> int:
             _notice(f"-c {args.console}: {e.strerror}")
     if args.source_tree is not None:
         session.state["source_tree"] = os.path.abspath(args.source_tree)
+    if args.code is not None or script is not None:
+        # crashpy -e 'code' / crashpy script.py: Python with the dump bound, exit with its status
+        from crashpy.api import run_script
+
+        s.silent = True
+        if args.code is not None:
+            status = run_script(prog, args.code, script_args, code=True, session=session)
+        else:
+            assert script is not None
+            status = run_script(prog, script, script_args, code=False, session=session)
+        sys.stdout.flush()
+        return status
 
     if not args.silent:
         from crashpy.cli.banner import print_banner
@@ -337,6 +382,7 @@ def _run_lines(session: Session, lines: list[str] | TextIO, *, from_file: bool) 
             session.run_line(line)
         except KeyboardInterrupt:
             session.interrupted = True
+        session.out.flush()  # a reader at the other end of a pipe sees each command's answer at once
         if session.interrupted:
             return
 

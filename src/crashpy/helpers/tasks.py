@@ -6,16 +6,37 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from crashpy.errors import FaultError
-from crashpy.helpers.list import list_for_each_entry
+from crashpy.helpers.list import list_for_each, list_for_each_entry
 
 if TYPE_CHECKING:
     from crashpy.program import Program
 
 
 def thread_group_leaders(prog: Program) -> list[int]:
-    """init_task and every task on its `tasks` list (struct task_struct *)."""
+    """init_task and every task on its `tasks` list (struct task_struct *).
+
+    When a link cannot be read (a dump cut short, a page left out), the list is walked on backwards
+    from init_task through the `prev` pointers, so that only the tasks whose links are unreadable are
+    lost, not every task after them."""
     init = prog.symbol_address("init_task")
-    return [init, *list_for_each_entry(prog, init + prog.offsetof("task_struct", "tasks"), "task_struct", "tasks")]
+    off = prog.offsetof("task_struct", "tasks")
+    head = init + off
+    forward: list[int] = []
+    try:
+        for node in list_for_each(prog, head):
+            forward.append(node)
+    except FaultError:
+        backward: list[int] = []
+        seen = set(forward)
+        try:
+            node = prog.read_u64(head + 8)
+            while node != head and node not in seen and len(backward) < 1_000_000:
+                backward.append(node)
+                node = prog.read_u64(node + 8)
+        except FaultError:
+            pass
+        forward += reversed(backward)
+    return [init, *(node - off for node in forward)]
 
 
 def threads_of(prog: Program, leader: int) -> list[int]:
@@ -56,7 +77,11 @@ def all_tasks(prog: Program) -> list[int]:
             if task:
                 seen.setdefault(task, None)
         for leader in thread_group_leaders(prog):
-            for task in threads_of(prog, leader):
+            try:
+                threads = threads_of(prog, leader)
+            except FaultError:  # an unreadable task_struct: its context read fails and skips it
+                threads = [leader]
+            for task in threads:
                 seen.setdefault(task, None)
         return list(seen)
 
