@@ -312,3 +312,19 @@ def test_python_code_and_script(tmp_path: Path, elf: list[str]) -> None:
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "['-x', 'word'] True\n", "")
     proc = crashpy("-e", "raise ValueError('no')", *elf)
     assert proc.returncode == 1 and proc.stderr.strip().endswith("ValueError: no")
+
+
+def test_global_json(tmp_path: Path, elf: list[str]) -> None:
+    """crashpy --json: no banner; each command with a JSON form prints its document, others their text."""
+    import json
+
+    proc = run("--json", *elf, stdin="ps\nbt\n", home=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    decoder = json.JSONDecoder()
+    text = proc.stdout
+    ps_doc, end = decoder.raw_decode(text)
+    bt_doc, _ = decoder.raw_decode(text[end:].lstrip())
+    assert ps_doc["command"] == "ps" and any(t["pid"] == 1 for t in ps_doc["tasks"])
+    assert bt_doc["command"] == "bt" and bt_doc["tasks"][0]["frames"][0]["function"] == "panic"
+    other = run("--json", *elf, stdin="eval 1+1\n", home=tmp_path)
+    assert other.stdout.startswith("hexadecimal: 2")

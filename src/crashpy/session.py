@@ -94,6 +94,7 @@ class Session:
         self.current_cmd = ""
         self.errors = 0  # commands that failed (an error line); a non-interactive run exits 3 if any
         self.interrupted = False  # Ctrl-C stopped the last command
+        self.json_all = False  # crashpy --json: every command with a JSON form prints it
         self.paging = False  # the output is a terminal a pager may take over (set by the REPL)
         self.interactive = False  # a person at a terminal types the commands (set by the REPL)
         self.state: dict[str, object] = {}
@@ -231,7 +232,7 @@ class Session:
             # the text as typed, for commands that read it whole (py, p); a bare type or symbol name
             # stands for the command it was rewritten to
             self.current_line = " ".join([name, *args]) if rewritten else cmdline
-            if "--json" in args:  # sys/ps/mod/log --json: the command's data as JSON (crashpy/jsonout.py)
+            if "--json" in args or self.json_all:  # the command's data as JSON (crashpy/jsonout.py)
                 from crashpy import jsonout
 
                 if jsonout.supports(cmd.name):

@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--zero_excluded", action="store_true")
     p.add_argument("--no_crashrc", action="store_true")
     p.add_argument("--no_scroll", action="store_true")
+    p.add_argument("--json", dest="json_all", action="store_true")
     return p
 
 
@@ -112,6 +113,8 @@ Open a Linux kernel crash dump with its debug vmlinux (files in any order) and a
                      (also `set zero_excluded on|off`)
   --no_scroll        do not page long output (also `set scroll off`)
   --no_crashrc       do not read ~/.crashpyrc and ./.crashpyrc
+  --json             every command that has a JSON form (sys, ps, mod, log, task, bt) prints it
+                     (docs/json.md); implies -s; other commands print their text
   -h, --help [cmd]   this help, or the help page of command cmd
   -v, --version      crashpy's version
 
@@ -301,6 +304,9 @@ def _run(args: argparse.Namespace, machine: MachineOptions, script: str | None, 
     from crashpy.commands.set import settings
 
     session = Session(prog, sys.stdout, minimal=args.minimal)
+    if args.json_all:
+        session.json_all = True
+        args.silent = True
     s = settings(session)
     s.debug = args.debug
     s.zero_excluded = args.zero_excluded
