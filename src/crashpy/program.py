@@ -220,6 +220,14 @@ class Program:
             remaining -= chunk
         return bytes(out)
 
+    def crash_reads_zeros(self, fault: FaultError) -> bool:
+        """Whether crash reads the page of `fault` as zeros: the pages makedumpfile -E leaves out of an
+        ELF dump (p_filesz < p_memsz).  crashpy never hands those zeros out as data; commands that must
+        print what crash prints use this to tell such a page from one that is really missing."""
+        from crashpy.dumpfile.elf import ElfDump
+
+        return fault.kind is FaultKind.EXCLUDED and isinstance(self.dump, ElfDump)
+
     def read_u8(self, addr: int) -> int:
         return self.read(addr, 1)[0]
 

@@ -10,6 +10,7 @@ from crashpy.errors import CommandError, CrashpyError
 from crashpy.helpers.numbers import getopt
 from crashpy.helpers.task_select import SelectionError, parse_selection, select_tasks
 from crashpy.helpers.tasks import TaskContext, TaskTable, task_table
+from crashpy.progress import Progress
 from crashpy.session import Session
 
 HELP = """\
@@ -314,7 +315,11 @@ def cmd_foreach(session: Session, args: list[str]) -> None:
     shown_groups: set[int] = set()
     shown: dict[str, bool] = {}
     ps_opts = run.ps_options()
-    for tc in tasks:
+    # a progress line on the terminal while the output goes elsewhere (foreach bt > file)
+    out_tty = getattr(session.out, "isatty", lambda: False)()
+    progress = Progress(f"foreach {keyword}", len(tasks), allowed=not out_tty)
+    for n, tc in enumerate(tasks):
+        progress.update(n)
         if keyword == "task":
             run.run_task(tc)
         elif keyword in ("set", "sig"):
@@ -330,3 +335,4 @@ def cmd_foreach(session: Session, args: list[str]) -> None:
             run.run_ps(tc, ps_opts, shown_groups)
         else:
             run.run_other(keyword, tc, sel.args)
+    progress.close()

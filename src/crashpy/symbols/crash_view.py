@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from crashpy.progress import Progress
+
 if TYPE_CHECKING:
     from crashpy.helpers.modules import ModuleSymtab
     from crashpy.program import Program
@@ -166,7 +168,10 @@ class CrashSymtab:
         rows: list[tuple[int, int, str, str]] = []  # (undefined-first key, value, raw name, letter)
         letters = [section_letter(s.name, s.flags, s.type) for s in sections]
         nsec = len(sections)
-        for st_name, info, _other, shndx, value, _size in entries[1:]:
+        progress = Progress("building the symbol index", len(entries))
+        for count, (st_name, info, _other, shndx, value, _size) in enumerate(entries[1:]):
+            if not count & 0x3FFF:
+                progress.update(count)
             bind, typ = info >> 4, info & 0xF
             if st_name == 0 and typ == _STT_SECTION and shndx < nsec:
                 name = sections[shndx].name
@@ -199,6 +204,7 @@ class CrashSymtab:
             rows.append((1, value, name, letter))
         rows.sort(key=lambda r: (r[0], r[1], r[2].encode("latin-1")))
         ksyms_start = False
+        progress.close()
         for _und, value, raw, letter in rows:
             name = _strip_symbol_end(raw)
             if not name:

@@ -1121,13 +1121,10 @@ class Tracer:
         """crash's accessible(): whether one byte at `addr` reads.  crash reads the pages makedumpfile
         excluded from an ELF dump (p_filesz < p_memsz) as zeros, so they count as accessible there,
         though crashpy never hands their zeros out as data."""
-        from crashpy.dumpfile.elf import ElfDump
-        from crashpy.errors import FaultKind
-
         try:
             self.prog.read(addr, 1)
         except FaultError as e:
-            return e.kind is FaultKind.EXCLUDED and isinstance(self.prog.dump, ElfDump)
+            return self.prog.crash_reads_zeros(e)
         return True
 
     def _exception_stack(
