@@ -47,8 +47,9 @@ def test_the_bound_names(session: Session) -> None:
 
 
 def test_statements_and_kept_names(session: Session) -> None:
-    assert run(session, "py for m in prog.modules()[:2]: print(m.name, m.size)") == (
-        "virtio_ring 49152\nfailover 16384\n"
+    first_two = Kernel.of(session.prog).modules()[:2]  # by base address, which varies from boot to boot
+    assert run(session, "py for m in prog.modules()[:2]: print(m.name, m.size)") == "".join(
+        f"{m.name} {m.size}\n" for m in first_two
     )
     assert run(session, 'py x = "a  b"') == ""
     assert run(session, "py x") == "'a  b'\n"  # the text as typed: two blanks stay two
@@ -134,6 +135,7 @@ def test_help_page(session: Session) -> None:
 
 
 NUMBERS = re.compile(r"^[\d\[\], ]+$")
+NAME_SIZE = re.compile(r"^\w+ \d+$")
 
 
 def test_help_examples_are_true(session: Session) -> None:
@@ -153,6 +155,8 @@ def test_help_examples_are_true(session: Session) -> None:
         for want, have in zip(expected, got, strict=True):
             if NUMBERS.match(want):  # a count, a pid list, jiffies: what this run's dump holds
                 assert NUMBERS.match(have), (line, have)
+            elif NAME_SIZE.match(want):  # a module and its size: which comes first varies by boot
+                assert NAME_SIZE.match(have), (line, have)
             else:
                 assert have == want, line
         checked += 1

@@ -33,7 +33,9 @@ def test_bug_dump(paths: dict[str, Path]) -> None:
     assert start is not None
     # the exception RIP: the BUG() entry inside oracle_BUG (oracle_BUG+17 in crash's bt)
     rip = next(a for a, e in table.items() if start <= a < start + 64)
-    assert (table[rip].file, table[rip].line) == ("oracle_crash.c", 30)
+    source = (Path(__file__).resolve().parent.parent / "tools" / "trigger" / "oracle_crash.c").read_text()
+    bug_line = next(n for n, text in enumerate(source.splitlines(), 1) if text.strip() == "BUG();")
+    assert (table[rip].file, table[rip].line) == ("oracle_crash.c", bug_line)
     assert f"[exception RIP: oracle_BUG+{rip - start}]" in run_crashpy(paths["vmlinux"], paths["bug.elf"], ["bt"])[0]
     out = run_crashpy(
         paths["vmlinux"],
@@ -41,7 +43,7 @@ def test_bug_dump(paths: dict[str, Path]) -> None:
         [f"dis -w {start:#x} 4", "dis -w __list_add_valid.cold", "dis __list_add_valid.cold"],
     )
     # module symbols name the address, as in crash's `dis oracle_BUG`
-    assert out[0].splitlines()[-1] == f"{rip:#x} <oracle_BUG+{rip - start}>:\tud2    ; BUG at oracle_crash.c:30"
+    assert out[0].splitlines()[-1] == f"{rip:#x} <oracle_BUG+{rip - start}>:\tud2    ; BUG at oracle_crash.c:{bug_line}"
     assert "<__list_add_valid.cold+58>:\tud2    ; BUG at lib/list_debug.c:30\n" in out[1]
     # without -w the output is crash's: no notes
     assert "BUG at" not in out[2]
