@@ -9,8 +9,9 @@ APT_PKGS=(
   # building the oracle crash 8.0.6 from Debian's source package
   dpkg-dev g++ bison flex texinfo libncurses-dev zlib1g-dev liblzo2-dev libsnappy-dev libzstd-dev
   libgmp-dev libmpfr-dev wget
-  # python-lzo builds against liblzo2 (above); tmux for terminal tests
-  tmux
+  # python-lzo builds against liblzo2 (above); tmux for terminal tests; capsh (libcap2-bin) for the
+  # unreadable-file test when running as root
+  tmux libcap2-bin
 )
 missing=()
 for p in "${APT_PKGS[@]}"; do
