@@ -42,6 +42,7 @@ class OrcTables:
 
     def __init__(self, prog: Program) -> None:
         self.prog = prog
+        self._found: dict[int, OrcEntry | None] = {}
         need = (
             "lookup_num_blocks",
             "__start_orc_unwind_ip",
@@ -104,8 +105,14 @@ class OrcTables:
         except FaultError:
             return None
 
-    def find(self, ip: int, module: object | None = None) -> OrcEntry | None:
-        """The ORC entry that covers text address `ip`, or None."""
+    def find(self, ip: int) -> OrcEntry | None:
+        """The ORC entry that covers text address `ip`, or None (kept per address)."""
+        if ip in self._found:
+            return self._found[ip]
+        entry = self._found[ip] = self._find(ip)
+        return entry
+
+    def _find(self, ip: int) -> OrcEntry | None:
         if not self.valid:
             return None
         if not self.stext <= ip < self.etext:

@@ -10,6 +10,7 @@ skipped instead of failing the whole task, so a CPU stopped by the panic's IPI o
 
 from __future__ import annotations
 
+import bisect
 import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -48,6 +49,7 @@ EXCEPTION_FUNCTIONS = frozenset(
     )
 )
 RAZ_MASK = 0xFFFFFFFFFFC08028
+TEXT_FLOOR = 0xFFFFFFFF80000000  # x86_64 kernel and module text lie above this
 # struct pt_regs, in order
 PT_REGS = tuple(
     "r15 r14 r13 r12 bp bx r11 r10 r9 r8 ax cx dx si di orig_ax ip cs flags sp ss".split()
@@ -105,11 +107,42 @@ class Backtrace:
     ref_found: bool = False
 
 
+_FF4 = b"\xff\xff\xff\xff"
+
+
+def text_candidates(raw: bytes) -> list[int]:
+    """Indexes of the little-endian words of `raw` at or above TEXT_FLOOR: a word whose high half is
+    ff ff ff ff with bit 31 set in its low half (found with bytes.find, as such words are few)."""
+    out: list[int] = []
+    find = raw.find
+    n = len(raw)
+    pos = find(_FF4)
+    while pos != -1:
+        a = pos + ((4 - pos) & 7)  # the first word's high half at or after pos
+        if a + 4 <= n and raw[a : a + 4] == _FF4:
+            if raw[a - 1] >= 0x80:
+                out.append(a >> 3)
+            pos = find(_FF4, a + 8)
+        else:
+            pos = find(_FF4, pos + 1)
+    return out
+
+
 @dataclass
 class _Stack:
     base: int
     top: int
     words: tuple[int, ...]
+    raw: bytes = b""
+    _candidates: list[int] | None = None
+
+    def candidates(self) -> list[int]:
+        """Indexes of the words that can be kernel or module text (the top 2 GB), ascending."""
+        if self._candidates is None:
+            self._candidates = text_candidates(self.raw) if self.raw else [
+                k for k, v in enumerate(self.words) if v >= TEXT_FLOOR
+            ]
+        return self._candidates
 
     def word(self, addr: int) -> int:
         return self.words[(addr - self.base) // 8]
@@ -130,6 +163,8 @@ class Unwinder:
         self.stacks = stack_info(prog)
         self.framesize_cache: dict[int, tuple[int, bool]] = {}
         self._code_cache: dict[int, list[tuple[int, str, str]]] = {}
+        self._text_cache: dict[int, bool] = {}
+        self._module_cache: dict[int, str | None] = {}
         self.use_old_bt = False
         self.pt_regs_size = self._sizeof("pt_regs", 168)
         self.thread_info_size = self._sizeof("thread_info", 24)
@@ -177,12 +212,19 @@ class Unwinder:
         return found[0].name if found else None
 
     def is_kernel_text(self, value: int) -> bool:
-        if value < 0xFFFF800000000000:
+        # x86_64 keeps kernel and module text in the top 2 GB (the kernel image map and the module area)
+        if value < 0xFFFFFFFF80000000:
             return False
-        return self.symtab.is_kernel_text(value)
+        known = self._text_cache.get(value)
+        if known is None:
+            known = self._text_cache[value] = self.symtab.is_kernel_text(value)
+        return known
 
     def module_name(self, value: int) -> str | None:
-        return self.symtab.module_name_of(value)
+        if value in self._module_cache:
+            return self._module_cache[value]
+        name = self._module_cache[value] = self.symtab.module_name_of(value)
+        return name
 
     def read_u64(self, addr: int) -> int | None:
         try:
@@ -377,7 +419,7 @@ class Tracer:
 
     def read_stack(self, base: int, top: int, what: str) -> _Stack:
         data = self.prog.read(base, top - base, what=what)
-        return _Stack(base, top, struct.unpack(f"<{(top - base) // 8}Q", data))
+        return _Stack(base, top, struct.unpack(f"<{(top - base) // 8}Q", data), data)
 
     def instack(self, addr: int) -> bool:
         return self.stack.contains(addr)
@@ -474,22 +516,22 @@ class Tracer:
                     stages.append((es.base, es.base + es.size, es.name == "NMI"))
         for stage, (base, top, in_nmi) in enumerate(stages):
             if stage == 0 and not skip_process:
-                words = self.stack.words
+                scanned = self.stack
             else:
                 try:
-                    words = self.read_stack(base, top, "stack contents").words
+                    scanned = self.read_stack(base, top, "stack contents")
                 except FaultError:
                     continue
+            words = scanned.words
             estack = stage >= 2 or (skip_process and stage >= 1)
             past_process = stage > 0 or skip_process
             n = len(words)
-            i = 0
-            while i < n:
+            cands = scanned.candidates()  # only text names are sought
+            for i in cands:
                 value = words[i]
                 addr = base + i * 8
-                sym = uw.closest_symbol(value) if value >= 0xFFFF800000000000 else None
+                sym = uw.closest_symbol(value)
                 if sym is None:
-                    i += 1
                     continue
                 if sym in DUMP_SEARCH_NAMES:
                     if sym == "crash_kexec":
@@ -497,18 +539,15 @@ class Tracer:
                             return value, addr
                         if not self.opts.text_symbols and crash_kexec is None:
                             crash_kexec = (value, addr)
-                            i += 1
                             continue
                     return value, addr
                 if estack and sym in ("nmi_watchdog_tick", "default_do_nmi"):
                     if uw.function_called_by(value - 5) == "die_nmi":
                         self.f_start = True
                         return uw._symval("die_nmi"), addr - 7 * 8
-                    i += 1
                     continue
                 if sym == "panic":
                     panic_at = (value, addr)
-                    i += 1
                     continue
                 j = -1
                 if sym == "die":
@@ -549,7 +588,6 @@ class Tracer:
                     and sym == "cpu_idle"
                 ):
                     halt = (value, addr)
-                i += 1
             if panic_at is not None:
                 return panic_at
             if stage == 0 and not skip_process and crash_kexec is not None:
@@ -924,7 +962,17 @@ class Tracer:
         stack = self.stack
         done = False
         i = (rsp - stack.base) // 8
+        cands = stack.candidates()
         while not done and rsp < stacktop:
+            # skip to the next word that can be text: the words between are never frames
+            j = bisect.bisect_left(cands, i)
+            step = (cands[j] - i) if j < len(cands) else (stacktop - rsp + 7) // 8
+            if step:
+                if rsp + step * 8 >= stacktop:
+                    rsp += (stacktop - rsp + 7) // 8 * 8
+                    break
+                i += step
+                rsp += step * 8
             value = stack.words[i]
             if uw.is_kernel_text(value):
                 res = self.print_stack_entry(level, i, value)
