@@ -23,22 +23,11 @@ import pytest
 
 from crashpy.helpers.tasks import task_table
 from tests.crashpy_runner import program, run_crashpy
+from tests.dump_names import WITH_NMI
 from tests.oracle import run_crash
 from tools.vmcores import ensure
 
-DUMPS = [
-    "sysrq.elf",
-    "sysrq.qemu-kdump",
-    "sysrq.d31.zlib",
-    "sysrq.d31.lzo",
-    "sysrq.d31.flat",
-    "sysrq.d31.elf",
-    "kaslr.elf",
-    "bug.elf",
-    "null.elf",
-    "panic.elf",
-    "nmi.elf",
-]
+DUMPS = WITH_NMI
 
 OPTIONS = [
     "bt",

@@ -13,21 +13,11 @@ import pytest
 
 from crashpy.commands.registry import load_all
 from tests.crashpy_runner import run_crashpy
+from tests.dump_names import ORACLE_DUMPS
 from tests.oracle import run_crash
 from tools.vmcores import ensure
 
-DUMPS = [
-    "sysrq.elf",
-    "sysrq.qemu-kdump",
-    "sysrq.d31.zlib",
-    "sysrq.d31.lzo",
-    "sysrq.d31.flat",
-    "sysrq.d31.elf",
-    "kaslr.elf",
-    "bug.elf",
-    "null.elf",
-    "panic.elf",
-]
+DUMPS = ORACLE_DUMPS
 
 FOREACH = [
     "foreach 1 2 set",

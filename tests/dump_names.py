@@ -1,0 +1,20 @@
+"""The test dumps the oracle tests compare crashpy and crash on (all built by tools/vmcores.py)."""
+
+from __future__ import annotations
+
+# The sysrq crash in every format crash reads, then the other ways of crashing.
+ORACLE_DUMPS = [
+    "sysrq.elf",
+    "sysrq.qemu-kdump",
+    "sysrq.d31.zlib",
+    "sysrq.d31.lzo",
+    "sysrq.d31.flat",
+    "sysrq.d31.elf",
+    "kaslr.elf",
+    "bug.elf",
+    "null.elf",
+    "panic.elf",
+]
+# nmi.elf's second CPU was stopped by an NMI; crash cannot unwind its task, so a test that traces
+# every task (foreach bt) names that difference before it takes this dump in.
+WITH_NMI = [*ORACLE_DUMPS, "nmi.elf"]
