@@ -277,11 +277,30 @@ def main(argv: list[str] | None = None) -> int:
     if args.version:
         sys.stdout.write(f"crashpy {__version__}\n")
         return EXIT_OK
+    _buffer_stdout()
     try:
         return _run(args, machine, script, script_args)
     except KeyboardInterrupt:
         sys.stderr.write("\n")
         return EXIT_INTERRUPTED
+    finally:
+        sys.stdout.flush()
+
+
+def _buffer_stdout() -> None:
+    """Under python -u or PYTHONUNBUFFERED, stdout writes every line with its own system call; into a
+    pipe a long answer (dis, foreach bt) then takes several times longer.  The session flushes after
+    each command and before any shell command, so a buffer is safe: give stdout one when it is not a
+    terminal."""
+    import io
+
+    out = sys.stdout
+    raw = getattr(out, "buffer", None)
+    if out.isatty() or not isinstance(raw, io.FileIO):
+        return
+    sys.stdout = io.TextIOWrapper(
+        io.BufferedWriter(raw), encoding=out.encoding, errors=out.errors, newline=None, line_buffering=False
+    )
 
 
 def _run(args: argparse.Namespace, machine: MachineOptions, script: str | None, script_args: list[str]) -> int:
