@@ -57,3 +57,21 @@ def vmcoreinfo_of(notes: list[Note]) -> bytes | None:
 def count_prstatus(notes: list[Note]) -> int:
     """How many NT_PRSTATUS ("CORE", type 1) notes: one per CPU."""
     return sum(1 for n in notes if n.name == "CORE" and n.type == NT_PRSTATUS)
+
+
+# struct user_regs_struct, the elf_prstatus pr_reg (x86_64), in order
+X86_64_USER_REGS = tuple(
+    "r15 r14 r13 r12 bp bx r11 r10 r9 r8 ax cx dx si di orig_ax ip cs flags sp ss fs_base gs_base ds es fs gs".split()
+)
+
+
+def prstatus_registers(notes: list[Note]) -> list[dict[str, int]]:
+    """The x86_64 registers of each NT_PRSTATUS note, in note order (one per CPU).  pr_reg is the
+    27 words before the note's last 8 bytes (pr_fpvalid and its padding)."""
+    size = 8 * len(X86_64_USER_REGS)
+    out = []
+    for n in notes:
+        if n.name == "CORE" and n.type == NT_PRSTATUS and len(n.desc) >= 112 + size:
+            words = struct.unpack_from(f"<{len(X86_64_USER_REGS)}Q", n.desc, len(n.desc) - size - 8)
+            out.append(dict(zip(X86_64_USER_REGS, words, strict=True)))
+    return out

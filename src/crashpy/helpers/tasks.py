@@ -283,9 +283,9 @@ def _active_tasks(prog: Program) -> list[int]:
 def _active_from_registers(prog: Program, table: TaskTable) -> None:
     """For a cpu whose run queue cannot be read (a dump cut short before the per-cpu areas): the task
     whose kernel stack holds the stack pointer of that cpu's NT_PRSTATUS note."""
-    import struct
+    from crashpy.dumpfile.notes import prstatus_registers
 
-    notes = [n for n in prog.dump.info.notes if n.name == "CORE" and n.type == 1]
+    regs = prstatus_registers(prog.dump.info.notes)
     stack_off = prog.offsetof("task_struct", "stack")
     stacks: list[tuple[int, int]] = []
     for tc in table.contexts:
@@ -294,10 +294,9 @@ def _active_from_registers(prog: Program, table: TaskTable) -> None:
         except FaultError:
             continue
     for cpu, task in enumerate(table.active):
-        if task or cpu >= len(notes) or len(notes[cpu].desc) < 27 * 8 + 8:
+        if task or cpu >= len(regs):
             continue
-        regs = struct.unpack_from("<27Q", notes[cpu].desc, len(notes[cpu].desc) - 27 * 8 - 8)
-        rsp = regs[19]
+        rsp = regs[cpu]["sp"]
         for base, candidate in stacks:
             if base <= rsp < base + 16384:
                 table.active[cpu] = candidate

@@ -15,6 +15,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from crashpy.dumpfile.notes import X86_64_USER_REGS
 from crashpy.errors import FaultError
 from crashpy.unwind.orc import ORC_REG_BP, ORC_REG_PREV_SP, ORC_REG_SP, ORC_REG_UNDEFINED, orc_tables
 from crashpy.unwind.stacks import THREAD_SIZE, stack_info
@@ -50,12 +51,8 @@ EXCEPTION_FUNCTIONS = frozenset(
 )
 RAZ_MASK = 0xFFFFFFFFFFC08028
 TEXT_FLOOR = 0xFFFFFFFF80000000  # x86_64 kernel and module text lie above this
-# struct pt_regs, in order
-PT_REGS = tuple(
-    "r15 r14 r13 r12 bp bx r11 r10 r9 r8 ax cx dx si di orig_ax ip cs flags sp ss".split()
-)
-# struct user_regs_struct (the elf_prstatus pr_reg of NT_PRSTATUS): pt_regs' order, then the segments
-USER_REGS = PT_REGS + ("fs_base", "gs_base", "ds", "es", "fs", "gs")
+# struct pt_regs, in order: user_regs_struct's first 21 words
+PT_REGS = X86_64_USER_REGS[:21]
 DUMP_SEARCH_NAMES = frozenset(
     (
         "netconsole_netdump",
@@ -162,7 +159,7 @@ class Unwinder:
         self.orc = orc_tables(prog)
         self.stacks = stack_info(prog)
         self.framesize_cache: dict[int, tuple[int, bool]] = {}
-        self._code_cache: dict[int, list[tuple[int, str, str]]] = {}
+        self._code_cache: dict[int, tuple[int, list[tuple[int, str, str]]]] = {}  # start -> (end, insns)
         self._text_cache: dict[int, bool] = {}
         self._module_cache: dict[int, str | None] = {}
         self.use_old_bt = False
@@ -254,12 +251,9 @@ class Unwinder:
 
     def _insns(self, start: int, end: int) -> list[tuple[int, str, str]]:
         """(address, mnemonic, operands) of the instructions in [start, end), gdb's spelling."""
-        key = start
-        cached = self._code_cache.get(key)
-        if cached is not None and (
-            not cached or cached[-1][0] >= end - 16 or len(cached) > 0 and cached[-1][0] + 16 >= end
-        ):
-            return cached
+        cached = self._code_cache.get(start)
+        if cached is not None and cached[0] >= end:
+            return cached[1]
         from crashpy.disasm.x86 import decode
 
         try:
@@ -270,7 +264,7 @@ class Unwinder:
         for insn in decode(code, start):
             parts = insn.text.split(None, 1)
             out.append((insn.address, parts[0] if parts else "", parts[1].strip() if len(parts) > 1 else ""))
-        self._code_cache[key] = out
+        self._code_cache[start] = (end, out)
         return out
 
     def _code_at(self, addr: int) -> int | None:
@@ -339,7 +333,7 @@ def _hex_operand(ops: str) -> int | None:
         return None
     text = text[1:]
     try:
-        return int(text, 16) if text.lower().startswith("0x") else int(text, 16)
+        return int(text, 16)  # crash's htol: hexadecimal, with or without 0x
     except ValueError:
         return None
 
@@ -350,15 +344,13 @@ def unwinder(prog: Program) -> Unwinder:
 
 
 def prstatus_regs(prog: Program, cpu: int) -> dict[str, int] | None:
-    """The registers of `cpu`'s NT_PRSTATUS note, or None."""
-    notes = [n for n in prog.dump.info.notes if n.name == "CORE" and n.type == 1]
-    if not notes:
-        return None
-    note = notes[cpu] if len(notes) > 1 and cpu < len(notes) else notes[0] if len(notes) == 1 else None
-    if note is None or len(note.desc) < 112 + 27 * 8:
-        return None
-    off = len(note.desc) - 27 * 8 - 8
-    return dict(zip(USER_REGS, struct.unpack_from("<27Q", note.desc, off), strict=True))
+    """The registers of `cpu`'s NT_PRSTATUS note (the only note, when there is one), or None."""
+    from crashpy.dumpfile.notes import prstatus_registers
+
+    regs = prstatus_registers(prog.dump.info.notes)
+    if len(regs) == 1:
+        return regs[0]
+    return regs[cpu] if cpu < len(regs) else None
 
 
 class Tracer:
