@@ -162,18 +162,30 @@ def _show_times(session: Session, table: TaskTable, tcs: list[TaskContext]) -> N
         session.println()
 
 
+def group_leader_shown(
+    table: TaskTable, tc: TaskContext, specified: bool, shown: dict[str, bool]
+) -> TaskContext | None:
+    """The thread group leader a -g listing shows for `tc` (crash's rule for ps -g and sig -g): a
+    thread stands for its group only when named itself; the idle tasks are shown once."""
+    if tc.pid != tc.tgid:
+        if not specified:
+            return None
+        leader = next((c for c in table.contexts if c.pid == tc.tgid), None)
+        if leader is None:
+            return None
+        tc = leader
+    if tc.pid == 0 and shown.get("idle"):
+        return None
+    return tc
+
+
 def _tgid_list(
     session: Session, table: TaskTable, tc: TaskContext, specified: bool, shown: dict[str, bool]
 ) -> None:
-    if tc.pid != tc.tgid:
-        if not specified:
-            return
-        leader = next((c for c in table.contexts if c.pid == tc.tgid), None)
-        if leader is None:
-            return
-        tc = leader
-    if tc.pid == 0 and shown.get("idle"):
+    leader = group_leader_shown(table, tc, specified, shown)
+    if leader is None:
         return
+    tc = leader
     session.println(task_header(tc))
     cnt = 0
     for c in table.contexts:

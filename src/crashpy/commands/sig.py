@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crashpy.commands.ps import task_header
+from crashpy.commands.ps import group_leader_shown, task_header
 from crashpy.commands.registry import command
 from crashpy.errors import CommandError
 from crashpy.helpers import signals
@@ -154,15 +154,10 @@ def sig_thread_group(
     session: Session, table: TaskTable, tc: TaskContext, specified: bool, shown: dict[str, bool]
 ) -> None:
     """crash's do_sig_thread_group(): the group's handlers once, then each thread's own data."""
-    if tc.pid != tc.tgid:
-        if not specified:
-            return
-        leader = next((c for c in table.contexts if c.pid == tc.tgid), None)
-        if leader is None:
-            return
-        tc = leader
-    if tc.pid == 0 and shown.get("idle"):
+    leader = group_leader_shown(table, tc, specified, shown)
+    if leader is None:
         return
+    tc = leader
     session.println(task_header(tc))
     print_signal_data(session, tc, GROUP_LEVEL)
     session.println()
