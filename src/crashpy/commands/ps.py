@@ -165,18 +165,22 @@ def _show_times(session: Session, table: TaskTable, tcs: list[TaskContext]) -> N
 def group_leader_shown(
     table: TaskTable, tc: TaskContext, specified: bool, shown: dict[str, bool]
 ) -> TaskContext | None:
-    """The thread group leader a -g listing shows for `tc` (crash's rule for ps -g and sig -g): a
-    thread stands for its group only when named itself; the idle tasks are shown once."""
-    if tc.pid != tc.tgid:
-        if not specified:
-            return None
-        leader = next((c for c in table.contexts if c.pid == tc.tgid), None)
-        if leader is None:
-            return None
-        tc = leader
-    if tc.pid == 0 and shown.get("idle"):
+    """The thread group leader a -g listing shows for `tc` (crash's rule for ps -g and sig -g); the idle
+    tasks are shown once."""
+    leader = group_leader(table, tc, specified)
+    if leader is None or (leader.pid == 0 and shown.get("idle")):
         return None
-    return tc
+    return leader
+
+
+def group_leader(table: TaskTable, tc: TaskContext, specified: bool) -> TaskContext | None:
+    """The leader of `tc`'s thread group: a thread stands for its group only when it was named itself
+    (`specified`); None when it was not, or when the leader is not in the task table."""
+    if tc.pid == tc.tgid:
+        return tc
+    if not specified:
+        return None
+    return next((c for c in table.contexts if c.pid == tc.tgid), None)
 
 
 def _tgid_list(
@@ -320,13 +324,10 @@ def cmd_ps(session: Session, args: list[str]) -> None:
         if not keep(tc):
             continue
         if "G" in flags:
-            if tc.pid != tc.tgid:
-                if not specified:
-                    continue
-                leader = next((c for c in table.contexts if c.pid == tc.tgid), None)
-                if leader is None:
-                    continue
-                tc = leader
+            leader = group_leader(table, tc, specified)
+            if leader is None:
+                continue
+            tc = leader
             if tc.task in seen_groups:
                 continue
             seen_groups.add(tc.task)
@@ -576,13 +577,10 @@ def _group_leaders(table: TaskTable, tcs: list[TaskContext], specified: bool) ->
     out: list[TaskContext] = []
     seen: set[int] = set()
     for tc in tcs:
-        if tc.pid != tc.tgid:
-            if not specified:
-                continue
-            leader = next((c for c in table.contexts if c.pid == tc.tgid), None)
-            if leader is None:
-                continue
-            tc = leader
+        leader = group_leader(table, tc, specified)
+        if leader is None:
+            continue
+        tc = leader
         if tc.task in seen:
             continue
         seen.add(tc.task)
