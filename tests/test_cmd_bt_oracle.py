@@ -66,6 +66,7 @@ OPTIONS = [
     "bt -z",
     "bt -v",
     "bt -x -d",
+    "bt -I nosuch 2",  # crash 8.0.6 segfaults on a good -I or -S; its error for a bad one is compared
 ]
 
 

@@ -300,19 +300,17 @@ def cmd_bt(session: Session, args: list[str]) -> None:
 
 
 def _address(session: Session, text: str) -> int:
-    """A -I argument: hexadecimal, or an expression such as a symbol name."""
-    from crashpy.helpers.numbers import hexadecimal
+    """A -I argument as crash's convert(NUM_HEX|NUM_EXPR) reads it: an expression, a symbol or a
+    hexadecimal number."""
+    from crashpy.helpers.numbers import calculate, can_eval, eval_expression
+    from crashpy.symbols.crash_view import symbol_lookup
 
+    lookup = symbol_lookup(session.prog)
     t = text.strip()
-    if hexadecimal(t):
-        return int(t[2:] if t.lower().startswith("0x") else t, 16)
-    buf = io.StringIO()
-    session.run_command(f"eval {t}", buf)
-    out = buf.getvalue()
-    for line in out.splitlines():
-        if line.startswith("hexadecimal: "):
-            return int(line.split()[1], 16)
-    raise CommandError(out.strip().split(": ", 1)[-1] if out.strip() else f"invalid address: {text}")
+    value = eval_expression(t, lookup, hex_bias=True) if can_eval(t) else calculate(t, lookup, hex_bias=True)
+    if value is None:
+        raise CommandError(f'cannot convert "{text}"')
+    return value
 
 
 def _group(runner: _Runner, table: TaskTable, tc: TaskContext) -> None:
