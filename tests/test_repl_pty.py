@@ -42,6 +42,9 @@ class Repl:
         self.child.expect_exact(PROMPT)
         text = self.child.before.replace("\r\n", "\n").replace("\r", "")
         first, _, rest = text.partition("\n")
+        # prompt_toolkit may render the accepted line a second time when the machine is slow
+        while rest.startswith(line + "\n") or rest.startswith(PROMPT + line + "\n"):
+            rest = rest.partition("\n")[2]
         return rest
 
     def recall(self, line: str, recalled: str) -> str:
