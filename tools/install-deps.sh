@@ -4,8 +4,8 @@
 set -euo pipefail
 KREL="${CRASHPY_KREL:-6.1.0-56-cloud-amd64}"
 APT_PKGS=(
-  # building and booting the test dumps
-  qemu-system-x86 busybox-static makedumpfile cpio kmod gcc-12 make "linux-headers-$KREL" xz-utils
+  # building and booting the test dumps (gcc and libc6-dev: the guest's static spawn helper)
+  qemu-system-x86 busybox-static makedumpfile cpio kmod gcc-12 gcc libc6-dev make "linux-headers-$KREL" xz-utils
   # building the oracle crash 8.0.6 from Debian's source package
   dpkg-dev g++ bison flex texinfo libncurses-dev zlib1g-dev liblzo2-dev libsnappy-dev libzstd-dev
   libgmp-dev libmpfr-dev wget

@@ -42,9 +42,10 @@ KREL = "6.1.0-56-cloud-amd64"
 
 # Bump when the recipe changes in a way that should rebuild the module, initramfs and dumps
 # (the trigger sources and the guest's /init are hashed in automatically).
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 
 TRIGGER_SRC = Path(__file__).resolve().parent / "trigger"
+SPAWN_SRC = Path(__file__).resolve().parent / "guest" / "spawn.c"
 GUEST_MODULES = ("virtio_pci", "virtio_net", "virtio_blk", "qemu_fw_cfg")
 BOOT_TIMEOUT = 180.0  # seconds from QEMU start to "Kernel panic" on the console
 DUMP_TIMEOUT = 120.0  # seconds for one dump-guest-memory
@@ -59,6 +60,12 @@ class GuestRun:
     oracle: str  # the guest's oracle= parameter: sysrq, bug, null, panic or nmi
     kaslr: bool
     qemu_kdump: bool  # also take QEMU's kdump-zlib (flattened) dump of the same run
+    la57: bool = False  # a CPU with 5-level paging (-cpu max,+la57): the kernel turns LA57 on
+    memory_mb: int = 512
+    cpus: int = 2
+    numa_nodes: int = 1  # >1: memory and CPUs split evenly over that many NUMA nodes
+    tasks: int = 0  # extra sleeping tasks (processes of 4 threads) started by tools/guest/spawn.c
+    keep_elf: bool = True  # False: only makedumpfile forms are kept (the ELF is several GB)
 
 
 RUNS = {
@@ -70,15 +77,33 @@ RUNS = {
         GuestRun("null", "null", kaslr=False, qemu_kdump=False),
         GuestRun("panic", "panic", kaslr=False, qemu_kdump=False),
         GuestRun("nmi", "nmi", kaslr=False, qemu_kdump=False),
+        # 5-level paging (Intel from Ice Lake on): every kernel region moves, KASLR on.
+        GuestRun("la57", "sysrq", kaslr=True, qemu_kdump=False, la57=True),
+        GuestRun("la57bug", "bug", kaslr=True, qemu_kdump=False, la57=True),
+        # A bigger machine: 3 GB on 2 NUMA nodes, 4 CPUs, about 2,000 sleeping tasks.
+        GuestRun(
+            "scale",
+            "sysrq",
+            kaslr=False,
+            qemu_kdump=False,
+            memory_mb=3072,
+            cpus=4,
+            numa_nodes=2,
+            tasks=2000,
+            keep_elf=False,
+        ),
     )
 }
 
-# makedumpfile outputs of sysrq.elf: name -> options (-F writes to stdout).
+# makedumpfile outputs: name -> options (-F writes to stdout); the source is the name's run's ELF.
 MAKEDUMPFILE_FORMS = {
     "sysrq.d31.zlib": ["-c", "-d", "31"],
     "sysrq.d31.lzo": ["-l", "-d", "31"],
     "sysrq.d31.flat": ["-F", "-c", "-d", "31"],
     "sysrq.d31.elf": ["-E", "-d", "31"],
+    "la57.d31.zlib": ["-c", "-d", "31"],
+    "la57bug.d31.zlib": ["-c", "-d", "31"],
+    "scale.d31.zlib": ["-c", "-d", "31"],
 }
 MAKEDUMPFILE_JOBS = 2  # one per core; each takes 15-20 s on sysrq.elf
 # makedumpfile's progress and success lines, not worth repeating.
@@ -101,6 +126,8 @@ DUMP_NAMES: tuple[str, ...] = (
     "null.elf",
     "panic.elf",
     "nmi.elf",
+    "la57.elf",
+    "la57bug.elf",
 )
 KERNEL_NAMES: tuple[str, ...] = ("vmlinux", "vmlinuz", "modules_dir")
 MODULE_NAME = "oracle_crash.ko"
@@ -126,7 +153,14 @@ oracle=sysrq
 for word in $(cat /proc/cmdline); do
     case "$word" in oracle=*) oracle="${word#oracle=}" ;; esac
 done
+tasks=0
+for word in $(cat /proc/cmdline); do
+    case "$word" in oracle_tasks=*) tasks="${word#oracle_tasks=}" ;; esac
+done
+[ "$tasks" -gt 0 ] && /bin/spawn "$tasks" 4
 echo "oracle: tasks started, crashing by $oracle"
+# let the console drain the line before the crash's own messages start
+sleep 1
 case "$oracle" in
     sysrq) echo c > /proc/sysrq-trigger ;;
     *) echo "$oracle" > /sys/kernel/debug/oracle_crash/trigger ;;
@@ -164,6 +198,7 @@ def recipe_digest() -> str:
         if path.is_file():
             digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     digest.update(INIT_SCRIPT.encode())
+    digest.update(SPAWN_SRC.read_bytes())
     return digest.hexdigest()
 
 
@@ -300,7 +335,8 @@ class Builder:
                 return
         except OSError:
             pass
-        ours = {*DUMP_NAMES, *(f"{run}.console" for run in RUNS), MODULE_NAME, self.initramfs.name}
+        ours = {*DUMP_NAMES, MODULE_NAME, self.initramfs.name}
+        ours |= {f"{run}.{suffix}" for run in RUNS for suffix in ("console", "elf")}
         stale = [p for p in self.root.iterdir() if p.name in ours or p.name == "build-oracle_crash"]
         if stale:
             log(f"recipe changed: removing {len(stale)} built files (the kernel stays)")
@@ -429,6 +465,7 @@ class Builder:
             cpio.file(f"lib/modules/{name}", 0o644, _read_module(ko))
             insmods.append(f"insmod /lib/modules/{name}")
         cpio.file(f"lib/modules/{MODULE_NAME}", 0o644, self.module.read_bytes())
+        cpio.file("bin/spawn", 0o755, self._spawn())
         insmods.append(f"insmod /lib/modules/{MODULE_NAME}")
         cpio.file("init", 0o755, INIT_SCRIPT.replace("@MODULES@", "\n".join(insmods)).encode())
         tmp = self._tmp(self.initramfs)
@@ -436,13 +473,49 @@ class Builder:
             gz.write(cpio.finish())
         os.replace(tmp, self.initramfs)
 
+    def _spawn(self) -> bytes:
+        """tools/guest/spawn.c built statically for the guest (it has no C library of its own)."""
+        with tempfile.TemporaryDirectory(prefix="crashpy-spawn-") as work:
+            binary = Path(work) / "spawn"
+            _run(
+                ["gcc", "-static", "-O2", "-pthread", "-o", str(binary), str(SPAWN_SRC)],
+                "building the guest's spawn helper (needs gcc and libc6-dev)",
+            )
+            return binary.read_bytes()
+
     # ---- step 4: boot, crash, dump ----
+
+    def _guest_done(self, run: GuestRun) -> bool:
+        """The run's outputs exist: its ELF, or for a run that keeps no ELF, every form made of it."""
+        if not run.keep_elf and (self.root / f"{run.name}.console").exists():
+            forms = [self.root / n for n in MAKEDUMPFILE_FORMS if self.run_of(n) == run.name]
+            if forms and all(p.exists() for p in forms):
+                return True
+        outputs = [self.root / f"{run.name}.elf", self.root / f"{run.name}.console"]
+        if run.qemu_kdump:
+            outputs.append(self.root / f"{run.name}.qemu-kdump")
+        return all(p.exists() for p in outputs)
+
+    def _qemu_machine(self, run: GuestRun) -> list[str]:
+        """QEMU's options for the run's CPU, memory, CPU count and NUMA nodes."""
+        args = ["-m", f"{run.memory_mb}M", "-smp", str(run.cpus)]
+        if run.la57:
+            args += ["-cpu", "max,+la57"]
+        if run.numa_nodes > 1:
+            per_node = run.memory_mb // run.numa_nodes
+            cpus = run.cpus // run.numa_nodes
+            for node in range(run.numa_nodes):
+                args += [
+                    "-object", f"memory-backend-ram,id=mem{node},size={per_node}M",
+                    "-numa", f"node,nodeid={node},cpus={node * cpus}-{(node + 1) * cpus - 1},memdev=mem{node}",
+                ]  # fmt: skip
+        return args
 
     def _guest(self, run: GuestRun) -> None:
         outputs = [self.root / f"{run.name}.elf", self.root / f"{run.name}.console"]
         if run.qemu_kdump:
             outputs.append(self.root / f"{run.name}.qemu-kdump")
-        if all(p.exists() for p in outputs):
+        if self._guest_done(run):
             return
         self._initramfs()
         log(f"booting the guest for {run.name} (oracle={run.oracle}, kaslr={'on' if run.kaslr else 'off'})")
@@ -450,11 +523,13 @@ class Builder:
         tmps = {p: self._tmp(p) for p in outputs}
         console = tmps[self.root / f"{run.name}.console"]
         append = f"console=ttyS0 panic=0 oops=panic{'' if run.kaslr else ' nokaslr'} oracle={run.oracle}"
+        if run.tasks:
+            append += f" oracle_tasks={run.tasks}"
         with tempfile.TemporaryDirectory(prefix="crashpy-qemu-") as work:
             qmp_path = Path(work) / "qmp.sock"
             qemu_log = Path(work) / "qemu.log"
             cmd = [
-                "qemu-system-x86_64", "-accel", "tcg", "-m", "512M", "-smp", "2",
+                "qemu-system-x86_64", "-accel", "tcg", *self._qemu_machine(run),
                 "-kernel", str(self.vmlinuz), "-initrd", str(self.initramfs), "-append", append,
                 "-display", "none", "-monitor", "none", "-serial", f"file:{console}",
                 "-qmp", f"unix:{qmp_path},server=on,wait=off", "-device", "vmcoreinfo",
@@ -497,7 +572,8 @@ class Builder:
         self, run: GuestRun, qemu: subprocess.Popen[bytes], console: Path, qemu_log: Path
     ) -> None:
         """Wait until the guest has finished panicking (its CPUs are parked) or fail clearly."""
-        deadline = time.monotonic() + BOOT_TIMEOUT
+        timeout = BOOT_TIMEOUT + run.tasks * 0.15  # starting many tasks under TCG takes a while
+        deadline = time.monotonic() + timeout
         panicked_at: float | None = None
         while True:
             time.sleep(0.25)
@@ -516,28 +592,39 @@ class Builder:
                 )
             if time.monotonic() > deadline:
                 raise BuildError(
-                    f"{run.name}: no 'Kernel panic' on the console after {BOOT_TIMEOUT:.0f} s\n"
+                    f"{run.name}: no 'Kernel panic' on the console after {timeout:.0f} s\n"
                     f"--- console tail:\n{_tail(console)}"
                 )
 
     # ---- step 5: derived forms ----
 
     def _makedumpfiles(self, names: Iterable[str]) -> None:
-        """Make the named makedumpfile forms of sysrq.elf, MAKEDUMPFILE_JOBS at a time."""
+        """Make the named makedumpfile forms of their runs' ELF dumps, MAKEDUMPFILE_JOBS at a time."""
+        names = list(names)
         queue = [name for name in MAKEDUMPFILE_FORMS if name in names and not (self.root / name).exists()]
         if not queue:
             return
-        self._guest(RUNS["sysrq"])
         self._kernel()
-        # makedumpfile 1.7.2 cannot read QEMU's header layout: give it a rewritten copy.
-        source = self.root / f"sysrq.mdf-input.elf.tmp-{os.getpid()}"
+        sources: dict[str, Path] = {}
         running: dict[str, tuple[subprocess.Popen[bytes], Path, float]] = {}
         try:
-            phdrs_first_copy(self.root / "sysrq.elf", source)
+            for name in queue:
+                run = RUNS[self.run_of(name) or ""]
+                if run.name not in sources:
+                    self._guest(run)
+                    # makedumpfile 1.7.2 cannot read QEMU's header layout: give it a rewritten copy
+                    # (a run that keeps no ELF has its ELF rewritten in place, then removed).
+                    elf = self.root / f"{run.name}.elf"
+                    if run.keep_elf:
+                        sources[run.name] = self.root / f"{run.name}.mdf-input.elf.tmp-{os.getpid()}"
+                        phdrs_first_copy(elf, sources[run.name])
+                    else:
+                        phdrs_first_in_place(elf)
+                        sources[run.name] = elf
             while queue or running:
                 while queue and len(running) < MAKEDUMPFILE_JOBS:
                     name = queue.pop(0)
-                    running[name] = self._start_makedumpfile(name, source)
+                    running[name] = self._start_makedumpfile(name, sources[self.run_of(name) or ""])
                 time.sleep(0.2)
                 for name, (proc, messages, started) in list(running.items()):
                     if proc.poll() is None:
@@ -549,7 +636,11 @@ class Builder:
                 proc.kill()
                 proc.wait()
                 messages.unlink(missing_ok=True)
-            source.unlink(missing_ok=True)
+            for run_name, source in sources.items():
+                if RUNS[run_name].keep_elf:
+                    source.unlink(missing_ok=True)
+                elif self._guest_done(RUNS[run_name]):
+                    source.unlink(missing_ok=True)  # every form is made: the big ELF goes
             for name in MAKEDUMPFILE_FORMS:
                 self._tmp(self.root / name).unlink(missing_ok=True)
 
@@ -681,12 +772,9 @@ ELF64_PHDR = struct.Struct("<IIQQQQQQ")
 PN_XNUM = 0xFFFF
 
 
-def phdrs_first_copy(src: Path, dst: Path) -> None:
-    """Copy an ELF core with its program headers moved to offset 64 and no section headers.
-
-    QEMU writes section headers at 64 and program headers after them, which makedumpfile 1.7.2
-    cannot read. The segment data stays at the same file offsets, so the phdrs stay valid.
-    """
+def phdrs_first_header(src: Path) -> bytes:
+    """The new first bytes of an ELF core with its program headers moved to offset 64 and no section
+    headers (what phdrs_first_copy writes over the old headers)."""
     with open(src, "rb") as f:
         head = f.read(ELF64_EHDR.size)
         if len(head) < ELF64_EHDR.size or head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
@@ -710,11 +798,27 @@ def phdrs_first_copy(src: Path, dst: Path) -> None:
     ehdr[5:7] = [ELF64_EHDR.size, 0]  # e_phoff, e_shoff
     ehdr[8] = ELF64_EHDR.size  # e_ehsize
     ehdr[11:14] = [0, 0, 0]  # e_shentsize, e_shnum, e_shstrndx
-    header = ELF64_EHDR.pack(*ehdr)
+    # The old headers' bytes past the new ones become zeros.
+    return ELF64_EHDR.pack(*ehdr) + phdrs + b"\0" * max(0, old_end - new_end)
+
+
+def phdrs_first_copy(src: Path, dst: Path) -> None:
+    """Copy an ELF core with its program headers moved to offset 64 and no section headers.
+
+    QEMU writes section headers at 64 and program headers after them, which makedumpfile 1.7.2
+    cannot read. The segment data stays at the same file offsets, so the phdrs stay valid.
+    """
+    header = phdrs_first_header(src)
     shutil.copyfile(src, dst)
     with open(dst, "r+b") as out:
-        # The old headers' bytes past the new ones become zeros.
-        out.write(header + phdrs + b"\0" * max(0, old_end - new_end))
+        out.write(header)
+
+
+def phdrs_first_in_place(path: Path) -> None:
+    """phdrs_first_copy() without the copy, for a dump that is not kept as ELF."""
+    header = phdrs_first_header(path)
+    with open(path, "r+b") as out:
+        out.write(header)
 
 
 class Qmp:
