@@ -37,6 +37,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -296,6 +297,14 @@ def _run_session(
     )
 
 
+def _log_session(dump: Path, commands: Sequence[str], seconds: float) -> None:
+    """With $CRASHPY_ORACLE_LOG set, append one line per crash session run (not found in a cache)."""
+    path = os.environ.get("CRASHPY_ORACLE_LOG")
+    if path:
+        with open(path, "a") as f:
+            f.write(json.dumps({"dump": dump.name, "seconds": round(seconds, 2), "commands": list(commands)}) + "\n")
+
+
 _sessions: dict[str, CrashSession] = {}
 _sessions_lock = threading.Lock()
 
@@ -327,7 +336,9 @@ def run_crash_session(
     use_disk = _disk_cache_enabled()
     session = _load_disk(key) if use_disk else None
     if session is None:
+        started = time.monotonic()
         session = _run_session(binary, vmlinux, dump, commands, minimal, extra_args, silent, timeout)
+        _log_session(dump, commands, time.monotonic() - started)
         if use_disk:
             _store_disk(key, session, silent)
     with _sessions_lock:
