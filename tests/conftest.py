@@ -1,7 +1,9 @@
 """Shared fixtures: the real test dumps (built and cached by tools/vmcores.py) and the oracle crash.
 
 Before anything is collected, the session builds (or finds cached) every test dump and crash 8.0.6,
-so that no test skips for want of them; a build failure fails the run.  Set CRASHPY_NO_BUILD=1 to
+so that no test skips for want of them; a build failure fails the run.  Then crash starts working
+through the recorded oracle plan in the background (tests/oracle_prefetch.py); CRASHPY_ORACLE_RECORD=1
+rewrites that plan from what the run asked crash for.  Set CRASHPY_NO_BUILD=1 to
 skip that step (the tests that need a dump or the oracle then skip or build on demand).
 """
 
@@ -23,8 +25,25 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     from tests.oracle import crash_binary
     from tools.vmcores import ensure
 
-    ensure()
-    crash_binary()
+    paths = ensure()
+    binary = crash_binary()
+    from tests.oracle_prefetch import start
+
+    start(binary, paths["vmlinux"], paths["sysrq.elf"].parent)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from tests import oracle
+
+    prefetcher = oracle.prefetcher
+    if prefetcher is not None:
+        prefetcher.stop()  # type: ignore[attr-defined]
+    if os.environ.get("CRASHPY_ORACLE_RECORD") and not os.environ.get("CRASHPY_NO_BUILD"):
+        from tests.oracle_prefetch import write_plan
+        from tools.vmcores import ensure
+
+        count = write_plan(ensure(["sysrq.elf"])["sysrq.elf"].parent)
+        print(f"\noracle plan: {count} sessions written to tests/oracle_plan.json")
 
 
 @pytest.fixture(scope="session")

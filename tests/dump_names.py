@@ -14,6 +14,13 @@ ORACLE_DUMPS = [
     "bug.elf",
     "null.elf",
     "panic.elf",
+    # 5-level paging (LA57) with KASLR: every kernel region moves
+    "la57.elf",
+    "la57.d31.zlib",
+    "la57bug.elf",
+    "la57bug.d31.zlib",
+    # 3 GB, 2 NUMA nodes, 4 CPUs, about 2,000 sleeping tasks
+    "scale.d31.zlib",
 ]
 # nmi.elf's second CPU was stopped by an NMI; crash cannot unwind its task, so a test that traces
 # every task (foreach bt) names that difference before it takes this dump in.

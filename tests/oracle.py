@@ -28,11 +28,13 @@ CRASHPY_ORACLE_DISK_CACHE=0 to turn the disk cache off).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -127,6 +129,40 @@ def crash_binary() -> Path:
                 raise OracleError(f"{binary} says crash {version}, not {ORACLE_VERSION}")
         _binary = binary
         return binary
+
+
+def oracle_vmlinux(vmlinux: Path) -> Path:
+    """The vmlinux crash is given: a copy of `vmlinux` with a gdb index (gdb-add-index), which halves
+    crash's start-up (gdb reads the index instead of every unit's DWARF), made once and cached under
+    ``<cache>/oracle-vmlinux/``; `vmlinux` itself when gdb-add-index is missing or fails.  The copy's
+    contents are the same but for the .gdb_index section; its path is replaced by `vmlinux`'s in what
+    crash prints, so crash's output is the one it gives for the original file."""
+    tool = shutil.which("gdb-add-index")
+    if tool is None or os.environ.get("CRASHPY_ORACLE_GDB_INDEX", "1") in ("0", "no", "false"):
+        return vmlinux
+    st = vmlinux.stat()
+    dest = cache_root() / "oracle-vmlinux" / f"{st.st_size}-{st.st_mtime_ns}" / vmlinux.name
+    if dest.is_file():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with open(dest.parent / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if dest.is_file():
+            return dest
+        tmp = dest.with_name(f".tmp-{os.getpid()}-{vmlinux.name}")
+        try:
+            shutil.copyfile(vmlinux, tmp)
+            proc = subprocess.run(
+                [tool, str(tmp)], stdin=subprocess.DEVNULL, capture_output=True, timeout=600, check=False
+            )
+            if proc.returncode != 0:
+                return vmlinux
+            os.replace(tmp, dest)
+        except (OSError, subprocess.TimeoutExpired):
+            return vmlinux
+        finally:
+            tmp.unlink(missing_ok=True)
+    return dest
 
 
 def _crash_env(home: Path | None) -> dict[str, str]:
@@ -264,7 +300,8 @@ def _run_session(
         argv.append("-s")
     if minimal:
         argv.append("--minimal")
-    argv += [*extra_args, str(vmlinux), str(dump)]
+    indexed = oracle_vmlinux(vmlinux)
+    argv += [*extra_args, str(indexed), str(dump)]
     with tempfile.TemporaryDirectory(prefix="crashpy-oracle-") as home:
         proc = subprocess.Popen(
             argv,
@@ -284,7 +321,7 @@ def _run_session(
                 f"crash did not finish {list(commands)} on {dump} in {timeout:.0f} s; it printed:\n"
                 + out.decode(errors="replace")[-4000:]
             ) from e
-    raw = out.decode("utf-8", errors="surrogateescape")
+    raw = out.decode("utf-8", errors="surrogateescape").replace(str(indexed), str(vmlinux))
     startup, outputs, completed, trailer = _split(raw, commands, token, silent)
     return CrashSession(
         commands=tuple(commands),
@@ -302,7 +339,50 @@ def _log_session(dump: Path, commands: Sequence[str], seconds: float) -> None:
     path = os.environ.get("CRASHPY_ORACLE_LOG")
     if path:
         with open(path, "a") as f:
-            f.write(json.dumps({"dump": dump.name, "seconds": round(seconds, 2), "commands": list(commands)}) + "\n")
+            f.write(
+                json.dumps({"dump": dump.name, "seconds": round(seconds, 2), "commands": list(commands)})
+                + "\n"
+            )
+
+
+# ---- running ahead: tests/oracle_prefetch.py runs the recorded plan in the background ----------------
+
+
+class Prefetch:
+    """What run_crash_session asks of a prefetcher (tests/oracle_prefetch.py)."""
+
+    def take(self, key: str) -> CrashSession | None:  # pragma: no cover - an interface
+        """The session with this key if the prefetcher has run it or is running it (then wait for it);
+        None if the caller should run it itself."""
+        raise NotImplementedError
+
+
+prefetcher: Prefetch | None = None
+_recorded: list[dict[str, object]] = []
+_recorded_keys: set[str] = set()
+
+
+def _record(
+    dump: Path, commands: Sequence[str], minimal: bool, extra_args: Sequence[str], silent: bool
+) -> None:
+    """Remember each distinct session the tests ask for (by dump file name), for the plan file."""
+    entry = {
+        "dump": dump.name,
+        "dir": str(dump.parent),
+        "commands": list(commands),
+        "minimal": minimal,
+        "extra_args": list(extra_args),
+        "silent": silent,
+    }
+    text = json.dumps(entry, sort_keys=True)
+    if text not in _recorded_keys:
+        _recorded_keys.add(text)
+        _recorded.append(entry)
+
+
+def recorded_plan() -> list[dict[str, object]]:
+    """Every distinct session asked for so far, in the order first asked."""
+    return list(_recorded)
 
 
 _sessions: dict[str, CrashSession] = {}
@@ -333,8 +413,11 @@ def run_crash_session(
         session = _sessions.get(key)
     if session is not None:
         return session
+    _record(dump, commands, minimal, extra_args, silent)
     use_disk = _disk_cache_enabled()
     session = _load_disk(key) if use_disk else None
+    if session is None and prefetcher is not None:
+        session = prefetcher.take(key)  # run ahead by the prefetcher, or now running there
     if session is None:
         started = time.monotonic()
         session = _run_session(binary, vmlinux, dump, commands, minimal, extra_args, silent, timeout)

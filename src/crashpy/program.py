@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-import struct
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from crashpy.arch.x86_64 import (
-    DEFAULT_PAGE_OFFSET,
+    LEVELS_4,
+    LEVELS_5,
+    MASK64,
     PAGE_SIZE,
     START_KERNEL_MAP,
-    X86_64,
+    Layout,
+    make_layout,
 )
 from crashpy.dumpfile.base import DumpFile
 from crashpy.errors import AddressSpace, CommandError, FaultError, FaultKind
 from crashpy.helpers.vmcoreinfo import VmcoreInfo
+from crashpy.memory import KernelMemory, Partial, PhysicalMemory, UserMemory
+from crashpy.memory.pagetable import page_frame
 from crashpy.symbols.elfsyms import ElfImage
 from crashpy.symbols.table import Symbol, SymbolTable
 
@@ -41,8 +45,7 @@ class Program:
         zero_excluded: bool = False,
     ) -> None:
         self.dump = dump
-        # crash's --zero_excluded / `set zero_excluded on`: pages makedumpfile left out read as zeros.
-        self.zero_excluded = zero_excluded
+        self._zero_excluded = zero_excluded
         self._phys_base_override = phys_base  # -m phys_base=
         self._page_offset_override = page_offset  # -m page_offset=
         self.dump_path = dump_path or dump.path
@@ -72,7 +75,11 @@ class Program:
             sym = table.lookup(name)
             return sym.address if sym is not None else None
 
-        found = find_kaslr(self.dump.read, self.dump.info.notes, link_address)
+        def walk(root: int, vaddr: int, five_level: bool) -> int | None:
+            page = page_frame(self.dump.read, root, vaddr, LEVELS_5 if five_level else LEVELS_4)
+            return None if page is None else page | (vaddr & (PAGE_SIZE - 1))
+
+        found = find_kaslr(self.dump.read, self.dump.info.notes, link_address, walk)
         if found is None:
             return 0
         offset, self._auto_phys_base = found
@@ -142,83 +149,117 @@ class Program:
             return v
         return self._auto_phys_base if self._auto_phys_base is not None else 0
 
+    def _image_variable(self, name: str, size: int = 8) -> int | None:
+        """The value of the kernel-image variable `name` (read through the text map, which needs no page
+        tables), or None when the kernel has no such symbol or its page cannot be read."""
+        sym = self.symbols.lookup(name) if self.image is not None else None
+        if sym is None:
+            return None
+        try:
+            raw = self.physical.read((sym.address - START_KERNEL_MAP + self.phys_base) & MASK64, size)
+        except FaultError:
+            return None
+        return int.from_bytes(raw, "little")
+
     @cached_property
-    def arch(self) -> X86_64:
-        vi = self.vmcoreinfo
-        five = bool(vi.number("pgtable_l5_enabled"))
-        pgd_sym = vi.symbol("init_top_pgt")
+    def five_level(self) -> bool:
+        """Whether the kernel runs 5-level page tables (LA57): VMCOREINFO says since v4.14; else the
+        kernel's __pgtable_l5_enabled, its pgdir_shift, or the LA57 bit of the CPUs' saved CR4."""
+        from crashpy.arch.kaslr import X86_CR4_LA57, qemu_cr4
+
+        number = self.vmcoreinfo.number("pgtable_l5_enabled")
+        if number is not None:
+            return bool(number)
+        enabled = self._image_variable("__pgtable_l5_enabled", 4)
+        if enabled is not None:
+            return bool(enabled)
+        shift = self._image_variable("pgdir_shift", 4)
+        if shift is not None:
+            return shift == 48
+        return any(cr4 & X86_CR4_LA57 for cr4 in qemu_cr4(self.dump.info.notes))
+
+    @cached_property
+    def layout(self) -> Layout:
+        """Where the kernel's regions lie, from its own variables (page_offset_base, vmalloc_base,
+        vmemmap_base move with CONFIG_RANDOMIZE_MEMORY) and VMCOREINFO's KERNEL_IMAGE_SIZE."""
+        page_offset_base = self._image_variable("page_offset_base")
+        page_offset = self._page_offset_override
+        if page_offset is None:
+            page_offset = page_offset_base
+        return make_layout(
+            self.five_level,
+            page_offset=page_offset,
+            vmalloc_start=self._image_variable("vmalloc_base"),
+            vmemmap_start=self._image_variable("vmemmap_base"),
+            kernel_image_size=self.vmcoreinfo.number("KERNEL_IMAGE_SIZE"),
+            relocatable=page_offset_base is not None or self.kaslr_offset != 0,
+        )
+
+    @cached_property
+    def physical(self) -> PhysicalMemory:
+        return PhysicalMemory(self.dump, self._zero_excluded)
+
+    @property
+    def zero_excluded(self) -> bool:
+        """crash's --zero_excluded / `set zero_excluded on`: pages makedumpfile left out read as zeros."""
+        return self.physical.zero_excluded if "physical" in self.__dict__ else self._zero_excluded
+
+    @zero_excluded.setter
+    def zero_excluded(self, value: bool) -> None:
+        self._zero_excluded = value
+        if "physical" in self.__dict__:
+            self.physical.zero_excluded = value
+
+    @cached_property
+    def kernel_pgd(self) -> int:
+        """The physical address of the kernel's top page table (init_top_pgt)."""
+        pgd_sym = self.vmcoreinfo.symbol("init_top_pgt")
         if pgd_sym is None and self.image is not None:
             sym = self.symbols.lookup("init_top_pgt") or self.symbols.lookup("init_level4_pgt")
             pgd_sym = sym.address if sym else None
-        pgd_paddr = pgd_sym - START_KERNEL_MAP + self.phys_base if pgd_sym is not None else 0
-        size = vi.number("KERNEL_IMAGE_SIZE") or (1 << 30)
-        arch = X86_64(self.read_physical, self.phys_base, pgd_paddr, DEFAULT_PAGE_OFFSET, five, size)
-        if self._page_offset_override is not None:
-            arch.page_offset = self._page_offset_override
-            return arch
-        # With KASLR the direct map moves: the kernel keeps its base in page_offset_base.
-        pob = self.symbols.lookup("page_offset_base") if self.image is not None else None
-        if pob is not None:
-            try:
-                (arch.page_offset,) = struct.unpack("<Q", self.read_physical(arch.kvtop(pob.address), 8))
-            except FaultError:
-                pass
-        return arch
+        return (pgd_sym - START_KERNEL_MAP + self.phys_base) & MASK64 if pgd_sym is not None else 0
+
+    @cached_property
+    def kernel(self) -> KernelMemory:
+        """The kernel's virtual address space."""
+        return KernelMemory(self.physical, self.layout, self.kernel_pgd, self.phys_base)
+
+    def user_memory(self, pgd: int) -> UserMemory:
+        """The user space whose top page table is at kernel virtual address `pgd` (mm->pgd)."""
+        spaces: dict[int, UserMemory] = self.__dict__.setdefault("_user_spaces", {})
+        space = spaces.get(pgd)
+        if space is None:
+            if len(spaces) >= 256:
+                spaces.clear()
+            space = spaces[pgd] = UserMemory(self.physical, self.layout, self.kvtop(pgd))
+        return space
 
     def kvtop(self, addr: int) -> int:
-        return self.arch.kvtop(addr)
+        return self.kernel.to_phys(addr)
 
     def is_kvaddr(self, addr: int) -> bool:
-        return self.arch.is_kvaddr(addr)
+        return self.layout.is_kvaddr(addr)
 
     # ---- memory ----------------------------------------------------------------------------------------
 
     def read_physical(self, paddr: int, size: int) -> bytes:
         """The dump's bytes at `paddr`; with zero_excluded on, excluded pages read as zeros."""
-        try:
-            return self.dump.read(paddr, size)
-        except FaultError as e:
-            if not self.zero_excluded or e.kind is not FaultKind.EXCLUDED:
-                raise
-        out = bytearray()
-        cur = paddr
-        stop = paddr + size
-        while cur < stop:
-            n = min(stop, (cur | (PAGE_SIZE - 1)) + 1) - cur
-            try:
-                out += self.dump.read(cur, n)
-            except FaultError as e:
-                if e.kind is not FaultKind.EXCLUDED:
-                    raise
-                out += bytes(n)
-            cur += n
-        return bytes(out)
+        return self.physical.read(paddr, size)
 
     def read(self, addr: int, size: int, space: AddressSpace = AddressSpace.KVADDR, what: str = "") -> bytes:
         """Read `size` bytes at `addr` in `space`; FaultError names the first unreadable address."""
+        if space is AddressSpace.KVADDR:
+            return self.kernel.read(addr, size, what)
         if space is AddressSpace.PHYSADDR:
             try:
-                return self.read_physical(addr, size)
+                return self.physical.read(addr, size)
             except FaultError as e:
                 raise e.with_context(e.address, AddressSpace.PHYSADDR, what) from None
-        out = bytearray()
-        cur = addr
-        remaining = size
-        while remaining > 0:
-            chunk = min(remaining, PAGE_SIZE - (cur & (PAGE_SIZE - 1)))
-            try:
-                if space is AddressSpace.KVADDR:
-                    if not self.arch.is_kvaddr(cur):
-                        raise FaultError(cur, FaultKind.INVALID, space, what)
-                    paddr = self.arch.kvtop(cur)
-                else:
-                    raise FaultError(cur, FaultKind.INVALID, space, what)
-                out += self.read_physical(paddr, chunk)
-            except FaultError as e:
-                raise e.with_context(cur, space, what) from None
-            cur += chunk
-            remaining -= chunk
-        return bytes(out)
+        raise FaultError(addr, FaultKind.INVALID, space, what)
+
+    def read_partial(self, addr: int, size: int, what: str = "") -> Partial:
+        """The kernel bytes at `addr` that can be read, zeros elsewhere, and where the faults are."""
+        return self.kernel.read_partial(addr, size, what)
 
     def crash_reads_zeros(self, fault: FaultError) -> bool:
         """Whether crash reads the page of `fault` as zeros: the pages makedumpfile -E leaves out of an

@@ -512,19 +512,9 @@ def _user_reader(session: Session) -> Callable[[int, int], bytes]:
         pgd = prog.read_u64(mm + prog.offsetof("mm_struct", "pgd"))
 
     def read(addr: int, size: int) -> bytes:
-        out = b""
-        cur = addr
-        while len(out) < size:
-            chunk = min(size - len(out), 4096 - (cur & 4095))
-            if not pgd:
-                raise FaultError(cur, FaultKind.INVALID, AddressSpace.UVADDR)
-            paddr = prog.arch.walk(prog.kvtop(pgd), cur, AddressSpace.UVADDR)
-            try:
-                out += prog.read(paddr, chunk, AddressSpace.PHYSADDR)
-            except FaultError as e:
-                raise FaultError(cur, e.kind, AddressSpace.UVADDR) from None
-            cur += chunk
-        return out
+        if not pgd:
+            raise FaultError(addr, FaultKind.INVALID, AddressSpace.UVADDR)
+        return prog.user_memory(pgd).read(addr, size)
 
     return read
 

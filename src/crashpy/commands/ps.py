@@ -505,18 +505,15 @@ def _show_rlimits(session: Session, tc: TaskContext) -> None:
 
 def _read_user(session: Session, tc: TaskContext, start: int, end: int) -> bytes | None:
     """User memory of the task, page by page, or None after crash's message for the failing page."""
-    from crashpy.errors import AddressSpace
 
     prog = session.prog
-    pgd = prog.read_u64(tc.mm + prog.offsetof("mm_struct", "pgd"))
-    pgd_paddr = prog.kvtop(pgd)
+    user = prog.user_memory(prog.read_u64(tc.mm + prog.offsetof("mm_struct", "pgd")))
     out = bytearray()
     addr = start
     while addr < end:
         cnt = min(4096 - (addr & 4095), end - addr)
         try:
-            paddr = prog.arch.walk(pgd_paddr, addr, AddressSpace.UVADDR)
-            out += prog.read(paddr, cnt, AddressSpace.PHYSADDR)
+            out += user.read(addr, cnt)
         except FaultError as e:
             if prog.crash_reads_zeros(e):  # crash shows such a page's strings as empty
                 out += bytes(cnt)

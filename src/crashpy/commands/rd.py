@@ -603,11 +603,7 @@ def file_items(path: str, addr: int, count: int, size: int, what: str) -> Iterat
 
 def _is_kvaddr(session: Session, addr: int) -> bool:
     """x86_64's IS_KVADDR: at or above the direct map's start (PAGE_OFFSET)."""
-    try:
-        page_offset = session.prog.arch.page_offset
-    except Exception:
-        return session.prog.is_kvaddr(addr)
-    return addr >= page_offset
+    return session.prog.is_kvaddr(addr)
 
 
 def _raw_to_file(session: Session, read: ReadSpan, addr: int, count: int, path: str) -> None:

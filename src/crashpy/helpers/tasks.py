@@ -372,7 +372,7 @@ def total_pages(prog: Program) -> int:
 
     def build() -> int:
         high = prog.read_u64(prog.symbol_address("high_memory"))
-        return max((high - prog.arch.page_offset) // 4096, 1)
+        return max((high - prog.layout.page_offset) // 4096, 1)
 
     result: int = prog.cache("tasks.total_pages", build)
     return result

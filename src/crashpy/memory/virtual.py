@@ -1,0 +1,126 @@
+"""Virtual address spaces over physical memory: the kernel's, and one user space per task."""
+
+from __future__ import annotations
+
+from crashpy.arch.x86_64 import PAGE_SIZE, Layout
+from crashpy.errors import AddressSpace, FaultError, FaultKind
+from crashpy.memory.pagetable import Translation, page_frame, walk
+from crashpy.memory.partial import Partial
+from crashpy.memory.physical import PhysicalMemory
+
+# Translations kept per space (virtual page -> physical page); the cache starts over when full.
+FRAME_CACHE_LIMIT = 1 << 16
+_OFFSET = PAGE_SIZE - 1
+
+
+class VirtualMemory:
+    """A virtual address space translated by the page tables rooted at `root` (a CR3 value)."""
+
+    space = AddressSpace.KVADDR
+
+    def __init__(self, phys: PhysicalMemory, layout: Layout, root: int) -> None:
+        self.phys = phys
+        self.layout = layout
+        self.root = root
+        self._frames: dict[int, int] = {}
+
+    def accepts(self, vaddr: int) -> bool:
+        """Whether `vaddr` belongs to this space at all (crash's IS_KVADDR / IS_UVADDR)."""
+        raise NotImplementedError
+
+    def _direct(self, vaddr: int) -> int | None:
+        """The physical address of `vaddr` when it is mapped by arithmetic rather than page tables."""
+        return None
+
+    def to_phys(self, vaddr: int, what: str = "") -> int:
+        """The physical address of `vaddr`, or FaultError(INVALID) naming it."""
+        paddr = self._direct(vaddr)
+        if paddr is not None:
+            return paddr
+        page = self._frames.get(vaddr >> 12)
+        if page is None:
+            if not self.layout.canonical(vaddr):
+                raise FaultError(vaddr, FaultKind.INVALID, self.space, what)
+            found = page_frame(self.phys.read, self.root, vaddr, self.layout.levels)
+            if found is None:
+                raise FaultError(vaddr, FaultKind.INVALID, self.space, what)
+            if len(self._frames) >= FRAME_CACHE_LIMIT:
+                self._frames.clear()
+            self._frames[vaddr >> 12] = page = found
+        return page | (vaddr & _OFFSET)
+
+    def translate(self, vaddr: int) -> Translation:
+        """The whole page-table walk of `vaddr` (what vtop prints), even where arithmetic would do."""
+        return walk(self.phys.read, self.root, vaddr, self.layout.levels)
+
+    def read(self, vaddr: int, size: int, what: str = "") -> bytes:
+        """`size` bytes at `vaddr`; FaultError names the first address that cannot be read."""
+        if (vaddr & _OFFSET) + size <= PAGE_SIZE:  # within one page: the common case
+            if not self.accepts(vaddr):
+                raise FaultError(vaddr, FaultKind.INVALID, self.space, what)
+            paddr = self.to_phys(vaddr, what)
+            try:
+                return self.phys.read(paddr, size)
+            except FaultError as e:
+                raise e.with_context(vaddr, self.space, what) from None
+        out = bytearray()
+        cur, left = vaddr, size
+        while left > 0:
+            n = min(left, PAGE_SIZE - (cur & _OFFSET))
+            if not self.accepts(cur):
+                raise FaultError(cur, FaultKind.INVALID, self.space, what)
+            paddr = self.to_phys(cur, what)
+            try:
+                out += self.phys.read(paddr, n)
+            except FaultError as e:
+                raise e.with_context(cur, self.space, what) from None
+            cur += n
+            left -= n
+        return bytes(out)
+
+    def read_partial(self, vaddr: int, size: int, what: str = "") -> Partial:
+        """Every byte asked for, zeros where a page cannot be read or is not mapped; the faults say where
+        (at virtual addresses, one per run of bad pages of one kind)."""
+        out = bytearray()
+        faults: list[FaultError] = []
+        in_fault = False
+        cur, left = vaddr, size
+        while left > 0:
+            n = min(left, PAGE_SIZE - (cur & _OFFSET))
+            try:
+                out += self.read(cur, n, what)
+                in_fault = False
+            except FaultError as e:
+                out += bytes(n)
+                if not in_fault or faults[-1].kind is not e.kind:
+                    faults.append(e)
+                    in_fault = True
+            cur += n
+            left -= n
+        return Partial(bytes(out), faults)
+
+
+class KernelMemory(VirtualMemory):
+    """The kernel's virtual memory: the kernel image and the direct map by arithmetic (as crash), vmalloc,
+    modules, the memmap and the rest through the kernel's page tables (init_top_pgt)."""
+
+    space = AddressSpace.KVADDR
+
+    def __init__(self, phys: PhysicalMemory, layout: Layout, root: int, phys_base: int) -> None:
+        super().__init__(phys, layout, root)
+        self.phys_base = phys_base
+
+    def accepts(self, vaddr: int) -> bool:
+        return vaddr >= self.layout.page_offset
+
+    def _direct(self, vaddr: int) -> int | None:
+        return self.layout.unity_paddr(vaddr, self.phys_base)
+
+
+class UserMemory(VirtualMemory):
+    """One task's user space: its mm's page tables (mm->pgd, as a physical address)."""
+
+    space = AddressSpace.UVADDR
+
+    def accepts(self, vaddr: int) -> bool:
+        return self.layout.is_uvaddr(vaddr)
