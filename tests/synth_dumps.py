@@ -219,9 +219,9 @@ def compress(data: bytes, how: str | None) -> bytes:
     if how == "zlib":
         return zlib.compress(data)
     if how == "lzo":
-        import lzo
+        import lzallright
 
-        return bytes(lzo.compress(data, 1, False))
+        return bytes(lzallright.LZOCompressor().compress(data))
     import cramjam
 
     if how == "snappy":

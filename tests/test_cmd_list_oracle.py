@@ -133,7 +133,7 @@ def commands_for(paths: dict[str, Path], dump: str, commands: list[str]) -> list
 HELP_COMMANDS = ["help list", "help tree"]
 
 
-@pytest.mark.parametrize("dump", ["sysrq.elf", "kaslr.elf"])
+@pytest.mark.parametrize("dump", ["sysrq.elf", "kaslr.elf", "la57.elf"])
 def test_list_and_tree_match_crash(paths: dict[str, Path], dump: str) -> None:
     from tests.oracle import run_crash
 

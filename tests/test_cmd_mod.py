@@ -9,7 +9,7 @@ import pytest
 from tests.crashpy_runner import run_crashpy
 from tests.oracle import run_crash
 
-DUMPS = ["sysrq.elf", "bug.elf", "kaslr.elf"]
+DUMPS = ["sysrq.elf", "bug.elf", "kaslr.elf", "la57bug.elf"]
 
 # Everything crash prints for these without reading a module object file.
 SAME = [

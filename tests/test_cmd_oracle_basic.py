@@ -16,7 +16,7 @@ from crashpy.commands.help import format_menu
 from crashpy.errors import AddressSpace, FaultError, FaultKind
 from tests.crashpy_runner import program, run_crashpy
 
-DUMPS = ["sysrq.elf", "sysrq.d31.zlib"]
+DUMPS = ["sysrq.elf", "sysrq.d31.zlib", "la57.d31.zlib"]
 
 # Addresses of this kernel (Debian 6.1.0-56-cloud-amd64, loaded without KASLR).
 BANNER = 0xFFFFFFFF8211FFE0  # linux_banner

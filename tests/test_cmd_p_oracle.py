@@ -145,7 +145,7 @@ def compare(paths: dict[str, Path], dump: str, commands: list[str]) -> list[tupl
     return [(c, e, g) for c, e, g in zip(commands, expected, got, strict=True) if e != g]
 
 
-@pytest.mark.parametrize("dump", ["sysrq.elf", "kaslr.elf"])
+@pytest.mark.parametrize("dump", ["sysrq.elf", "kaslr.elf", "la57.elf"])
 def test_p_matches_crash(paths: dict[str, Path], dump: str) -> None:
     bad = compare(paths, dump, P_COMMANDS)
     assert not bad, "\n\n".join(f"{c}\n--- crash\n{e}--- crashpy\n{g}" for c, e, g in bad)

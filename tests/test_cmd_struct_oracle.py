@@ -116,7 +116,7 @@ def commands_for(paths: dict[str, Path], dump: str, commands: list[str]) -> list
     return [c.format(**where) for c in commands]
 
 
-@pytest.mark.parametrize("dump", ["sysrq.elf", "kaslr.elf"])
+@pytest.mark.parametrize("dump", ["sysrq.elf", "kaslr.elf", "la57.elf"])
 def test_struct_matches_crash(paths: dict[str, Path], dump: str) -> None:
     from tests.oracle import run_crash
 

@@ -75,7 +75,7 @@ BT_ADDRESSES = [
     "ffffffff81a03f4d", "ffffffff81c00126",
 ]  # fmt: skip
 
-DUMPS = ["sysrq.elf", "kaslr.elf", "bug.elf", "sysrq.d31.zlib"]
+DUMPS = ["sysrq.elf", "kaslr.elf", "bug.elf", "sysrq.d31.zlib", "la57bug.elf", "la57.d31.zlib"]
 
 
 def _random_functions(vmlinux: Path, dump: Path, n: int) -> list[str]:

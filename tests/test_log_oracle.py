@@ -40,6 +40,9 @@ OTHER_DUMPS = [
     "sysrq.d31.lzo",
     "sysrq.d31.flat",
     "sysrq.d31.elf",
+    "la57.elf",
+    "la57bug.d31.zlib",
+    "scale.d31.zlib",
 ]
 OTHER_COMMANDS = ["log", "log -tdmc", "log -T"]
 CTIME_COMMANDS = ["log -T", "log -Tc", "log -Tm"]

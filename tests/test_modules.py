@@ -17,7 +17,7 @@ from crashpy.helpers.modules import ModuleSymtab, module_symtab
 from tests.crashpy_runner import program, run_crashpy
 from tests.oracle import run_crash
 
-DUMPS = ["bug.elf", "null.elf", "sysrq.elf"]
+DUMPS = ["bug.elf", "null.elf", "sysrq.elf", "la57bug.elf"]
 
 
 def _table(dumps: dict[str, Path], name: str) -> ModuleSymtab:

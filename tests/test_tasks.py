@@ -38,7 +38,17 @@ def test_state_strings(state: int, code: str, verbose: str) -> None:
     assert state_verbose(state) == verbose
 
 
-DUMPS = ["sysrq.elf", "sysrq.d31.zlib", "kaslr.elf", "bug.elf", "null.elf", "panic.elf"]
+DUMPS = [
+    "sysrq.elf",
+    "sysrq.d31.zlib",
+    "kaslr.elf",
+    "bug.elf",
+    "null.elf",
+    "panic.elf",
+    "la57.elf",
+    "la57bug.d31.zlib",
+    "scale.d31.zlib",
+]
 
 
 def _after_panic_line(text: str) -> str:

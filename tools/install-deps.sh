@@ -9,9 +9,9 @@ APT_PKGS=(
   # building the oracle crash 8.0.6 from Debian's source package
   dpkg-dev g++ bison flex texinfo libncurses-dev zlib1g-dev liblzo2-dev libsnappy-dev libzstd-dev
   libgmp-dev libmpfr-dev wget
-  # python-lzo builds against liblzo2 (above); tmux for terminal tests; capsh (libcap2-bin) for the
-  # unreadable-file test when running as root
-  tmux libcap2-bin
+  # tmux for terminal tests; capsh (libcap2-bin) for the unreadable-file test when running as root;
+  # gdb for the type cross-checks against gdb and for gdb-add-index (the oracle's indexed vmlinux)
+  tmux libcap2-bin gdb
 )
 missing=()
 for p in "${APT_PKGS[@]}"; do

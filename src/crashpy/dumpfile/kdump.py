@@ -20,12 +20,14 @@ the dump's start pfn. Faults (crash's diskdump.c read_diskdump()/cache_page() wo
 
 from __future__ import annotations
 
+import functools
 import re
 import struct
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from crashpy.dumpfile.base import DumpFile, DumpInfo, Note
 from crashpy.dumpfile.notes import count_prstatus, parse_notes, vmcoreinfo_of
@@ -106,22 +108,61 @@ def _cstr(raw: bytes) -> str:
     return raw.split(b"\0", 1)[0].decode("utf-8", "replace")
 
 
+class DecompressError(ValueError):
+    """A page's compressed data does not decompress."""
+
+
+def _zlib(data: bytes, n: int) -> bytes:
+    try:
+        return zlib.decompress(data, bufsize=n)
+    except zlib.error as e:
+        raise DecompressError(str(e)) from None
+
+
+def _lzo(data: bytes, n: int) -> bytes:
+    import lzallright  # raw LZO1X (no header of its own), as makedumpfile -l writes it
+
+    try:
+        return bytes(_lzo_codec().decompress(data, output_size_hint=n))
+    except (lzallright.LZOError, lzallright.InputNotConsumed) as e:
+        raise DecompressError(str(e)) from None
+
+
+@functools.cache
+def _lzo_codec() -> Any:
+    import lzallright
+
+    return lzallright.LZOCompressor()
+
+
+def _snappy(data: bytes, n: int) -> bytes:
+    import cramjam
+
+    try:
+        return bytes(cramjam.snappy.decompress_raw(data))
+    except cramjam.DecompressionError as e:
+        raise DecompressError(str(e)) from None
+
+
+def _zstd(data: bytes, n: int) -> bytes:
+    import cramjam
+
+    try:
+        return bytes(cramjam.zstd.decompress(data, output_len=n))
+    except cramjam.DecompressionError as e:
+        raise DecompressError(str(e)) from None
+
+
 def _decompressor(flags: int) -> tuple[str, Callable[[bytes, int], bytes]] | None:
     """The decompression a page_desc_t.flags value asks for: (name, fn(data, out_len)); None for raw."""
     if flags & DUMP_DH_COMPRESSED_ZLIB:
-        return "zlib", lambda data, n: zlib.decompress(data, bufsize=n)
+        return "zlib", _zlib
     if flags & DUMP_DH_COMPRESSED_LZO:
-        import lzo  # python-lzo: raw LZO1X without its own header
-
-        return "lzo", lambda data, n: lzo.decompress(data, False, n)
+        return "lzo", _lzo
     if flags & DUMP_DH_COMPRESSED_SNAPPY:
-        import cramjam
-
-        return "snappy", lambda data, n: bytes(cramjam.snappy.decompress_raw(data))
+        return "snappy", _snappy
     if flags & DUMP_DH_COMPRESSED_ZSTD:
-        import cramjam
-
-        return "zstd", lambda data, n: bytes(cramjam.zstd.decompress(data, output_len=n))
+        return "zstd", _zstd
     return None
 
 
@@ -429,7 +470,7 @@ class KdumpCompressed(DumpFile):
         else:
             try:
                 page = how[1](data, bs)
-            except Exception:  # zlib.error, lzo.error, cramjam.DecompressionError
+            except DecompressError:
                 raise _Fault(FaultKind.NOT_PRESENT) from None
             if len(page) != bs:
                 raise _Fault(FaultKind.NOT_PRESENT)
