@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -25,8 +26,25 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     from tests.oracle import crash_binary
     from tools.vmcores import ensure
 
-    paths = ensure()
-    binary = crash_binary()
+    # crash's build (about 11 minutes on 2 cores) and the dumps' (about 5) overlap.
+    built: list[Path] = []
+    failed: list[BaseException] = []
+
+    def build_oracle() -> None:
+        try:
+            built.append(crash_binary())
+        except BaseException as e:  # noqa: BLE001 - re-raised in the main thread below
+            failed.append(e)
+
+    oracle_thread = threading.Thread(target=build_oracle, name="oracle-build")
+    oracle_thread.start()
+    try:
+        paths = ensure()
+    finally:
+        oracle_thread.join()
+    if failed:
+        raise failed[0]
+    binary = built[0]
     from tests.oracle_prefetch import start
 
     start(binary, paths["vmlinux"], paths["sysrq.elf"].parent)

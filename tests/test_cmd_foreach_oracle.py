@@ -150,14 +150,31 @@ OTHER = [
 
 COMMANDS = FOREACH + BT + [c for _, c in OTHER]
 
+# On the scale dump (about 2,000 tasks, 500 thread groups) crash 8.0.6 takes from 48 s to 284 s for
+# each of these (its thread-group and user-task walks are quadratic); they are compared on the
+# smaller dumps only.
+SLOW_IN_CRASH = {
+    "foreach user ps -G",
+    "foreach ps -G",
+    "foreach user ps -g",
+    "foreach user task -R comm",
+    "foreach sig -g",
+    "foreach user ps -t",
+}
+
+
+def commands(name: str) -> list[str]:
+    return [c for c in COMMANDS if not (name.startswith("scale.") and c in SLOW_IN_CRASH)]
+
 
 @cache
 def outputs(name: str) -> dict[str, tuple[str, str]]:
     paths = ensure([name])
     vmlinux, dump = paths["vmlinux"], paths[name]
-    expected = run_crash(vmlinux, dump, COMMANDS)
-    got = run_crashpy(vmlinux, dump, COMMANDS)
-    return {c: (e, g) for c, e, g in zip(COMMANDS, expected, got, strict=True)}
+    cmds = commands(name)
+    expected = run_crash(vmlinux, dump, cmds)
+    got = run_crashpy(vmlinux, dump, cmds)
+    return {c: (e, g) for c, e, g in zip(cmds, expected, got, strict=True)}
 
 
 def _no_traceback(text: str) -> None:
@@ -167,11 +184,12 @@ def _no_traceback(text: str) -> None:
 @pytest.mark.parametrize("name", DUMPS)
 def test_foreach_matches_crash(name: str) -> None:
     out = outputs(name)
-    differ = [c for c in FOREACH if out[c][0] != out[c][1]]
+    differ = [c for c in FOREACH if c in out and out[c][0] != out[c][1]]
     assert differ == [], differ
     assert out["foreach ps"][1].count("\n") > 50
     for c in FOREACH:
-        _no_traceback(out[c][1])
+        if c in out:
+            _no_traceback(out[c][1])
 
 
 @pytest.mark.parametrize("name", DUMPS)

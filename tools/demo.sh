@@ -4,6 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh >&2
 python3 tools/vmcores.py sysrq.d31.zlib >&2
-cache="${CRASHPY_CACHE:-$HOME/.cache/crashpy}/vmcores/${CRASHPY_KREL:-6.1.0-56-cloud-amd64}"
-exec crashpy "$cache/kernel/usr/lib/debug/boot/vmlinux-${CRASHPY_KREL:-6.1.0-56-cloud-amd64}" \
-    "$cache/sysrq.d31.zlib" "$@"
+krel="$(python3 tools/vmcores.py --release)"
+cache="${CRASHPY_CACHE:-$HOME/.cache/crashpy}/vmcores/$krel"
+exec crashpy "$cache/kernel/usr/lib/debug/boot/vmlinux-$krel" "$cache/sysrq.d31.zlib" "$@"

@@ -2,7 +2,15 @@
 # Install everything crashpy, its test dumps and the oracle crash need (Debian 12, as root).
 # Idempotent; used by .ci/run and by the README's first command.
 set -euo pipefail
-KREL="${CRASHPY_KREL:-6.1.0-56-cloud-amd64}"
+cd "$(dirname "$0")/.."
+# The kernel the test dumps are built from: the pinned one while Debian's archive has it, else the
+# newest 6.1 cloud kernel there (tools/vmcores.py --release; $CRASHPY_KREL overrides).
+KREL="$(python3 tools/vmcores.py --release)"
+if ! apt-cache policy "linux-headers-$KREL" 2>/dev/null | grep -q "Candidate: [0-9]"; then
+  # package lists missing or stale (a fresh machine): refresh them, then choose again
+  DEBIAN_FRONTEND=noninteractive apt-get update -q
+  KREL="$(python3 tools/vmcores.py --release)"
+fi
 APT_PKGS=(
   # building and booting the test dumps (gcc and libc6-dev: the guest's static spawn helper)
   qemu-system-x86 busybox-static makedumpfile cpio kmod gcc-12 gcc libc6-dev make "linux-headers-$KREL" xz-utils

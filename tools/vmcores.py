@@ -24,6 +24,7 @@ import io
 import json
 import lzma
 import os
+import re
 import shutil
 import signal
 import socket
@@ -187,8 +188,59 @@ def cache_root() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "crashpy"
 
 
+KREL_PATTERN = re.compile(r"^linux-image-(6\.1\.0-(\d+)-cloud-amd64)-dbg$")
+
+
+def _apt_has(package: str) -> bool:
+    """Whether apt can download `package` (it has a candidate version in the package lists)."""
+    try:
+        out = subprocess.run(
+            ["apt-cache", "policy", package], capture_output=True, text=True, timeout=60, check=False
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return any(line.strip().startswith("Candidate:") and "(none)" not in line for line in out.splitlines())
+
+
+def _release_available(krel: str) -> bool:
+    return all(
+        _apt_has(f"{name}-{krel}{suffix}")
+        for name, suffix in (("linux-image", ""), ("linux-image", "-dbg"), ("linux-headers", ""))
+    )
+
+
+def newest_release() -> str | None:
+    """The newest Debian 6.1 cloud kernel release whose image, -dbg and headers apt can download."""
+    try:
+        names = subprocess.run(
+            ["apt-cache", "pkgnames", "linux-image-6.1.0-"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        ).stdout.split()
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    found = sorted(((int(m.group(2)), m.group(1)) for m in map(KREL_PATTERN.match, names) if m), reverse=True)
+    return next((krel for _abi, krel in found if _release_available(krel)), None)
+
+
+_chosen: list[str] = []
+
+
 def kernel_release() -> str:
-    return os.environ.get("CRASHPY_KREL") or KREL
+    """$CRASHPY_KREL; else the pinned KREL when its kernel is already cached or apt still has it; else
+    the newest 6.1 cloud kernel apt has (Debian's archive keeps only recent kernel ABIs)."""
+    env = os.environ.get("CRASHPY_KREL")
+    if env:
+        return env
+    if not _chosen:
+        pinned_cached = (cache_root() / "vmcores" / KREL / "kernel").is_dir()
+        if pinned_cached or _release_available(KREL):
+            _chosen.append(KREL)
+        else:
+            _chosen.append(newest_release() or KREL)
+    return _chosen[0]
 
 
 def recipe_digest() -> str:
@@ -378,12 +430,16 @@ class Builder:
         tmp = self._tmp(self.kernel_dir)
         with tempfile.TemporaryDirectory(prefix="crashpy-debs-") as debs:
             log(f"downloading {' '.join(packages)} (about 310 MB)")
-            try:
-                _run(["apt-get", "download", *packages], "apt-get download", cwd=Path(debs))
-            except BuildError as err:
-                raise BuildError(
-                    f"{err}\n(if apt's package lists are missing or stale, run `apt-get update` first)"
-                ) from None
+            for attempt in range(3):  # the oracle's build may be updating apt's lists meanwhile
+                try:
+                    _run(["apt-get", "download", *packages], "apt-get download", cwd=Path(debs))
+                    break
+                except BuildError as err:
+                    if attempt == 2:
+                        raise BuildError(
+                            f"{err}\n(if apt's package lists are missing or stale, run `apt-get update` first)"
+                        ) from None
+                    time.sleep(10)
             for deb in sorted(Path(debs).glob("*.deb")):
                 log(f"unpacking {deb.name}")
                 _run(["dpkg", "-x", str(deb), str(tmp)], "dpkg -x")
@@ -916,8 +972,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--list", action="store_true", help="list the names and where they are; build nothing"
     )
+    parser.add_argument(
+        "--release",
+        action="store_true",
+        help="print the kernel release the dumps are built from; build nothing",
+    )
     parser.add_argument("names", nargs="*", help=f"what to build (default: all): {', '.join(ALL_NAMES)}")
     args = parser.parse_args(argv)
+    if args.release:
+        print(kernel_release())
+        return 0
     builder = Builder(args.cache)
     if args.list:
         names = args.names or list(ALL_NAMES)
