@@ -28,13 +28,11 @@ CRASHPY_ORACLE_DISK_CACHE=0 to turn the disk cache off).
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import re
 import secrets
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -51,7 +49,7 @@ DEFAULT_TIMEOUT = 300.0  # seconds for one whole crash session
 BUILD_TIMEOUT = 3600.0  # seconds for building crash (about 10 minutes on 2 cores)
 PROMPT = "crash> "  # crash's default prompt, printed before each command without -s
 # Bump when the way sessions are run or split changes, to invalidate the disk cache.
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3  # 3: sessions run with an indexed vmlinux (wrong for whatis) are not reused
 
 
 class OracleError(RuntimeError):
@@ -129,40 +127,6 @@ def crash_binary() -> Path:
                 raise OracleError(f"{binary} says crash {version}, not {ORACLE_VERSION}")
         _binary = binary
         return binary
-
-
-def oracle_vmlinux(vmlinux: Path) -> Path:
-    """The vmlinux crash is given: a copy of `vmlinux` with a gdb index (gdb-add-index), which halves
-    crash's start-up (gdb reads the index instead of every unit's DWARF), made once and cached under
-    ``<cache>/oracle-vmlinux/``; `vmlinux` itself when gdb-add-index is missing or fails.  The copy's
-    contents are the same but for the .gdb_index section; its path is replaced by `vmlinux`'s in what
-    crash prints, so crash's output is the one it gives for the original file."""
-    tool = shutil.which("gdb-add-index")
-    if tool is None or os.environ.get("CRASHPY_ORACLE_GDB_INDEX", "1") in ("0", "no", "false"):
-        return vmlinux
-    st = vmlinux.stat()
-    dest = cache_root() / "oracle-vmlinux" / f"{st.st_size}-{st.st_mtime_ns}" / vmlinux.name
-    if dest.is_file():
-        return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with open(dest.parent / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if dest.is_file():
-            return dest
-        tmp = dest.with_name(f".tmp-{os.getpid()}-{vmlinux.name}")
-        try:
-            shutil.copyfile(vmlinux, tmp)
-            proc = subprocess.run(
-                [tool, str(tmp)], stdin=subprocess.DEVNULL, capture_output=True, timeout=600, check=False
-            )
-            if proc.returncode != 0:
-                return vmlinux
-            os.replace(tmp, dest)
-        except (OSError, subprocess.TimeoutExpired):
-            return vmlinux
-        finally:
-            tmp.unlink(missing_ok=True)
-    return dest
 
 
 def _crash_env(home: Path | None) -> dict[str, str]:
@@ -300,8 +264,7 @@ def _run_session(
         argv.append("-s")
     if minimal:
         argv.append("--minimal")
-    indexed = oracle_vmlinux(vmlinux)
-    argv += [*extra_args, str(indexed), str(dump)]
+    argv += [*extra_args, str(vmlinux), str(dump)]
     with tempfile.TemporaryDirectory(prefix="crashpy-oracle-") as home:
         proc = subprocess.Popen(
             argv,
@@ -321,7 +284,7 @@ def _run_session(
                 f"crash did not finish {list(commands)} on {dump} in {timeout:.0f} s; it printed:\n"
                 + out.decode(errors="replace")[-4000:]
             ) from e
-    raw = out.decode("utf-8", errors="surrogateescape").replace(str(indexed), str(vmlinux))
+    raw = out.decode("utf-8", errors="surrogateescape")
     startup, outputs, completed, trailer = _split(raw, commands, token, silent)
     return CrashSession(
         commands=tuple(commands),

@@ -1,6 +1,8 @@
 """Running crash ahead of the tests: the oracle plan, run in the background while the tests run crashpy.
 
-crash takes seconds to start (gdb reads the vmlinux), and the suite asks it for hundreds of sessions.
+crash takes seconds to start (gdb reads the vmlinux), and the suite asks it for hundreds of sessions
+(a gdb index would halve that, but gdb then answers some look-ups from another DIE: `whatis
+linux_banner` gives `[]` for `[204]`, so crash reads the plain vmlinux).
 ``tests/oracle_plan.json`` lists the sessions a whole run asked for (dump file name, commands, flags),
 in the order first asked; it is written by a run with ``CRASHPY_ORACLE_RECORD=1``.  At the start of a
 run, one background thread works through the plan in that order, on the machine's other core:
@@ -75,14 +77,13 @@ class LiveCrash:
         self, binary: Path, vmlinux: Path, dump: Path, minimal: bool, extra_args: Sequence[str]
     ) -> None:
         self.vmlinux = vmlinux
-        self.indexed = oracle.oracle_vmlinux(vmlinux)
         self.token = f"@@CRASHPY-ORACLE-{secrets.token_hex(8)}"
         self.count = 0
         self.home = tempfile.TemporaryDirectory(prefix="crashpy-oracle-")
         argv = [str(binary), "--no_crashrc", "--no_scroll", "-s"]
         if minimal:
             argv.append("--minimal")
-        argv += [*extra_args, str(self.indexed), str(dump)]
+        argv += [*extra_args, str(vmlinux), str(dump)]
         self.proc = subprocess.Popen(
             argv,
             stdin=subprocess.PIPE,
@@ -118,7 +119,7 @@ class LiveCrash:
                 return None
             self._buf += chunk
         before, _, self._buf = self._buf.partition(needle)
-        return before.decode("utf-8", errors="surrogateescape").replace(str(self.indexed), str(self.vmlinux))
+        return before.decode("utf-8", errors="surrogateescape")
 
     def run(self, commands: Sequence[str]) -> list[str] | None:
         outputs = []
@@ -285,7 +286,6 @@ def start(binary: Path, vmlinux: Path, dump_dir: Path) -> Prefetcher | None:
     entries = load_plan(dump_dir)
     if not entries:
         return None
-    oracle.oracle_vmlinux(vmlinux.resolve())  # made once, before the thread and the tests both want it
     prefetcher = Prefetcher(binary, vmlinux, entries)
     oracle.prefetcher = prefetcher
     prefetcher.start()
