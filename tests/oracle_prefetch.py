@@ -41,12 +41,15 @@ LIVE_PROCESSES = 3  # crash processes kept open at once (about 400 MB each)
 COMMAND_TIMEOUT = 300.0
 
 # First words of the commands a kept-open crash may run for many sessions: none of them numbers gdb's
-# value history or changes what a later command prints.
+# value history, changes what a later command prints, or asks gdb to look a name up in its symbol
+# tables (which answers from whichever unit an earlier look-up expanded: `whatis linux_banner` says
+# `[]` or `[204]` depending on what ran before, so p, whatis, ptype, struct, union, task, list and
+# tree keep sessions of their own).
 SHAREABLE = frozenset(
-    "bt ps sys log rd sym dis struct union whatis ptype task list tree foreach runq sig eval kmem vm "
-    "vtop ptov pte btop ptob search files fuser net dev mount irq timer waitq ipcs ascii swap mach "
-    "help".split()
+    "bt ps sys log rd sym dis foreach runq sig eval kmem vm vtop ptov pte btop ptob search files fuser "
+    "net dev mount irq timer waitq ipcs ascii swap mach help".split()
 )
+_GDB_WORDS = frozenset("p print output set task struct union whatis ptype list tree".split())
 # ... and of these, only some forms.
 _MOD_SAFE = ("", "-t")
 
@@ -65,7 +68,7 @@ def shareable(commands: Sequence[str], minimal: bool, silent: bool) -> bool:
                 return False
         elif head not in SHAREABLE:
             return False
-        if head == "foreach" and any(w in ("p", "print", "set") for w in words[1:]):
+        if head == "foreach" and any(w in _GDB_WORDS for w in words[1:]):
             return False
     return True
 
