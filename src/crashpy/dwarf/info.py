@@ -202,7 +202,7 @@ class DwarfInfo:
         (u.version,) = struct.unpack_from(o + "H", buf, base + hdr)
         q = base + hdr + 2
         off_fmt = o + ("Q" if offset_size == 8 else "I")
-        if u.version >= 5:
+        if u.version == 5:
             u.unit_type = buf[q]
             u.address_size = buf[q + 1]
             (u.abbrev_offset,) = struct.unpack_from(off_fmt, buf, q + 2)
@@ -324,7 +324,7 @@ class DwarfInfo:
         forms = {form for _t, _c, attrs in abbrevs.raw.values() for _a, form, _i in attrs}
         if not forms & (STRX_FORMS | ADDRX_FORMS):
             return
-        die = self.root_die(u, resolve_strings=False)
+        die = self.root_die(u, resolve_strings=False, resolve_addresses=False)
         sob = die.get(AT_STR_OFFSETS_BASE)
         u.str_offsets_base = sob if isinstance(sob, int) else (8 if u.offset_size == 4 else 16)
         ab_ = die.get(AT_ADDR_BASE)
@@ -338,22 +338,31 @@ class DwarfInfo:
         abbrevs = u.abbrevs if u.abbrevs is not None else self._load_abbrevs(u)
         return self._decode(u, abbrevs, self.unit_data(u), offset, resolve_strings)
 
-    def root_die(self, u: Unit, resolve_strings: bool = True) -> Die:
-        """The unit's root DIE (DW_TAG_compile_unit, ...), read from its first bytes only."""
+    def root_die(self, u: Unit, resolve_strings: bool = True, resolve_addresses: bool = True) -> Die:
+        """The unit's root DIE (DW_TAG_compile_unit, ...), read from its first bytes only (without
+        `resolve_addresses`, DW_FORM_addrx values stay indexes: the unit's DW_AT_addr_base is read so)."""
         abbrevs = u.abbrevs if u.abbrevs is not None else self._load_abbrevs(u)
         cached = self._data_cache.get(u.offset)
         if cached is None:
             window = self.info.read_upto(u.offset, min(u.end - u.offset, _ROOT_WINDOW))
             try:
-                die = self._decode(u, abbrevs, window, u.first_die, resolve_strings)
+                die = self._decode(u, abbrevs, window, u.first_die, resolve_strings, resolve_addresses)
                 if die.attrs_end - u.offset <= len(window):
                     return die
             except (IndexError, ValueError):
                 pass  # the root DIE runs past the window
             cached = self.unit_data(u)
-        return self._decode(u, abbrevs, cached, u.first_die, resolve_strings)
+        return self._decode(u, abbrevs, cached, u.first_die, resolve_strings, resolve_addresses)
 
-    def _decode(self, u: Unit, abbrevs: AbbrevTable, data: bytes, offset: int, resolve_strings: bool) -> Die:
+    def _decode(
+        self,
+        u: Unit,
+        abbrevs: AbbrevTable,
+        data: bytes,
+        offset: int,
+        resolve_strings: bool,
+        resolve_addresses: bool = True,
+    ) -> Die:
         """The DIE at `offset` from the unit's bytes `data` (which start at the unit's first byte)."""
         base = u.offset
         p = offset - base
@@ -401,7 +410,8 @@ class DwarfInfo:
                     if resolve_strings:
                         value = self._strx(u, value)
                 elif form in ADDRX_FORMS:
-                    value = self._addrx(u, value)
+                    if resolve_addresses:
+                        value = self._addrx(u, value)
                 elif form == FORM_STRP or form == FORM_LINE_STRP:  # after DW_FORM_indirect
                     if resolve_strings:
                         value = self.string(form, value)
