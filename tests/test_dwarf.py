@@ -21,8 +21,11 @@ from crashpy.dwarf.constants import (
     AT_ENCODING,
     AT_EXTERNAL,
     AT_LOCATION,
+    AT_LOCLISTS_BASE,
     AT_LOW_PC,
     AT_NAME,
+    AT_RANGES,
+    AT_RNGLISTS_BASE,
     AT_SIBLING,
     AT_STR_OFFSETS_BASE,
     AT_TYPE,
@@ -37,6 +40,7 @@ from crashpy.dwarf.errors import DwarfFormatError
 from crashpy.dwarf.info import DwarfInfo
 from crashpy.dwarf.line_header import read_line_header
 from crashpy.dwarf.lines import LineTable
+from crashpy.dwarf.lists import die_ranges, location_list
 from crashpy.dwarf.locate import DieLocator, NestedHit
 from crashpy.dwarf.source import MemorySections
 from crashpy.elf import ElfFile, SectionBytes
@@ -408,3 +412,104 @@ def test_compressed_debug_sections_read_the_same(compiled: dict[str, Path], vers
             (m.name, m.bit_offset) for m in node.members()
         ]
         assert [LineTable(elf).lookup(text.addr + i) for i in range(text.size)] == expected_lines, how
+
+
+LISTS_SOURCE = {
+    "q.c": """
+extern void g(int);
+extern int h(void);
+__attribute__((noinline)) int f(int x) { int y = x * 3; g(y); g(x); return y + h(); }
+__attribute__((cold, noinline)) void c(int x) { g(x); }
+int main(int argc, char **argv) { if (argc > 5) c(argc); return f(argc); }
+""",
+    "g.c": "void g(int x) { (void)x; }\nint h(void) { return 1; }\n",
+}
+
+
+def _absolute(entries: list[object], base: int) -> list[tuple[int, int, bytes]]:
+    """pyelftools' list entries as (start, end, expression), base-address entries applied."""
+    out = []
+    for e in entries:
+        if hasattr(e, "base_address"):
+            base = e.base_address
+            continue
+        start, end = e.begin_offset, e.end_offset  # type: ignore[attr-defined]
+        if not e.is_absolute:  # type: ignore[attr-defined]
+            start, end = start + base, end + base
+        out.append((start, end, bytes(getattr(e, "loc_expr", b""))))
+    return out
+
+
+@pytest.mark.parametrize("version", ["4", "5"])
+def test_range_and_location_lists_equal_pyelftools(tmp_path: Path, version: str) -> None:
+    """-O2 code split into hot and cold parts (DW_AT_ranges) with variables that move (location
+    lists): .debug_ranges/.debug_loc (DWARF 4) and .debug_rnglists/.debug_loclists (DWARF 5)."""
+    if not TOOLS:
+        pytest.skip("no gcc")
+    from elftools.elf.elffile import ELFFile
+
+    for name, text in LISTS_SOURCE.items():
+        (tmp_path / name).write_text(text)
+    binary = tmp_path / "q"
+    sources = [str(tmp_path / n) for n in LISTS_SOURCE]
+    subprocess.run(["gcc", f"-gdwarf-{version}", "-O2", "-o", str(binary), *sources], check=True)
+    dwarf = DwarfInfo(ElfFile(binary))
+    ranges_seen = locations_seen = 0
+    with open(binary, "rb") as f:
+        info = ELFFile(f).get_dwarf_info()
+        range_lists, location_lists = info.range_lists(), info.location_lists()
+        for cu in info.iter_CUs():
+            for die in cu.iter_DIEs():
+                if die.is_null():
+                    continue
+                mine = dwarf.die(die.offset)
+                top = cu.get_top_DIE().attributes.get("DW_AT_low_pc")
+                cu_base = top.value if top is not None else 0
+                if "DW_AT_ranges" in die.attributes:
+                    theirs = range_lists.get_range_list_at_offset(die.attributes["DW_AT_ranges"].value, cu=cu)
+                    expected = [(a, b) for a, b, _e in _absolute(theirs, cu_base)]
+                    assert die_ranges(dwarf, mine) == expected
+                    ranges_seen += 1
+                loc = die.attributes.get("DW_AT_location")
+                if loc is not None and loc.form == "DW_FORM_sec_offset":
+                    theirs = location_lists.get_location_list_at_offset(loc.value, die=die)
+                    assert location_list(dwarf, mine) == _absolute(theirs, cu_base)
+                    locations_seen += 1
+    assert ranges_seen >= 2 and locations_seen >= 3
+    # The compile unit's ranges are what .debug_aranges says of it.
+    u = dwarf.unit_header(0)
+    amap = dwarf.address_map
+    assert sorted(die_ranges(dwarf, dwarf.root_die(u))) == sorted(
+        (a, b) for a, b, cu in amap.overlapping(0, 1 << 64) if cu == 0
+    )
+
+
+def test_indexed_range_and_location_lists() -> None:
+    """DW_FORM_rnglistx and DW_FORM_loclistx: an index into the offsets after the list section's header,
+    from the unit's DW_AT_rnglists_base / DW_AT_loclists_base."""
+    w = Writer("<", 5, 4, 8)
+    root = w.add_abbrev(TAG_COMPILE_UNIT, True, [
+        (AT_LOW_PC, 0x01, None),
+        (AT_RNGLISTS_BASE, 0x17, None),
+        (AT_LOCLISTS_BASE, 0x17, None),
+        (AT_RANGES, 0x23, None),  # rnglistx
+    ])
+    var = w.add_abbrev(TAG_VARIABLE, False, [(AT_LOCATION, 0x22, None)])  # loclistx
+    body = uleb(root) + w.num(0x1000, 8) + w.num(12, 4) + w.num(12, 4) + uleb(1) + uleb(var) + uleb(0) + b"\0"
+    cu = w.unit(body)
+    # One header (unit_length, version 5, address size 8, no segments, offset_entry_count 2), the offsets.
+    rle = bytes([4, 0x10, 0x20, 5]) + w.num(0x5000, 8) + bytes([4, 0, 8, 7]) + w.num(0x9000, 8) + bytes([0x10, 0])
+    rnglists_body = struct.pack("<HBBI", 5, 8, 0, 2) + struct.pack("<II", 8, 8) + rle
+    lle = bytes([4, 0x10, 0x20, 1, 0x50, 7]) + w.num(0x7000, 8) + w.num(0x7004, 8) + bytes([1, 0x51, 0])
+    loclists_body = struct.pack("<HBBI", 5, 8, 0, 1) + struct.pack("<I", 4) + lle
+    sections = {
+        ".debug_info": cu,
+        ".debug_abbrev": w.abbrev + b"\0",
+        ".debug_rnglists": struct.pack("<I", len(rnglists_body)) + rnglists_body,
+        ".debug_loclists": struct.pack("<I", len(loclists_body)) + loclists_body,
+    }
+    dwarf = DwarfInfo(MemorySections(sections))
+    u = dwarf.unit_header(0)
+    assert die_ranges(dwarf, dwarf.root_die(u)) == [(0x1010, 0x1020), (0x5000, 0x5008), (0x9000, 0x9010)]
+    (var_off,) = [off for off, _ab in dwarf.top_level(u)]
+    assert location_list(dwarf, dwarf.die(var_off)) == [(0x1010, 0x1020, b"\x50"), (0x7000, 0x7004, b"\x51")]

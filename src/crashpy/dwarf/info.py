@@ -411,7 +411,7 @@ class DwarfInfo:
                         value = self._strx(u, value)
                 elif form in ADDRX_FORMS:
                     if resolve_addresses:
-                        value = self._addrx(u, value)
+                        value = self.address_at(u, value)
                 elif form == FORM_STRP or form == FORM_LINE_STRP:  # after DW_FORM_indirect
                     if resolve_strings:
                         value = self.string(form, value)
@@ -449,7 +449,10 @@ class DwarfInfo:
         raw = sec.read(u.str_offsets_base + index * u.offset_size, u.offset_size)
         return self.string(FORM_STRP, int.from_bytes(raw, self.byteorder))
 
-    def _addrx(self, u: Unit, index: int) -> int:
+    def address_at(self, u: Unit, index: int) -> int:
+        """Entry `index` of the unit's .debug_addr table (DW_FORM_addrx, DW_RLE_startx_*, ...)."""
+        if u.abbrevs is None:
+            self._load_abbrevs(u)  # reads DW_AT_addr_base
         sec = self.source.section_bytes(".debug_addr")
         if sec is None or u.addr_base is None:
             raise DwarfFormatError(f"{self.path}: DW_FORM_addrx without .debug_addr")
