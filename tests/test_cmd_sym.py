@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from crashpy.commands.sym import format_symbol
+from crashpy.elf import Section
 from crashpy.symbols.crash_view import CrashSymtab
-from crashpy.symbols.elfsyms import Section
 
 TEXT = 0xFFFFFFFF81000000
 DATA = 0xFFFFFFFF82A00000
@@ -22,11 +22,21 @@ FUNC, OBJECT, NOTYPE, SECTION, FILE = 2, 1, 0, 3, 4
 
 
 @dataclass
+class FakeSymtab:
+    entries: list[tuple[int, int, int, int, int, int]]
+    strtab: bytes
+
+    def rows(self) -> list[tuple[int, int, int, int, int, int]]:
+        return self.entries
+
+
+@dataclass
 class FakeImage:
     syms: list[tuple[str, int, int, int, int]]  # name, bind, type, shndx, value
     sections: list[Section] = field(default_factory=lambda: SECTIONS)
 
-    def symbols(self) -> tuple[list[tuple[int, int, int, int, int, int]], bytes]:
+    @property
+    def symtab(self) -> FakeSymtab:
         strtab = b"\0"
         entries = [(0, 0, 0, 0, 0, 0)]
         for name, bind, typ, shndx, value in self.syms:
@@ -34,7 +44,7 @@ class FakeImage:
             if name:
                 strtab += name.encode() + b"\0"
             entries.append((off, bind << 4 | typ, 0, shndx, value, 0))
-        return entries, strtab
+        return FakeSymtab(entries, strtab)
 
 
 @dataclass

@@ -84,8 +84,8 @@ def _random_functions(vmlinux: Path, dump: Path, n: int) -> list[str]:
 
     prog = program(vmlinux, dump)
     table = crash_symtab(prog)
-    assert prog.image is not None
-    raw, strtab = prog.image.symbols()
+    assert prog.image is not None and prog.image.symtab is not None
+    raw, strtab = prog.image.symtab.rows(), prog.image.symtab.strtab
     names = set()
     for st_name, st_info, _o, _s, _v, size in raw:
         if st_info & 0xF == 2 and size:

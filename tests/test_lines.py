@@ -1,4 +1,4 @@
-"""disasm/lines.py: source lines of code addresses, as gdb 10.2 inside crash 8.0.6 gives them.
+"""dwarf/lines.py: source lines of code addresses, as gdb 10.2 inside crash 8.0.6 gives them.
 
 Synthetic units pin down gdb's rules one by one (row choice, end markers, is_stmt, file names); the
 real Debian vmlinux checks known answers (each one also what gdb 13's ``info line`` says), speed,
@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from crashpy.disasm.lines import LineTable, LineTableError, SourceLine
+from crashpy.dwarf.errors import DwarfFormatError
+from crashpy.dwarf.lines import LineTable, SourceLine
+from crashpy.elf import ElfError
 
 # ---------------------------------------------------------------------------------------------------
 # A small DWARF writer: compile units with a top DIE, a line program, and .debug_aranges.
@@ -463,9 +465,9 @@ def test_no_aranges_no_lines() -> None:
 def test_not_elf(tmp_path: Path) -> None:
     bad = tmp_path / "vmlinux"
     bad.write_bytes(b"not an ELF file at all, but long enough to be read as one" * 2)
-    with pytest.raises(LineTableError, match="not an ELF file"):
+    with pytest.raises(ElfError, match="not an ELF file"):
         LineTable(str(bad))
-    with pytest.raises(LineTableError):
+    with pytest.raises(ElfError, match="No such file"):
         LineTable(str(tmp_path / "missing"))
 
 
@@ -530,7 +532,7 @@ MODULE = (
 @pytest.mark.skipif(not (MODULE / "virtio_net.ko").is_file(), reason="no module debuginfo")
 def test_module_debuginfo_refused() -> None:
     # A module's .ko is ET_REL: its DWARF addresses mean nothing before relocation.
-    with pytest.raises(LineTableError, match="relocatable"):
+    with pytest.raises(DwarfFormatError, match="relocatable"):
         LineTable(str(MODULE / "virtio_net.ko"))
 
 

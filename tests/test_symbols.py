@@ -5,21 +5,21 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from crashpy.symbols.elfsyms import ElfImage
+from crashpy.elf import ElfFile
 from crashpy.symbols.table import SymbolTable
 
 
 def test_symbols_equal_nm(vmlinux: Path) -> None:
     nm = subprocess.run(["nm", str(vmlinux)], capture_output=True, text=True, check=True).stdout
     table = SymbolTable()
-    table.add_vmlinux(ElfImage(str(vmlinux)))
+    table.add_vmlinux(ElfFile(str(vmlinux)))
     mine = sorted(f"{s.address:016x} {s.type} {s.name}" for s in table.all())
     assert mine == sorted(line for line in nm.splitlines() if line.strip())
 
 
 def test_lookup_prefers_globals_and_relocates(vmlinux: Path) -> None:
     table = SymbolTable()
-    table.add_vmlinux(ElfImage(str(vmlinux)), 0x1CE00000)
+    table.add_vmlinux(ElfFile(str(vmlinux)), 0x1CE00000)
     banner = table.lookup("linux_banner")
     assert banner is not None and banner.address == 0xFFFFFFFF8211FFE0 + 0x1CE00000
     assert table.lookup("no_such_symbol_anywhere") is None

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from crashpy.types.btf import BTF, BTFFormatError, load_btf_from_elf, read_elf_section
+from crashpy.elf import ElfError, ElfFile
+from crashpy.types.btf import BTF, BTFFormatError, load_btf_from_elf
 from crashpy.types.model import (
     ArrayType,
     EnumType,
@@ -665,10 +666,12 @@ def test_load_btf_from_elf(tmp_path: Path) -> None:
     no_btf = tmp_path / "nobtf"
     _write_elf(no_btf, {".text": b"\x90"})
     assert load_btf_from_elf(no_btf) is None
-    assert read_elf_section(elf, ".text") == b"\x90" * 16
+    with ElfFile(elf) as f:
+        assert f.section_data(".text") == b"\x90" * 16
+        assert load_btf_from_elf(f) is not None  # an open file too
     not_elf = tmp_path / "notelf"
     not_elf.write_bytes(b"hello" * 20)
-    with pytest.raises(BTFFormatError):
+    with pytest.raises(ElfError, match="not an ELF file"):
         load_btf_from_elf(not_elf)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from crashpy.elf import ElfError
 from crashpy.types.btf import BTF, load_btf_from_elf
 from crashpy.types.dwarf import DwarfFormatError, DwarfTypes
 from crashpy.types.model import (
@@ -385,7 +386,7 @@ def test_synth_disk_index(synth: Path, tmp_path: Path) -> None:
 def test_not_elf_or_no_dwarf(tmp_path: Path, synth: Path) -> None:
     junk = tmp_path / "junk"
     junk.write_bytes(b"not an elf file at all" * 4)
-    with pytest.raises(DwarfFormatError):
+    with pytest.raises(ElfError, match="not an ELF file"):
         DwarfTypes(junk)
     objcopy = shutil.which("objcopy")
     if objcopy is None:
@@ -628,10 +629,12 @@ def test_real_whatis_matches_crash(kernel_dwarf: DwarfTypes) -> None:
 
 def test_real_symbol_table_lookups_by_tail_merged_names(kernel_dwarf: DwarfTypes) -> None:
     """`jiffies` and `schedule` end dozens of longer names in .strtab and .debug_str."""
-    syms = kernel_dwarf.elf.symbols_named("jiffies")
+    symtab = kernel_dwarf.elf.symtab
+    assert symtab is not None
+    syms = symtab.symbols_named("jiffies")
     assert len(syms) == 1 and syms[0].size == 0
-    assert {s.value for s in kernel_dwarf.elf.symbols_named("jiffies_64")} == {syms[0].value}
-    (sched,) = kernel_dwarf.elf.symbols_named("schedule")
+    assert {s.value for s in symtab.symbols_named("jiffies_64")} == {syms[0].value}
+    (sched,) = symtab.symbols_named("schedule")
     assert sched.type == 2  # STT_FUNC
     assert kernel_dwarf.build_id is not None and len(kernel_dwarf.build_id) == 40
 

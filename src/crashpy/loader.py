@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import re
-import struct
 from dataclasses import dataclass
 
+from crashpy.elf.constants import ET_DYN, ET_EXEC
+from crashpy.elf.file import peek_type
 from crashpy.errors import CrashpyError, FaultError, StartupError
 from crashpy.program import Program
-
-_ET_EXEC, _ET_DYN, _ET_CORE = 2, 3, 4
 
 
 @dataclass
@@ -31,10 +30,8 @@ def _file_kind(path: str) -> str:
         raise StartupError(f"{path}: {e.strerror}") from None
     if sniff(path) is not None:
         return "dump"
-    if head[:4] == b"\x7fELF" and len(head) >= 20:
-        (e_type,) = struct.unpack_from("<H", head, 16)
-        if e_type in (_ET_EXEC, _ET_DYN):
-            return "vmlinux"
+    if peek_type(head) in (ET_EXEC, ET_DYN):
+        return "vmlinux"
     if re.match(rb"^[0-9a-fA-F]{8,16} [A-Za-z] \S+\n", head):
         return "system.map"
     return "unknown"
@@ -68,13 +65,11 @@ def _vmlinux_release(prog: Program) -> bytes | None:
     sym = prog.symbols.lookup("linux_banner")
     if image is None or sym is None:
         return None
-    link_addr = sym.address - prog.kaslr_offset
-    for sec in image.sections:
-        if sec.type != 8 and sec.addr <= link_addr < sec.addr + sec.size and sec.addr:
-            off = sec.offset + link_addr - sec.addr
-            end = image.map.find(b"\0", off, off + 512)
-            return bytes(image.map[off:end])
-    return None
+    raw = image.read_address(sym.address - prog.kaslr_offset, 512)
+    if raw is None:
+        return None
+    end = raw.find(b"\0")
+    return raw[:end] if end >= 0 else raw
 
 
 def check_match(prog: Program) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import struct as _struct
 from typing import TYPE_CHECKING, Any
 
+from crashpy.dwarf.errors import DWARF_READ_ERRORS
 from crashpy.errors import AddressSpace, CrashpyError, FaultError, FaultKind
 from crashpy.types.model import (
     ArrayType,
@@ -435,24 +436,26 @@ def _pack(t: Type, value: int | float) -> bytes:
 # Symbols, variable types, per-CPU
 
 
+# What a look-up in corrupt DWARF may raise (a type that is no type: TypeLookupError, a CrashpyError).
+_DWARF_PROBLEMS: tuple[type[Exception], ...] = (*DWARF_READ_ERRORS, CrashpyError)
+
+
 def dwarf_types(prog: Program) -> Any:
-    """The lazy DWARF reader for prog's vmlinux (crashpy.types.dwarf.DwarfTypes), or None when there is
-    no such module or no vmlinux; made once per Program."""
+    """The lazy DWARF reader for prog's vmlinux (crashpy.types.dwarf.DwarfTypes, over the vmlinux file
+    the Program has open), or None when there is no vmlinux or it has no usable DWARF; made once."""
 
     def make() -> Any:
-        if not prog.vmlinux_path:
+        if prog.image is None:
             return None
-        try:
-            from crashpy.types import dwarf  # type: ignore[attr-defined]
-        except ImportError:
-            return None
+        from crashpy.types.dwarf import DwarfTypes
+
         try:
             btf = prog.btf
         except CrashpyError:
             btf = None
         try:
-            return dwarf.DwarfTypes(prog.vmlinux_path, btf=btf)
-        except Exception:  # noqa: BLE001 - no usable DWARF: BTF alone
+            return DwarfTypes(prog.image, btf=btf)
+        except CrashpyError:  # no usable DWARF (ElfError, DwarfFormatError): BTF alone
             return None
 
     return prog.cache("dwarf", make)
@@ -465,7 +468,7 @@ def variable_type(prog: Program, name: str) -> Type | None:
     if dw is not None:
         try:
             t = dw.variable_type(name)
-        except Exception:  # noqa: BLE001 - a DWARF problem must not hide BTF
+        except _DWARF_PROBLEMS:  # a DWARF problem must not hide BTF
             t = None
         if t is not None:
             return t  # type: ignore[no-any-return]
@@ -485,7 +488,7 @@ def function_type(prog: Program, name: str) -> Type | None:
     if dw is not None and hasattr(dw, "function_type"):
         try:
             t = dw.function_type(name)
-        except Exception:  # noqa: BLE001
+        except _DWARF_PROBLEMS:
             t = None
         if t is not None:
             return t  # type: ignore[no-any-return]

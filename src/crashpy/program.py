@@ -15,11 +15,12 @@ from crashpy.arch.x86_64 import (
     make_layout,
 )
 from crashpy.dumpfile.base import DumpFile
-from crashpy.errors import AddressSpace, CommandError, FaultError, FaultKind
+from crashpy.elf.errors import ElfError
+from crashpy.elf.file import ElfFile
+from crashpy.errors import AddressSpace, CommandError, FaultError, FaultKind, StartupError
 from crashpy.helpers.vmcoreinfo import VmcoreInfo
 from crashpy.memory import KernelMemory, Partial, PhysicalMemory, UserMemory
 from crashpy.memory.pagetable import page_frame
-from crashpy.symbols.elfsyms import ElfImage
 from crashpy.symbols.table import Symbol, SymbolTable
 
 if TYPE_CHECKING:
@@ -28,6 +29,18 @@ if TYPE_CHECKING:
 
 class SymbolError(CommandError):
     """An unknown symbol name."""
+
+
+def open_vmlinux(path: str) -> ElfFile:
+    """The vmlinux file, mapped; StartupError in one line when it is no x86_64 kernel's ELF file."""
+    try:
+        image = ElfFile(path)
+    except ElfError as e:
+        raise StartupError(str(e)) from None
+    if not image.is64 or image.order != "<":
+        image.close()
+        raise StartupError(f"{path}: not a 64-bit little-endian ELF file")
+    return image
 
 
 class Program:
@@ -51,7 +64,7 @@ class Program:
         self.dump_path = dump_path or dump.path
         self.vmlinux_path = vmlinux
         self.vmcoreinfo = VmcoreInfo(dump.info.vmcoreinfo)
-        self.image: ElfImage | None = ElfImage(vmlinux) if vmlinux else None
+        self.image: ElfFile | None = open_vmlinux(vmlinux) if vmlinux else None
         self._auto_phys_base: int | None = None
         if isinstance(kaslr_offset, int):
             self.kaslr_offset = kaslr_offset
@@ -113,7 +126,7 @@ class Program:
     def _btf(self) -> BTF | None:
         from crashpy.types.btf import load_btf_from_elf
 
-        return load_btf_from_elf(self.vmlinux_path) if self.vmlinux_path else None
+        return load_btf_from_elf(self.image) if self.image is not None else None
 
     @property
     def btf(self) -> BTF:

@@ -47,7 +47,10 @@ def symbol_names(session: Session, prefix: str) -> list[str]:
         return []
 
     def names() -> list[str]:
-        entries, strtab = image.symbols()
+        symtab = image.symtab
+        if symtab is None:
+            return []
+        entries, strtab = symtab.rows(), symtab.strtab
         seen: set[int] = set()
         out: set[str] = set()
         for st_name, info, _other, shndx, _value, _size in entries:

@@ -104,7 +104,8 @@ class _GdbMinsyms:
             if sec.flags & 0x4:
                 self.text_sections.add(idx)
         self.sections.sort()
-        raw, strtab = image.symbols()
+        symtab = image.symtab
+        raw, strtab = (symtab.rows(), symtab.strtab) if symtab is not None else ([], b"")
         rows = []
         for st_name, st_info, _other, shndx, value, size in raw:
             kind = st_info & 0xF
@@ -578,7 +579,7 @@ def _read_code_count(prog: Program, addr: int, count: int) -> bytes:
 
 def _line_of(prog: Program, table: CrashSymtab, addr: int) -> str:
     """crash's get_line_number(): "file: line" of a kernel text address, "" without one."""
-    from crashpy.commands.sym import source_line
+    from crashpy.dwarf.lines import source_line
 
     if not table.is_kernel_text(addr):
         return ""
@@ -588,7 +589,7 @@ def _line_of(prog: Program, table: CrashSymtab, addr: int) -> str:
 
 def _list_source(session: Session, addr: int) -> None:
     """dis -s: crash's list_source_code() when the source files are not on this machine."""
-    from crashpy.commands.sym import source_line
+    from crashpy.dwarf.lines import source_line
 
     prog = session.prog
     text = source_line(prog, addr)

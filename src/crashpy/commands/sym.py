@@ -18,39 +18,7 @@ from crashpy.helpers.numbers import getopt, hexadecimal, htol, is_a_number
 from crashpy.symbols.crash_view import CrashSymbol, crash_symtab
 
 if TYPE_CHECKING:
-    from crashpy.program import Program
     from crashpy.session import Session
-
-
-def source_line(prog: Program, addr: int) -> str:
-    """`file: line` of a kernel text address as crash shows it (gdb's find_pc_line), or ""."""
-
-    def load() -> object:
-        try:
-            from crashpy.disasm.lines import LineTable  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            return None
-        if not prog.vmlinux_path:
-            return None
-        try:
-            return LineTable(prog.vmlinux_path)
-        except Exception:
-            return None
-
-    table = prog.cache("sym.linetable", load)
-    if table is None:
-        return ""
-    try:
-        found = table.lookup(addr - prog.kaslr_offset)
-    except Exception:
-        return ""
-    if not found:
-        return ""
-    path, line = found
-    text = f"{path}: {line}"
-    while "//" in text:
-        text = text.replace("//", "/")
-    return text
 
 
 # ---- the command ---------------------------------------------------------------------------------------
@@ -135,6 +103,8 @@ def _show(session: Session, sym: CrashSymbol, offset: int, linenum: bool) -> Non
             if module is not None:
                 text += " "  # get_line_number(): no line numbers without the module's debuginfo (mod -s)
             else:
+                from crashpy.dwarf.lines import source_line
+
                 table.value_search(addr)  # get_line_number() looks the address up too (crash's hash state)
                 text += " " + source_line(prog, addr)
     else:

@@ -20,21 +20,23 @@ def _align4(n: int) -> int:
     return (n + 3) & ~3
 
 
-def parse_notes(data: bytes) -> tuple[list[Note], str | None]:
-    """The notes in `data` (a PT_NOTE segment or kdump note area), and a problem found, if any.
+def parse_notes(data: bytes, byteorder: str = "<") -> tuple[list[Note], str | None]:
+    """The notes in `data` (a PT_NOTE segment, kdump note area or SHT_NOTE section; `byteorder` "<" or
+    ">"), and a problem found, if any.
 
     Parsing stops at the first malformed note (its sizes run past the end of the area); the notes
     before it are returned with a one-line description of the problem. Zero padding at the end
     (a note header of all zeros) ends the area quietly.
     """
+    nhdr = _NHDR if byteorder == "<" else struct.Struct(byteorder + "III")
     notes: list[Note] = []
     off = 0
     end = len(data)
-    while off + _NHDR.size <= end:
-        namesz, descsz, ntype = _NHDR.unpack_from(data, off)
+    while off + nhdr.size <= end:
+        namesz, descsz, ntype = nhdr.unpack_from(data, off)
         if namesz == 0 and descsz == 0 and ntype == 0:
             break  # padding
-        name_off = off + _NHDR.size
+        name_off = off + nhdr.size
         desc_off = name_off + _align4(namesz)
         next_off = desc_off + _align4(descsz)
         if desc_off + descsz > end:

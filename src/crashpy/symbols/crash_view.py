@@ -164,7 +164,8 @@ class CrashSymtab:
                 first_start = s.addr
             if first_start:
                 last_end = max(last_end, s.addr + s.size)
-        entries, strtab = image.symbols()
+        symtab = image.symtab
+        entries, strtab = (symtab.rows(), symtab.strtab) if symtab is not None else ([], b"")
         rows: list[tuple[int, int, str, str]] = []  # (undefined-first key, value, raw name, letter)
         letters = [section_letter(s.name, s.flags, s.type) for s in sections]
         nsec = len(sections)

@@ -1,8 +1,9 @@
 """The symbol index: names and addresses from vmlinux (and later modules, kallsyms), bisect for address lookups.
 
-vmlinux's .symtab is kept as the raw tuples struct.iter_unpack gives; a Symbol object is made only for
-the entries a command asks about. Name look-ups search .strtab with bytes.find; address look-ups use an
-address-sorted index built on first use.
+vmlinux's .symtab stays in the ELF file's mapping: a name look-up finds the name in .strtab and the
+entries that point there (elf.ElfSymtab, without unpacking the table); an address look-up uses an
+address-sorted index of every entry, built on first use. A Symbol object is made only for the entries
+a command asks about.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
-from crashpy.symbols.elfsyms import ElfImage
+from crashpy.elf.file import ElfFile
+from crashpy.elf.symtab import SymbolRow
 
 _STB_GLOBAL, _STB_WEAK = 1, 2
 _STT_OBJECT, _STT_FUNC, _STT_SECTION, _STT_FILE = 1, 2, 3, 4
@@ -28,7 +30,7 @@ class Symbol:
     module: str | None = None
 
 
-def _nm_letter(info: int, shndx: int, image: ElfImage) -> str:
+def _nm_letter(info: int, shndx: int, image: ElfFile) -> str:
     """The nm/BFD symbol class letter of an ELF symbol."""
     from crashpy.symbols.crash_view import section_letter
 
@@ -45,67 +47,63 @@ def _nm_letter(info: int, shndx: int, image: ElfImage) -> str:
     return letter.upper() if bind == _STB_GLOBAL else letter
 
 
+def _wanted(row: SymbolRow) -> bool:
+    """A named, defined symbol that is not a section or file symbol."""
+    st_name, info, _o, shndx, _v, _s = row
+    return st_name != 0 and shndx != 0 and (info & 0xF) not in (_STT_SECTION, _STT_FILE)
+
+
 class _ElfSymbols:
     """One ELF .symtab, relocated by `offset`, materialised lazily."""
 
-    def __init__(self, image: ElfImage, offset: int, module: str | None = None) -> None:
+    def __init__(self, image: ElfFile, offset: int, module: str | None = None) -> None:
         self.image = image
+        self.symtab = image.symtab
         self.offset = offset
         self.module = module
-        self.entries, self.strtab = image.symbols()
-        self._by_stname: dict[int, int] | None = None
-        self._dups: dict[int, list[int]] = {}
         self._made: dict[int, Symbol] = {}
 
-    def wanted(self, i: int) -> bool:
-        st_name, info, _o, shndx, _v, _s = self.entries[i]
-        return st_name != 0 and shndx != 0 and (info & 0xF) not in (_STT_SECTION, _STT_FILE)
+    def rows(self) -> list[SymbolRow]:
+        """Every entry (unpacked on first use)."""
+        return self.symtab.rows() if self.symtab is not None else []
 
-    def address(self, i: int) -> int:
-        value = self.entries[i][4]
-        # KASLR moves the kernel image only: per-CPU offsets and small absolute values stay put.
+    def address(self, value: int) -> int:
+        """A symbol value relocated: KASLR moves the kernel image only (per-CPU offsets and small
+        absolute values stay put)."""
         if value >= _KERNEL_IMAGE_BASE and self.offset:
             return (value + self.offset) & _MASK64
         return value
 
     def symbol(self, i: int) -> Symbol:
+        """Entry `i` as a Symbol (made once)."""
         sym = self._made.get(i)
         if sym is None:
-            st_name, info, _o, shndx, _v, size = self.entries[i]
-            end = self.strtab.find(b"\0", st_name)
-            name = self.strtab[st_name:end].decode("ascii", "replace")
-            sym = Symbol(name, self.address(i), _nm_letter(info, shndx, self.image), size, self.module)
+            assert self.symtab is not None
+            st_name, info, _o, shndx, value, size = self.symtab.entry(i)
+            name = self.symtab.name_at(st_name)
+            sym = Symbol(name, self.address(value), _nm_letter(info, shndx, self.image), size, self.module)
             self._made[i] = sym
         return sym
 
     def find(self, name: str) -> Symbol | None:
         """The symbol called `name`, a global one in preference to a local."""
-        if self._by_stname is None:
-            self._by_stname = {}
-            for i, e in enumerate(self.entries):
-                if e[0] and e[3] and (e[1] & 0xF) not in (_STT_SECTION, _STT_FILE):
-                    earlier = self._by_stname.setdefault(e[0], i)
-                    if earlier != i:  # static symbols of one name in several files share the string
-                        self._dups.setdefault(e[0], [earlier]).append(i)
-        key = name.encode("ascii", "replace") + b"\0"
+        symtab = self.symtab
+        if symtab is None or not name:
+            return None
+        offsets = symtab.string_offsets(name)
+        found = symtab.indexes_at(offsets)
         best: Symbol | None = None
-        pos = self.strtab.find(key)
-        while pos >= 0:
-            first = self._by_stname.get(pos)
-            if first is not None:
-                # Several entries may share one string: look at each of them.
-                for j in self._same_name(first, pos):
-                    sym = self.symbol(j)
-                    if best is None or (best.type.islower() and sym.type.isupper()):
-                        best = sym
-                if best is not None and best.type.isupper():
-                    return best
-            pos = self.strtab.find(key, pos + 1)
+        for off in offsets:
+            # Several entries may share one string (static symbols of one name in several files).
+            for j in found.get(off, ()):
+                if not _wanted(symtab.entry(j)):
+                    continue
+                sym = self.symbol(j)
+                if best is None or (best.type.islower() and sym.type.isupper()):
+                    best = sym
+            if best is not None and best.type.isupper():
+                return best
         return best
-
-    def _same_name(self, first: int, st_name: int) -> list[int]:
-        """Every entry whose name is the string at `st_name`, `first` first."""
-        return self._dups.get(st_name, [first])
 
 
 class SymbolTable:
@@ -119,7 +117,7 @@ class SymbolTable:
         self._order: list[tuple[int, int]] = []  # (source index or -1 for extra, entry index)
         self._memo: dict[str, Symbol | None] = {}
 
-    def add_vmlinux(self, image: ElfImage, offset: int = 0) -> None:
+    def add_vmlinux(self, image: ElfFile, offset: int = 0) -> None:
         """Add vmlinux's .symtab, relocated by the KASLR `offset` (per-cpu and absolute symbols stay put)."""
         self._sources.append(_ElfSymbols(image, offset))
         self._addrs = None
@@ -153,9 +151,9 @@ class SymbolTable:
         if self._addrs is None:
             keyed: list[tuple[int, int, int]] = []
             for s, src in enumerate(self._sources):
-                for i in range(len(src.entries)):
-                    if src.wanted(i):
-                        keyed.append((src.address(i), s, i))
+                for i, row in enumerate(src.rows()):
+                    if _wanted(row):
+                        keyed.append((src.address(row[4]), s, i))
             for i, sym in enumerate(self._extra):
                 keyed.append((sym.address, -1, i))
             keyed.sort()

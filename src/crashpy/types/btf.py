@@ -17,9 +17,9 @@ import os
 import struct
 import sys
 import time
-import zlib
 from collections.abc import Iterator
 
+from crashpy.elf.file import ElfFile
 from crashpy.errors import CrashpyError
 from crashpy.types.model import (
     ArrayType,
@@ -567,83 +567,14 @@ class BTF:
 # Finding .BTF in an ELF file
 
 
-_SHT_NOBITS = 8
-_SHF_COMPRESSED = 0x800
-_SHN_XINDEX = 0xFFFF
-
-
-def read_elf_section(path: str | os.PathLike[str], name: str) -> bytes | None:
-    """The contents of section `name` of an ELF file, reading only the headers and that section;
-    None when there is no such section (or it has no contents, SHT_NOBITS)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        ident = os.pread(fd, 64, 0)
-        if len(ident) < 52 or ident[:4] != b"\x7fELF":
-            raise BTFFormatError(f"{os.fspath(path)}: not an ELF file")
-        is64 = ident[4] == 2
-        order = "<" if ident[5] == 1 else ">"
-        if is64:
-            (shoff,) = struct.unpack_from(order + "Q", ident, 0x28)
-            shentsize, shnum, shstrndx = struct.unpack_from(order + "HHH", ident, 0x3A)
-            shfmt = order + "IIQQQQIIQQ"
-        else:
-            (shoff,) = struct.unpack_from(order + "I", ident, 0x20)
-            shentsize, shnum, shstrndx = struct.unpack_from(order + "HHH", ident, 0x2E)
-            shfmt = order + "IIIIIIIIII"
-        if shoff == 0:
-            return None
-        entsize = struct.calcsize(shfmt)
-        if shentsize < entsize:
-            raise BTFFormatError(f"{os.fspath(path)}: bad section header size {shentsize}")
-        if shnum == 0 or shstrndx == _SHN_XINDEX:  # extended numbering lives in section 0
-            sh0 = struct.unpack_from(shfmt, os.pread(fd, entsize, shoff))
-            if shnum == 0:
-                shnum = sh0[5]
-            if shstrndx == _SHN_XINDEX:
-                shstrndx = sh0[6]
-        table = os.pread(fd, shnum * shentsize, shoff)
-        if len(table) < shnum * shentsize or shstrndx >= shnum:
-            raise BTFFormatError(f"{os.fspath(path)}: section headers beyond the end of the file")
-        headers = [struct.unpack_from(shfmt, table, i * shentsize) for i in range(shnum)]
-        strtab_hdr = headers[shstrndx]
-        shstrtab = os.pread(fd, strtab_hdr[5], strtab_hdr[4])
-        wanted = name.encode()
-        for sh_name, sh_type, sh_flags, _addr, sh_offset, sh_size, *_rest in headers:
-            end = shstrtab.find(b"\0", sh_name)
-            if shstrtab[sh_name:end] != wanted:
-                continue
-            if sh_type == _SHT_NOBITS or sh_size == 0:
-                return None
-            data = os.pread(fd, sh_size, sh_offset)
-            if len(data) < sh_size:
-                raise BTFFormatError(f"{os.fspath(path)}: section {name} beyond the end of the file")
-            if sh_flags & _SHF_COMPRESSED:
-                data = _decompress_section(data, is64, order)
-            return data
-        return None
-    finally:
-        os.close(fd)
-
-
-def _decompress_section(data: bytes, is64: bool, order: str) -> bytes:
-    if is64:
-        ch_type, _res, ch_size, _align = struct.unpack_from(order + "IIQQ", data)
-        payload = data[24:]
+def load_btf_from_elf(elf: str | os.PathLike[str] | ElfFile, base: BTF | None = None) -> BTF | None:
+    """The BTF of a vmlinux (or, with `base`, of a kernel module .ko), given as a path or an open
+    ElfFile; None if it has no .BTF section. ElfError when the file is no readable ELF file."""
+    if isinstance(elf, ElfFile):
+        data = elf.section_data(".BTF")
     else:
-        ch_type, ch_size, _align = struct.unpack_from(order + "III", data)
-        payload = data[12:]
-    if ch_type == 1:
-        return zlib.decompress(payload)
-    if ch_type == 2:
-        import cramjam
-
-        return bytes(cramjam.zstd.decompress(payload, output_len=ch_size))
-    raise BTFFormatError(f"unknown ELF section compression {ch_type}")
-
-
-def load_btf_from_elf(path: str | os.PathLike[str], base: BTF | None = None) -> BTF | None:
-    """The BTF of a vmlinux (or, with `base`, of a kernel module .ko); None if it has no .BTF section."""
-    data = read_elf_section(path, ".BTF")
+        with ElfFile(elf) as f:
+            data = f.section_data(".BTF")
     if data is None:
         return None
     return BTF(data, base=base)

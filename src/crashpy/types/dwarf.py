@@ -37,11 +37,11 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-from crashpy.types.dwarf_reader import (
+from crashpy.dwarf.constants import (
     AT_ABSTRACT_ORIGIN,
     AT_BIT_OFFSET,
     AT_BIT_SIZE,
@@ -52,27 +52,20 @@ from crashpy.types.dwarf_reader import (
     AT_DATA_MEMBER_LOCATION,
     AT_DECLARATION,
     AT_ENCODING,
-    AT_LOCATION,
-    AT_LOW_PC,
     AT_LOWER_BOUND,
-    AT_NAME,
     AT_PROTOTYPED,
-    AT_RANGES,
     AT_SPECIFICATION,
     AT_TYPE,
     AT_UPPER_BOUND,
-    FORM_BLOCK1,
-    FORM_BLOCK2,
-    FORM_BLOCK4,
-    FORM_DATA1,
-    FORM_DATA2,
-    FORM_DATA4,
-    FORM_DATA8,
-    OP_ADDR,
-    STT_FUNC,
-    STT_NOTYPE,
-    STT_OBJECT,
-    STT_TLS,
+    ATE_BOOLEAN,
+    ATE_COMPLEX_FLOAT,
+    ATE_FLOAT,
+    ATE_SIGNED,
+    ATE_SIGNED_CHAR,
+    ATE_UNSIGNED_CHAR,
+    ATE_UTF,
+    OP_CONSTU,
+    OP_PLUS_UCONST,
     TAG_ARRAY_TYPE,
     TAG_ATOMIC_TYPE,
     TAG_BASE_TYPE,
@@ -96,14 +89,12 @@ from crashpy.types.dwarf_reader import (
     TAG_UNSPECIFIED_TYPE,
     TAG_VARIABLE,
     TAG_VOLATILE_TYPE,
-    Die,
-    DwarfFormatError,
-    DwarfInfo,
-    ElfSymbol,
-    MappedElf,
-    read_uleb,
-    tail_merge_key,
 )
+from crashpy.dwarf.errors import DWARF_READ_ERRORS, DwarfFormatError
+from crashpy.dwarf.forms import DATA_SIZES, REF_FORMS, read_uleb
+from crashpy.dwarf.info import Die, DwarfInfo
+from crashpy.dwarf.names import DieFinder
+from crashpy.elf.file import ElfFile
 from crashpy.types.model import (
     ArrayType,
     EnumType,
@@ -129,20 +120,7 @@ from crashpy.types.model import (
 
 __all__ = ["DwarfFormatError", "DwarfTypes", "NamedTypeResolver"]
 
-# DW_ATE_* base type encodings
-_ATE_ADDRESS = 0x1
-_ATE_BOOLEAN = 0x2
-_ATE_COMPLEX_FLOAT = 0x3
-_ATE_FLOAT = 0x4
-_ATE_SIGNED = 0x5
-_ATE_SIGNED_CHAR = 0x6
-_ATE_UNSIGNED = 0x7
-_ATE_UNSIGNED_CHAR = 0x8
-_ATE_UTF = 0x10
-_SIGNED_ENCODINGS = frozenset({_ATE_SIGNED, _ATE_SIGNED_CHAR})
-
-_DW_OP_PLUS_UCONST = 0x23
-_DW_OP_CONSTU = 0x10
+_SIGNED_ENCODINGS = frozenset({ATE_SIGNED, ATE_SIGNED_CHAR})
 
 # find_type kinds -> the DIE tags that may define them
 _KIND_TAGS: dict[str, frozenset[int]] = {
@@ -159,15 +137,9 @@ _QUALIFIER_TAGS = {
     TAG_VOLATILE_TYPE: TypeKind.VOLATILE,
     TAG_RESTRICT_TYPE: TypeKind.RESTRICT,
 }
-_DATA_SIZES = {FORM_DATA1: 1, FORM_DATA2: 2, FORM_DATA4: 4, FORM_DATA8: 8}
 _MISSING = -1  # a name looked up and not found (in the index caches)
 # Bumped when what a name resolves to changes, so that older on-disk indexes are not read.
 _INDEX_VERSION = 1
-# A name ends dozens of longer strings in .debug_str (`count`: `refcount`, `page_count`, ...); each copy
-# tried costs a search of all of .debug_info, so only the likeliest few are.
-_STRING_COPIES_TRIED = 3
-# Units whose top-level DIEs one search by name may read (a few ms each).
-_MAX_UNITS_WALKED = 256
 # gdb's spelling of a C integer type -> GCC's DW_AT_name for it
 _GCC_INT_NAMES = {
     "short": "short int",
@@ -177,8 +149,6 @@ _GCC_INT_NAMES = {
     "long long": "long long int",
     "unsigned long long": "long long unsigned int",
 }
-# Forms whose value is another DIE (a bound that is a variable: a VLA)
-_REF_FORMS = frozenset({0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x20, 0x1C, 0x24, 0x1F20})
 
 
 class NamedTypeResolver(Protocol):
@@ -197,21 +167,28 @@ class DwarfTypes:
     `btf` (a BTF object, anything with `find(name, kind)`, or a function of (name, kind)) supplies named
     struct/union/enum/typedef types, so that DWARF and BTF types are the same objects. `cache_dir` is
     where the name index is kept (default ~/.cache/crashpy/dwarf-index, $CRASHPY_CACHE respected);
-    `disk_cache=False` keeps it in memory only.
+    `disk_cache=False` keeps it in memory only. `elf` is a path, or an ElfFile already open (which
+    close() then leaves open).
     """
 
     def __init__(
         self,
-        elf_path: str | os.PathLike[str],
+        elf: str | os.PathLike[str] | ElfFile,
         btf: NamedTypeResolver | Callable[[str, str], Type | None] | None = None,
         *,
         cache_dir: str | os.PathLike[str] | None = None,
         disk_cache: bool = True,
     ) -> None:
         t0 = time.perf_counter()
-        self.path = os.fspath(elf_path)
-        self.elf = MappedElf(self.path)
-        self.dwarf = DwarfInfo(self.elf)
+        self._owns_elf = not isinstance(elf, ElfFile)
+        self.elf = elf if isinstance(elf, ElfFile) else ElfFile(elf)
+        self.path = self.elf.path
+        try:
+            self.dwarf = DwarfInfo(self.elf)
+        except DwarfFormatError:
+            self.close()
+            raise
+        self.finder = DieFinder(self.dwarf, self.elf.symtab)
         self._resolver: Callable[[str, str], Type | None] | None
         if btf is None:
             self._resolver = None
@@ -228,20 +205,22 @@ class DwarfTypes:
         self._cache_dir = Path(cache_dir) if cache_dir is not None else _cache_root() / "dwarf-index"
         self._index_file: Path | None = None
         self._index_loaded = False
-        self._offset_size = self.dwarf.units[0].offset_size if self.dwarf.units else 4
-        self._str_candidates: dict[str, list[int]] = {}
         self.open_seconds = time.perf_counter() - t0
-        """How long opening (ELF headers, unit table) took."""
+        """How long opening (ELF headers, the first unit header) took."""
 
     def close(self) -> None:
-        self.elf.close()
+        """Close the file (when this object opened it)."""
+        if self._owns_elf:
+            self.elf.close()
 
     @property
     def pointer_size(self) -> int:
-        return self.dwarf.units[0].address_size if self.dwarf.units else 8
+        """The size of an address in the DWARF (its first unit's)."""
+        return self.finder.pointer_size
 
     @property
     def build_id(self) -> str | None:
+        """The file's GNU build-id (hex), or None."""
         return self.elf.build_id
 
     def __repr__(self) -> str:
@@ -255,7 +234,9 @@ class DwarfTypes:
         key = "var:" + name
         if key in self._results:
             return self._results[key]
-        off = self._lookup(key, lambda: self._find_variable(name), self._named_die_check(name, TAG_VARIABLE))
+        off = self._lookup(
+            key, lambda: self._find_variable(name), _named_die_check(self.finder, name, TAG_VARIABLE)
+        )
         t = self._variable_die_type(self.dwarf.die(off)) if off != _MISSING else None
         self._results[key] = t
         return t
@@ -263,7 +244,7 @@ class DwarfTypes:
     def variable_offset(self, name: str) -> int | None:
         """The .debug_info offset of the DIE variable_type() reads (the definition if any)."""
         off = self._lookup(
-            "var:" + name, lambda: self._find_variable(name), self._named_die_check(name, TAG_VARIABLE)
+            "var:" + name, lambda: self._find_variable(name), _named_die_check(self.finder, name, TAG_VARIABLE)
         )
         return None if off == _MISSING else off
 
@@ -274,7 +255,7 @@ class DwarfTypes:
             t = self._results[key]
             return t if isinstance(t, FunctionType) else None
         off = self._lookup(
-            key, lambda: self._find_function(name), self._named_die_check(name, TAG_SUBPROGRAM)
+            key, lambda: self._find_function(name), _named_die_check(self.finder, name, TAG_SUBPROGRAM)
         )
         ft = self._function_type(off) if off != _MISSING else None
         self._results[key] = ft
@@ -340,7 +321,7 @@ class DwarfTypes:
             try:
                 if not check(self.dwarf.die(off)):
                     off = None
-            except (DwarfFormatError, IndexError, KeyError):
+            except DWARF_READ_ERRORS:
                 off = None
         if off is None:
             found = search()
@@ -351,220 +332,14 @@ class DwarfTypes:
             self._found[key] = off
         return off
 
-    def _symbols(self, name: str, types: tuple[int, ...]) -> list[ElfSymbol]:
-        syms = [s for s in self.elf.symbols_named(name) if s.type in types and s.shndx != 0]
-        syms.sort(key=lambda s: s.bind == 0)  # global and weak symbols before local (static) ones
-        return syms
-
     def _find_variable(self, name: str) -> int | None:
-        """The DIE of variable `name`: a definition found by address, else a declaration found by name."""
-        syms = self._symbols(name, (STT_OBJECT, STT_NOTYPE, STT_TLS))
-        by_name_tried = False
-        if syms and all(s.size == 0 for s in syms) and any(s.bind != 0 or s.type == STT_OBJECT for s in syms):
-            # No size: most likely no C definition (a linker-script symbol: `jiffies = jiffies_64;`,
-            # `_text`), so a declaration is what there is (`extern char _text[];`); look for one first.
-            # (A local one without a type is an assembler label: no C declares it.)
-            found = self._find_by_name(name, frozenset({TAG_VARIABLE}), with_attr=AT_DECLARATION)
-            if found is not None:
-                return found
-            by_name_tried = True
-        seen: set[int] = set()
-        for sym in syms:
-            if sym.value in seen:
-                continue
-            seen.add(sym.value)
-            found = self._find_variable_at(name, sym.value)
-            if found is not None:
-                return found
-        if not syms or by_name_tried:
-            # No symbol: gdb knows no such global either (it skips statics without a location, and
-            # those with one have a symbol), so no search of every unit for a common word.
-            return None
-        return self._find_by_name(name, frozenset({TAG_VARIABLE}), max_units=64)
-
-    def _find_variable_at(self, name: str, address: int) -> int | None:
-        """A variable DIE named `name` whose DW_AT_location is `DW_OP_addr address`: the first, unless
-        its type is incomplete (`const char linux_banner[]`, defined through a declaration in one
-        file) and a later one has a complete type (the same array, defined with its initialiser in
-        another file, as gdb shows it: `const char [204]`)."""
-        needle = bytes([OP_ADDR]) + address.to_bytes(
-            self.pointer_size, "little" if self.elf.order == "<" else "big"
-        )
-        info = self.dwarf.info
-        first: int | None = None
-        hit = info.find(needle)
-        while hit >= 0:
-            die = self._die_with_attr(hit, AT_LOCATION, frozenset({TAG_VARIABLE}), exprloc=True)
-            if (
-                die is not None
-                and die.get(AT_LOCATION, b"")[: len(needle)] == needle
-                and self._variable_name(die) == name
-            ):
-                if _is_complete(self._variable_die_type(die)):
-                    return die.offset
-                if first is None:
-                    first = die.offset
-            hit = info.find(needle, hit + 1)
-        return first
-
-    def _die_with_attr(self, pos: int, at: int, tags: frozenset[int], exprloc: bool = False) -> Die | None:
-        """The top-level DIE with one of `tags` whose attribute `at` has its value at .debug_info
-        offset `pos` (one byte later for an expression, after its length), or None."""
-        try:
-            where = self.dwarf.locate(pos)
-            if not isinstance(where, tuple):
-                return None
-            die = self.dwarf.die(where[1], where[0])
-        except (DwarfFormatError, IndexError, KeyError):
-            return None
-        if die.tag not in tags:
-            return None
-        value_pos = die.positions.get(at)
-        if value_pos is None:
-            return None
-        if exprloc:
-            if not isinstance(die.attrs.get(at), bytes):
-                return None
-            length = len(die.attrs[at])
-            header = {FORM_BLOCK1: 1, FORM_BLOCK2: 2, FORM_BLOCK4: 4}.get(die.forms[at])
-            if header is None:  # DW_FORM_exprloc, DW_FORM_block: a ULEB128 length
-                header = 1 if length < 0x80 else 2 if length < 0x4000 else 3
-            return die if value_pos + header == pos else None
-        return die if value_pos == pos else None
-
-    def _named_die_check(self, name: str, tag: int) -> Callable[[Die], bool]:
-        def check(die: Die) -> bool:
-            return die.tag == tag and self._variable_name(die) == name
-
-        return check
-
-    def _variable_name(self, die: Die) -> str | None:
-        for _ in range(8):
-            if die.name is not None:
-                return die.name
-            ref = die.get(AT_SPECIFICATION, die.get(AT_ABSTRACT_ORIGIN))
-            if not isinstance(ref, int):
-                return None
-            die = self.dwarf.die(ref)
-        return None
-
-    def _find_by_name(
-        self,
-        name: str,
-        tags: frozenset[int],
-        *,
-        with_attr: int | None = None,
-        without_attr: int | None = None,
-        max_units: int = _MAX_UNITS_WALKED,
-    ) -> int | None:
-        """The first top-level DIE with one of `tags` (and attribute `with_attr`, and not `without_attr`)
-        called `name`, found through the name's bytes. A hit is checked against the bytes before it
-        (its DIE's abbreviation code), then against one pass over its unit's top-level DIEs; at most
-        `max_units` units are read so (a local variable `i` is in every other unit)."""
-        dwarf = self.dwarf
-        walked: dict[int, dict[int, int]] = {}
-        for pos in self._name_positions(name):
-            try:
-                u = dwarf.unit_at(pos)
-                if not dwarf.may_hold_attr(pos, tags, AT_NAME, with_attr, without_attr):
-                    continue
-                names = walked.get(u.offset)
-                if names is None:
-                    if len(walked) >= max_units:
-                        return None
-                    names = walked[u.offset] = dwarf.top_level_attr_positions(u, tags, AT_NAME)
-                off = names.get(pos)
-                if off is None:
-                    continue
-                die = dwarf.die(off, u)
-            except (DwarfFormatError, IndexError, KeyError):
-                continue
-            if die.name != name:
-                continue
-            if with_attr is not None and with_attr not in die.attrs:
-                continue
-            if without_attr is not None and without_attr in die.attrs:
-                continue
-            return die.offset
-        return None
-
-    def _name_positions(self, name: str) -> Iterator[int]:
-        """.debug_info offsets that may hold a DW_AT_name value `name`, likeliest first."""
-        raw = name.encode()
-        inline = raw + b"\0"
-        needles: list[bytes] = []
-        # The likeliest copies of the name in .debug_str (see _string_offsets); a linker keeps one.
-        strp = [
-            s.to_bytes(self._offset_size, "little" if self.elf.order == "<" else "big")
-            for s in self._string_offsets(name)[:_STRING_COPIES_TRIED]
-        ]
-        # GCC writes a name inline (DW_FORM_string) when it is no longer than an offset.
-        if len(inline) <= self._offset_size:
-            needles = [inline, *strp]
-        else:
-            needles = [*strp, inline]
-        info = self.dwarf.info
-        for needle in needles:
-            hit = info.find(needle)
-            while hit >= 0:
-                yield hit
-                hit = info.find(needle, hit + 1)
-
-    def _string_offsets(self, name: str) -> list[int]:
-        """The offsets in .debug_str where `name` ends a string, the one GNU ld's suffix merging
-        chooses first: the name itself, then the containing string that sorts first by reversed bytes."""
-        cached = self._str_candidates.get(name)
-        if cached is not None:
-            return cached
-        sec = self.elf.section(".debug_str")
-        out: list[tuple[bytes, int]] = []
-        if sec is not None:
-            wanted = name.encode() + b"\0"
-            p = sec.find(wanted)
-            while p >= 0:
-                out.append((tail_merge_key(sec, p, len(wanted) - 1), p))
-                p = sec.find(wanted, p + 1)
-        out.sort()
-        result = [p for _k, p in out]
-        self._str_candidates[name] = result
-        return result
+        return self.finder.find_variable(name, lambda die: _is_complete(self._variable_die_type(die)))
 
     def _find_function(self, name: str) -> int | None:
-        """The subprogram DIE of `name`, in the unit .debug_aranges gives for its symbol's address: the
-        DIE whose DW_AT_low_pc is that address, else one of that name with code elsewhere (a function
-        split into DW_AT_ranges). A function without a symbol (only ever inlined, only declared, a
-        macro) is none: gdb has no symbol for it either."""
-        order: Literal["little", "big"] = "little" if self.elf.order == "<" else "big"
-        for sym in self._symbols(name, (STT_FUNC,)):
-            u = self.dwarf.unit_for_address(sym.value)
-            if u is None:
-                continue
-            needle = sym.value.to_bytes(u.address_size, order)
-            data = self.dwarf.unit_data(u)
-            hit = data.find(needle)
-            while hit >= 0:
-                die = self._die_with_attr(u.offset + hit, AT_LOW_PC, frozenset({TAG_SUBPROGRAM}))
-                if die is not None and self._variable_name(die) == name:
-                    return die.offset
-                hit = data.find(needle, hit + 1)
-            for off, ab in self.dwarf.top_level(u):
-                if ab.tag != TAG_SUBPROGRAM:
-                    continue
-                die = self.dwarf.die(off, u)
-                if (
-                    not die.get(AT_DECLARATION)
-                    and (AT_LOW_PC in die.attrs or AT_RANGES in die.attrs)
-                    and self._variable_name(die) == name
-                ):
-                    return off
-        return None
+        return self.finder.find_function(name)
 
     def _find_named_type(self, name: str, tags: frozenset[int]) -> int | None:
-        """A definition of the type, else a declaration of it."""
-        found = self._find_by_name(name, tags, without_attr=AT_DECLARATION)
-        if found is None:
-            found = self._find_by_name(name, tags, with_attr=AT_DECLARATION)
-        return found
+        return self.finder.find_named_type(name, tags)
 
     # -- the on-disk name index ------------------------------------------------------------------------
 
@@ -660,15 +435,15 @@ class DwarfTypes:
     def _base_type(self, die: Die) -> Type:
         name = die.name or "?"
         size = die.get(AT_BYTE_SIZE, 0)
-        enc = die.get(AT_ENCODING, _ATE_SIGNED)
-        if enc in (_ATE_FLOAT, _ATE_COMPLEX_FLOAT):
+        enc = die.get(AT_ENCODING, ATE_SIGNED)
+        if enc in (ATE_FLOAT, ATE_COMPLEX_FLOAT):
             return FloatType(name, size)
         return IntType(
             name,
             size,
             signed=enc in _SIGNED_ENCODINGS,
-            is_char=enc in (_ATE_SIGNED_CHAR, _ATE_UNSIGNED_CHAR, _ATE_UTF),
-            is_bool=enc == _ATE_BOOLEAN,
+            is_char=enc in (ATE_SIGNED_CHAR, ATE_UNSIGNED_CHAR, ATE_UTF),
+            is_bool=enc == ATE_BOOLEAN,
         )
 
     def _struct(self, die: Die) -> Type:
@@ -702,7 +477,7 @@ class DwarfTypes:
 
     def _members(self, die: Die) -> list[Member]:
         members: list[Member] = []
-        big_endian = self.elf.order == ">"
+        big_endian = self.dwarf.order == ">"
         for child_off in self.dwarf.children(die):
             child = self.dwarf.die(child_off, die.unit)
             if child.tag != TAG_MEMBER:
@@ -737,7 +512,7 @@ class DwarfTypes:
             return value
         if isinstance(value, bytes) and value:
             # DWARF 2/3 wrote the offset as an expression: DW_OP_plus_uconst N (or DW_OP_constu N).
-            if value[0] in (_DW_OP_PLUS_UCONST, _DW_OP_CONSTU):
+            if value[0] in (OP_PLUS_UCONST, OP_CONSTU):
                 return read_uleb(value, 1)[0]
         return 0
 
@@ -761,10 +536,10 @@ class DwarfTypes:
         neither (`x[]`) or a bound computed at run time is flexible. An upper bound of all ones in the
         width of the index type is -1 (older GCCs' `x[0]`), as gdb reads it."""
         count = sub.get(AT_COUNT)
-        if isinstance(count, int) and sub.forms[AT_COUNT] not in _REF_FORMS:
+        if isinstance(count, int) and sub.forms[AT_COUNT] not in REF_FORMS:
             return max(count, 0), False
         upper = sub.get(AT_UPPER_BOUND)
-        if isinstance(upper, int) and sub.forms[AT_UPPER_BOUND] not in _REF_FORMS:
+        if isinstance(upper, int) and sub.forms[AT_UPPER_BOUND] not in REF_FORMS:
             if upper > 0 and upper == (1 << (8 * self._index_size(sub))) - 1:
                 upper = -1
             lower = sub.get(AT_LOWER_BOUND, 0)
@@ -804,7 +579,7 @@ class DwarfTypes:
                 continue
             v = child.get(AT_CONST_VALUE, 0)
             form = child.forms.get(AT_CONST_VALUE)
-            bits = 8 * _DATA_SIZES.get(form or 0, 0)
+            bits = 8 * DATA_SIZES.get(form or 0, 0)
             if bits and signed and v >> (bits - 1):
                 v -= 1 << bits
             values.setdefault(child.name, v)
@@ -859,6 +634,13 @@ class DwarfTypes:
 
 # ---------------------------------------------------------------------------------------------------------
 # Checks of cached index entries (a stale or foreign cache file must not give a wrong answer)
+
+
+def _named_die_check(finder: DieFinder, name: str, tag: int) -> Callable[[Die], bool]:
+    def check(die: Die) -> bool:
+        return die.tag == tag and finder.variable_name(die) == name
+
+    return check
 
 
 def _type_check(name: str, tags: frozenset[int]) -> Callable[[Die], bool]:

@@ -765,7 +765,7 @@ class Tracer:
             self.emit(f"    CS: {r['cs'] & 0xFFFF:04x}  SS: {r['ss'] & 0xFFFF:04x}")
 
     def _line(self, addr: int) -> str:
-        from crashpy.commands.sym import source_line
+        from crashpy.dwarf.lines import source_line
 
         if self.uw.module_name(addr) is not None:
             return ""
