@@ -102,9 +102,11 @@ def commands_for(vmlinux: Path, dump: Path, name: str) -> list[str]:
     cmds += EXTRA
     if name.startswith("sysrq"):
         cmds += USER
-    if name != "kaslr.elf":
-        cmds += ["dis -f ffffffff8134d497"]
-        cmds += [f"dis -r {a}" for a in BT_ADDRESSES] + [f"dis -lr {a} 6" for a in BT_ADDRESSES]
+    # the addresses moved by the dump's KASLR offset
+    slide = program(vmlinux, dump).kaslr_offset
+    addresses = [f"{int(a, 16) + slide:x}" for a in BT_ADDRESSES]
+    cmds += [f"dis -f {addresses[6]}"]
+    cmds += [f"dis -r {a}" for a in addresses] + [f"dis -lr {a} 6" for a in addresses]
     if name == "sysrq.elf":
         cmds += [f"dis {f}" for f in _random_functions(vmlinux, dump, 400)]
     return cmds

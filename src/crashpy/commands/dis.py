@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from crashpy.commands.registry import command
-from crashpy.errors import CommandError, FaultError
+from crashpy.errors import AddressSpace, CommandError, FaultError, FaultKind
 from crashpy.helpers.numbers import can_eval, eval_expression, hexadecimal, htol, stol
 
 if TYPE_CHECKING:
@@ -447,12 +447,12 @@ def cmd_dis(session: Session, args: list[str]) -> None:
         else:
             assert want is not None
             code = _read_code_count(prog, addr, want)
-    except FaultError:
-        # gdb's memory reads fail (crash reports each), and its line stays unfinished.
+    except FaultError as e:
+        # gdb's memory reads fail (crash reports each, in the words of the fault: "read error",
+        # "seek error", "page excluded"), and its line stays unfinished.
+        kind = FaultKind.NOT_PRESENT if e.kind is FaultKind.INVALID else e.kind
         for _ in range(2):
-            session.println(
-                f'dis: read error: kernel virtual address: {addr:x}  type: "gdb_readmem_callback"'
-            )
+            session.println(f"dis: {FaultError(addr, kind, AddressSpace.KVADDR, 'gdb_readmem_callback')}")
         session.write(f"0x{addr:x} <{symstr(table, addr, radix)}>:\t")
         return
 
