@@ -39,6 +39,15 @@ class PartialPrint(GdbError):
         self.partial = partial
 
 
+PAGE_SIZE = 4096
+
+
+def _partial(fault: FaultError) -> bool:
+    """Whether crash's readmem() returns what it read before `fault` when asked to (RETURN_PARTIAL):
+    for a page makedumpfile excluded or could not write, not for a read error."""
+    return fault.kind in (FaultKind.EXCLUDED, FaultKind.INCOMPLETE)
+
+
 class GdbMemory:
     """The Program as gdb sees it inside crash: reads go through crash's gdb_readmem_callback(), which
     refuses non-kernel addresses silently, reads a 1-byte request as 4 bytes, and prints crash's readmem
@@ -49,6 +58,10 @@ class GdbMemory:
         self._prog = prog
         self._session = session
         self.log: list[str] = []
+        # crash's PARTIAL_READ_OK, set while struct/union print a downsized type (helpers/downsized.py):
+        # a read that reaches a page makedumpfile left out, past its first page, stops there without an
+        # error and the rest of gdb's buffer stays zero.
+        self.partial_ok = False
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._prog, name)
@@ -64,11 +77,36 @@ class GdbMemory:
         want = 4 if size == 1 else size
         what = "gdb_readmem callback" if size == 4 else "gdb_readmem_callback"
         try:
-            data = prog.read(addr, want, AddressSpace.KVADDR, what)
+            data = self._read_pages(addr, want, what)
         except FaultError as e:
             self.log.append(f"{self._session.current_cmd}: {e.message()}\n")
             raise
         return data[:size]
+
+    def _read_pages(self, addr: int, size: int, what: str) -> bytes:
+        """crash's readmem() page by page: the pages makedumpfile left out of an ELF dump read as zeros
+        (crash reads them so), and with partial_ok a left-out page after the first ends the read."""
+        prog = self._prog
+        try:
+            return prog.read(addr, size, AddressSpace.KVADDR, what)
+        except FaultError as e:
+            if not (prog.crash_reads_zeros(e) or (self.partial_ok and e.address > addr and _partial(e))):
+                raise
+        out = bytearray()
+        cur, end = addr, addr + size
+        while cur < end:
+            n = min(end, (cur | (PAGE_SIZE - 1)) + 1) - cur
+            try:
+                out += prog.read(cur, n, AddressSpace.KVADDR, what)
+            except FaultError as e:
+                if prog.crash_reads_zeros(e):
+                    out += bytes(n)
+                elif self.partial_ok and cur > addr and _partial(e):
+                    return bytes(out) + bytes(end - cur)
+                else:
+                    raise
+            cur += n
+        return bytes(out)
 
     def take(self) -> list[str]:
         out, self.log = self.log, []

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
 from crashpy.commands.ps import task_header
 from crashpy.commands.registry import command
 from crashpy.errors import CommandError
@@ -42,11 +40,18 @@ EXAMPLES
 
 
 def _struct_text(session: Session, name: str, addr: int, radix: int) -> str:
-    """What `struct <name> <addr>` prints, in the given radix (0: the session's)."""
-    buf = io.StringIO()
-    flag = " -x" if radix == 16 else " -d" if radix == 10 else ""
-    session.run_command(f"struct {name} {addr:x}{flag}", buf)
-    return buf.getvalue()
+    """What `struct <name> <addr>` prints, in the given radix (0: the session's); crash's read-error
+    lines, named after the task command, where they happen (crash's dump_struct())."""
+    from crashpy.commands.p import render_errors
+    from crashpy.commands.struct import struct_text
+    from crashpy.commands.whatis import STRUCT_REQUEST, arg_to_datatype
+
+    code, dm = arg_to_datatype(session, name)
+    if code != 1 or dm is None:
+        raise CommandError(f"invalid data structure reference: {name}")
+    return render_errors(struct_text(session, dm, STRUCT_REQUEST, addr, radix or session.radix), inline=True)[
+        1
+    ]
 
 
 def _member_lines(text: str, members: list[str]) -> str:
