@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from crashpy.commands.registry import command
 from crashpy.errors import CommandError, FaultError
-from crashpy.helpers.numbers import can_eval, eval_expression, hexadecimal, htol, stol
+from crashpy.helpers.numbers import DivisionByZero, can_eval, eval_expression, hexadecimal, htol, stol
 
 if TYPE_CHECKING:
     from crashpy.disasm.x86 import Insn
@@ -239,7 +239,7 @@ def _evaluate(session: Session, expr: str, table: CrashSymtab) -> int:
     notes: list[str] = []
     try:
         value = eval_expression(expr, table.value_of, notes)
-    except ZeroDivisionError:
+    except DivisionByZero:
         value = None
         notes.append("division by zero")
     for note in notes:

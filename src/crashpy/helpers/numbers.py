@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from crashpy.errors import CommandError
+
 MASK64 = (1 << 64) - 1
 MAX_HEXADDR_STRLEN = 16  # x86_64
 LONG_LONG_PRLEN = 16
@@ -21,6 +23,14 @@ SymbolLookup = Callable[[str], "int | None"]
 _DEC = frozenset("0123456789")
 _HEX = frozenset("0123456789abcdefABCDEF")
 _OPERATORS = "#><+-&|*/%^"
+
+
+class DivisionByZero(CommandError):
+    """An expression of crash's own evaluator (eval_expression) divided by zero.  crash 8.0.6 itself
+    never comes back from that (`eval 1/0`, `list 1%0` spin at 100% CPU), so crashpy says so instead."""
+
+    def __init__(self) -> None:
+        super().__init__("division by zero")
 
 
 def _no_symbols(name: str) -> int | None:
@@ -351,7 +361,7 @@ def eval_expression(
         if b is None:
             return None
     if op in "/%" and b == 0:
-        raise ZeroDivisionError("division by zero")
+        raise DivisionByZero
     result: int
     if op == "+":
         result = a + b
