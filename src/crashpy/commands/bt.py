@@ -275,7 +275,7 @@ def cmd_bt(session: Session, args: list[str]) -> None:
                 session.println(f"bt: cannot determine active task on cpu {cpu}")
         return
     if not parsed.args:
-        tc = table.by_task[table.panic_task] if panic else current_context(session)
+        tc = table.panic_context() if panic else current_context(session)
         if group and tc.pid:
             _group(runner, table, tc)
         else:
@@ -329,7 +329,7 @@ def _eframe_all(session: Session, opts: BtOptions, cpus: str | None) -> None:
     si = stack_info(prog)
     table = task_table(prog)
     wanted = set(cpu_list(cpus, len(si.irq_base))) if cpus is not None else set(range(len(si.irq_base)))
-    tc = table.by_task[table.panic_task]
+    tc = table.panic_context()
 
     def search(base: int, size: int) -> None:
         tracer = Tracer(prog, table, tc, opts, session.radix)
