@@ -383,6 +383,8 @@ def _show_last_run(
 ) -> None:
     """-l and -m: crash sorts its whole task table by last run, most recent first (a stable sort)."""
     ordered = sorted(table.contexts, key=lambda tc: -_last_run(session, tc))
+    if not ordered:  # no task could be read (crash cannot open such a dump): nothing to list
+        return
     first = ordered[0]
     lr0 = _last_run(session, first)
     width = len(str(lr0) if session.radix == 10 else f"{lr0:x}")
