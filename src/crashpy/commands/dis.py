@@ -339,10 +339,8 @@ def cmd_dis(session: Session, args: list[str]) -> None:
     elif hexadecimal(arg) and not table.exists(arg):
         notes: list[str] = []
         value = htol(arg, notes)
-        for note in notes:
-            session.println(f"dis: {note}")
-        if value is None:
-            raise CommandError(f"invalid input: {arg}")
+        if value is None:  # crash's htol(FAULT_ON_ERROR): its one line, and the command stops
+            raise CommandError(notes[0] if notes else f'invalid input: "{arg}"')
         addr = value
         found = table.value_search(addr)
         if found is not None:

@@ -515,8 +515,10 @@ def cmd_p(session: Session, args: list[str]) -> None:
     if k >= 0:
         cpuspec = first[k + 1 :]
         first = first[:k]
+    if not first:  # crash looks the empty name up in its symbol hash, which refuses it
+        raise CrashpyError("The length of the symbol name is zero!")
     prog = session.prog
-    sym = prog.symbols.lookup(first) if first else None
+    sym = prog.symbols.lookup(first)
     if sym is not None and len(parsed.args) == 1:
         if display_per_cpu_info(session, sym.name, sym.address, radix, cpuspec):
             return

@@ -380,7 +380,7 @@ def datatype_common(session: Session, args: list[str], kind: str | None) -> None
     if parsed.errors or not parsed.args:
         from crashpy.commands.help import print_usage
 
-        print_usage(session, cmd if cmd in ("struct", "union") else "struct")
+        print_usage(session, cmd if cmd in ("struct", "union", "*") else "struct")
         return
     spec = parsed.args[0]
     if spec.endswith(",") or spec.endswith("."):

@@ -456,7 +456,7 @@ def _split_rss(prog: Program, table: TaskTable, tgid: int) -> int:
 
 def str_to_context(table: TaskTable, s: str) -> tuple[str, int, TaskContext | None]:
     """crash's str_to_context(): ("pid" | "task" | "invalid", value, context) for a pid or task string."""
-    from crashpy.helpers.numbers import decimal, hexadecimal
+    from crashpy.helpers.numbers import decimal, hexadecimal, htol
 
     dvalue: int | None = None
     hvalue: int | None = None
@@ -466,14 +466,7 @@ def str_to_context(table: TaskTable, s: str) -> tuple[str, int, TaskContext | No
         except ValueError:
             dvalue = None
     if hexadecimal(s):
-        h = s.strip()
-        if h[:2] in ("0x", "0X"):
-            h = h[2:]
-        if len(h) <= 16:
-            try:
-                hvalue = int(h, 16)
-            except ValueError:
-                hvalue = None
+        hvalue = htol(s.strip())  # crash's htol(): "0x" alone is 0, an `x` inside is skipped
 
     def first_pid(v: int) -> TaskContext | None:
         for tc in table.contexts:
