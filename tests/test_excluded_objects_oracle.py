@@ -29,9 +29,10 @@ PAGE = 4096
 
 
 @cache
-def edge(vmlinux: Path, dump: Path) -> int:
-    """The kernel virtual address of a left-out page whose previous page reads, in the direct map;
-    one whose previous page ends in non-zero bytes if there is one (so the kept part shows)."""
+def edge(vmlinux: Path, dump: Path, kind: FaultKind = FaultKind.EXCLUDED) -> int:
+    """The kernel virtual address of a left-out page (or one of `kind`) whose previous page reads, in
+    the direct map; one whose previous page ends in non-zero bytes if there is one (so the kept part
+    shows)."""
     prog = program(vmlinux, dump)
     base = prog.arch.page_offset
     first = None
@@ -40,7 +41,7 @@ def edge(vmlinux: Path, dump: Path) -> int:
         try:
             data = prog.read_physical(pfn * PAGE, PAGE)
         except FaultError as e:
-            if prev is not None and e.kind is FaultKind.EXCLUDED:
+            if prev is not None and e.kind is kind:
                 if any(prev[-256:]):
                     return base + pfn * PAGE
                 if first is None:
@@ -48,7 +49,7 @@ def edge(vmlinux: Path, dump: Path) -> int:
             prev = None
             continue
         prev = data
-    assert first is not None, "no left-out page after a kept one"
+    assert first is not None, f"no {kind.value} page after a kept one"
     return first
 
 
@@ -197,4 +198,23 @@ def test_task_whose_task_struct_runs_into_an_excluded_page(paths: dict[str, Path
     # the same tail (the FPU's flexible array) fails the same way in struct
     assert [line[line.index("struct: ") :] for line in struct.splitlines() if "page excluded" in line] == [
         line.replace("task:", "struct:", 1) for line in errors
+    ]
+
+
+def test_pages_past_the_end_of_a_cut_file_are_read_errors(paths: dict[str, Path]) -> None:
+    """crash cannot start on sysrq.d31.zlib.trunc40; its readmem() would not stop early at a read error
+    (only at an excluded or incomplete page), so the downsized task_struct fails whole there too."""
+    vmlinux, dump = paths["vmlinux"], paths["sysrq.d31.zlib.trunc40"]
+    page = edge(vmlinux, dump, FaultKind.TRUNCATED)
+    before = f"{page - 0x100:x}"
+    commands = [
+        f"struct task_struct {before}",
+        f"struct task_struct.pid,comm {before}",
+        f"p *(char *)0x{page - 1:x}",
+    ]
+    line = f'read error: kernel virtual address: {page:x}  type: "gdb_readmem_callback"\n'
+    assert run_crashpy(vmlinux, dump, commands) == [
+        f"struct task_struct struct: {line}\n",
+        f"struct: {line}" * 2,
+        f"p: {line}p: gdb request failed: p *(char *)0x{page - 1:x}\n",
     ]

@@ -56,6 +56,33 @@ ODD = [
     "eval 99999999999999999999999",
     "eval -99999999999999999999",
     "struct list_head -c -1 init_task",
+    # an empty symbol name, numbers too large or not numbers at all, as crash's own parsers say it
+    "p :",
+    "p :0",
+    "list 0xffffffffffffffffff",
+    "dis 99999999999999999999999",
+    "ps -C nosuchsym",
+    "ps -C ffffffffffffffff",
+    "ps -C 99999999999999999999",
+    "ps -C 4294967297",
+    "bt -c init_task",
+    "bt -c [",
+    "runq -c 1-x",
+    "bt -S :",
+    "bt -S 0xffffffffffffffffff",
+    "bt -S init_task[1]",
+    "bt -n .pid",
+    "bt -A",
+    "* -99999999",
+    # "0x" is 0: pid 0
+    "ps -G 0x",
+    "task -R pid 0x",
+    "bt 0x",
+    "foreach 0x",
+    "task .pid",
+    "task -R .pid",
+    "task -R ,",
+    "set 0x",
 ]
 
 
