@@ -15,6 +15,7 @@ from crashpy.commands.registry import command
 from crashpy.errors import AddressSpace, CrashpyError, FaultError, FaultKind
 from crashpy.expr import Evaluator, GdbError, Scope, ValueHistory
 from crashpy.expr.parser import TypeExpr, parse
+from crashpy.helpers.crash_reads import PAGE_SIZE, read_as_crash
 from crashpy.helpers.numbers import crash_args, getopt, parse_line
 from crashpy.object import Object, is_percpu_symbol
 from crashpy.session import Session
@@ -37,9 +38,6 @@ class PartialPrint(GdbError):
     def __init__(self, message: str, partial: str) -> None:
         super().__init__(message)
         self.partial = partial
-
-
-PAGE_SIZE = 4096
 
 
 def _partial(fault: FaultError) -> bool:
@@ -84,27 +82,24 @@ class GdbMemory:
         return data[:size]
 
     def _read_pages(self, addr: int, size: int, what: str) -> bytes:
-        """crash's readmem() page by page: the pages makedumpfile left out of an ELF dump read as zeros
-        (crash reads them so), and with partial_ok a left-out page after the first ends the read."""
+        """crash's readmem(): the pages makedumpfile left out of an ELF dump read as zeros (crash reads
+        them so), and with partial_ok a left-out page after the first page ends the read."""
         prog = self._prog
         try:
-            return prog.read(addr, size, AddressSpace.KVADDR, what)
+            return read_as_crash(prog, addr, size, AddressSpace.KVADDR, what)
         except FaultError as e:
-            if not (prog.crash_reads_zeros(e) or (self.partial_ok and e.address > addr and _partial(e))):
+            if not (self.partial_ok and e.address > addr and _partial(e)):
                 raise
         out = bytearray()
         cur, end = addr, addr + size
         while cur < end:
             n = min(end, (cur | (PAGE_SIZE - 1)) + 1) - cur
             try:
-                out += prog.read(cur, n, AddressSpace.KVADDR, what)
+                out += read_as_crash(prog, cur, n, AddressSpace.KVADDR, what)
             except FaultError as e:
-                if prog.crash_reads_zeros(e):
-                    out += bytes(n)
-                elif self.partial_ok and cur > addr and _partial(e):
+                if cur > addr and _partial(e):
                     return bytes(out) + bytes(end - cur)
-                else:
-                    raise
+                raise
             cur += n
         return bytes(out)
 
