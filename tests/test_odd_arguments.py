@@ -95,7 +95,21 @@ def test_odd_arguments_match_crash(paths: dict[str, Path]) -> None:
     assert not bad, "\n\n".join(f"{c}\n--- crash\n{e}--- crashpy\n{g}" for c, e, g in bad)
 
 
-TASK_COMMANDS = ["bt", "bt -p", "bt -E", "bt -a", "set", "set -p", "task", "sig", "ps", "ps -l", "ps -m", "foreach bt", "runq"]
+TASK_COMMANDS = [
+    "bt",
+    "bt -p",
+    "bt -E",
+    "bt -a",
+    "set",
+    "set -p",
+    "task",
+    "sig",
+    "ps",
+    "ps -l",
+    "ps -m",
+    "foreach bt",
+    "runq",
+]
 
 
 @pytest.mark.parametrize("name", ["sysrq.elf.trunc40", "sysrq.d31.zlib.trunc40"])
