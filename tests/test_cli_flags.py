@@ -302,6 +302,34 @@ def test_ctrl_c_stops_a_scripted_run_with_130(elf: list[str]) -> None:
             proc.wait()
 
 
+def test_ctrl_c_stops_a_run_started_with_sigint_ignored(elf: list[str]) -> None:
+    """A process started from a background job of a non-interactive shell (or a nohup-style wrapper)
+    inherits SIGINT ignored; crashpy installs its own handler, as crash does, so Ctrl-C still stops it."""
+    import signal
+    import sys
+
+    def ignore_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "crashpy", "-s", *elf], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=ignore_sigint)  # fmt: skip
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write("eval 0x1f9\n")
+        proc.stdin.flush()
+        while "binary:" not in proc.stdout.readline():
+            pass
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=120) == 130
+        assert "Traceback" not in proc.stderr.read()  # type: ignore[union-attr]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def test_python_code_and_script(tmp_path: Path, elf: list[str]) -> None:
     proc = crashpy("-e", "print(prog.task(1).comm); import sys; sys.exit(5)", *elf)
     assert (proc.returncode, proc.stdout, proc.stderr) == (5, "init\n", "")

@@ -11,7 +11,7 @@ import pytest
 from crashpy.dumpfile.kdump import KdumpCompressed
 from crashpy.dumpfile.sniff import open_dump
 from crashpy.loader import open_program
-from tests.crashpy_runner import run_crashpy
+from tests.crashpy_runner import program, run_crashpy
 from tests.oracle import run_crash_session
 
 
@@ -68,3 +68,30 @@ def test_kdump_cut_inside_the_log(tmp_path: Path, dumps: dict[str, Path]) -> Non
 def test_full_mode_starts_and_says_incomplete(dumps: dict[str, Path], name: str) -> None:
     (out,) = run_crashpy(dumps["vmlinux"], dumps[name], ["sys"])
     assert out.splitlines()[1].endswith("[INCOMPLETE]")
+
+
+def test_rd_at_the_cut_of_a_truncated_elf_dump(dumps: dict[str, Path]) -> None:
+    """The page the cut runs through: crash reads an item at a time, so the items the file still holds
+    show, and the first one past the end is the read error (crash --minimal is the oracle here)."""
+    from crashpy.dumpfile.elf import ElfDump
+
+    vmlinux, path = dumps["vmlinux"], dumps["sysrq.elf.trunc40"]
+    dump = open_dump(str(path))
+    assert isinstance(dump, ElfDump)
+    size = path.stat().st_size
+    seg = next(s for s in dump.segments if s.type == 1 and s.offset < size < s.offset + s.filesz)
+    cut = seg.paddr + size - seg.offset  # the first physical byte the file lacks
+    assert cut & 0xFFF, "the cut falls on a page boundary: nothing to show"
+    direct = program(vmlinux, path, minimal=True).arch.page_offset
+    start = (cut - 0x10) & ~7
+    commands = [
+        f"rd -p {start:x} 4",
+        f"rd {start + direct:x} 4",
+        f"rd -32 {start + direct:x} 8",
+        f"rd -8 {cut + direct - 5:x} 8",
+        f"rd {(cut | 0xFFF) + 1 + direct:x} 2",
+    ]
+    crash = run_crash_session(vmlinux, path, commands, minimal=True)
+    mine = run_crashpy(vmlinux, path, commands, minimal=True)
+    assert list(crash.outputs) == mine
+    assert any(line.split(":")[0].strip() == f"{start:x}" for line in mine[0].splitlines())

@@ -4,6 +4,7 @@ the pager, the history file.  Generous timeouts; nothing here measures time."""
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ pexpect = pytest.importorskip("pexpect")
 
 PROMPT = "crash> "
 TIMEOUT = 180
+PROGRESS = re.compile(r"\r[^\r\n]*\x1b\[K")
 
 
 class Repl:
@@ -36,11 +38,17 @@ class Repl:
                                    encoding="utf-8", timeout=TIMEOUT, dimensions=(50, 200))  # fmt: skip
         self.child.expect_exact(PROMPT)
 
+    @staticmethod
+    def _text(raw: str) -> str:
+        """What the terminal shows: crashpy's progress line (`\rbuilding the symbol index: n/m\x1b[K`, on
+        a terminal when work takes a moment, as on a loaded machine) is erased by its own `\r\x1b[K`."""
+        return PROGRESS.sub("", raw).replace("\r\n", "\n").replace("\r", "")
+
     def run(self, line: str) -> str:
         """Type `line` and Enter; what was printed up to the next prompt (the echo of the line dropped)."""
         self.child.send(line + "\r")
         self.child.expect_exact(PROMPT)
-        text = self.child.before.replace("\r\n", "\n").replace("\r", "")
+        text = self._text(self.child.before)
         first, _, rest = text.partition("\n")
         # prompt_toolkit may render the accepted line a second time when the machine is slow
         while rest.startswith(line + "\n") or rest.startswith(PROMPT + line + "\n"):
@@ -52,7 +60,7 @@ class Repl:
         self.child.send(line + "\r")
         self.child.expect_exact(f"{PROMPT}{recalled}\r\n")
         self.child.expect_exact(PROMPT)
-        return self.child.before.replace("\r\n", "\n").replace("\r", "")
+        return self._text(self.child.before)
 
     def close(self) -> int:
         self.child.sendline("q")

@@ -229,7 +229,9 @@ class Kernel(Program):
             address = task.address
         else:
             address = self.task(task).address
-        tc = table.by_task[address]
+        tc = table.by_task.get(address)
+        if tc is None:
+            raise LookupError(f"no task context at {address:#x}")
         result = Tracer(self, table, tc, BtOptions(), 10).run()
         if result.error and not result.frames:
             raise LookupError(f"bt: {result.error}")

@@ -324,7 +324,7 @@ def task_document(session_or_prog: Session | Program, argv: list[str]) -> dict[s
             raise CommandError(f"invalid task, pid, or task_struct member: {arg}")
     if not tasks:
         if isinstance(session_or_prog, Program):
-            tasks = [table.by_task[table.panic_task]]
+            tasks = [table.panic_context()]
         else:
             from crashpy.commands.set import current_context
 
@@ -370,7 +370,7 @@ def bt_document(session_or_prog: Session | Program, argv: list[str]) -> dict[str
         tasks.extend(table.by_pid(value) if kind == "pid" else [tc])
     if not tasks:
         if "p" in opts or isinstance(session_or_prog, Program):
-            tasks = [table.by_task[table.panic_task]]
+            tasks = [table.panic_context()]
         else:
             from crashpy.commands.set import current_context
 

@@ -261,7 +261,19 @@ def _notice(text: str) -> None:
     sys.stderr.write(f"crashpy: {text}\n")
 
 
+def _catch_ctrl_c() -> None:
+    """Ctrl-C stops a command however crashpy was started: a process started with SIGINT ignored (from
+    a background job of a non-interactive shell, nohup-style wrappers) inherits SIG_IGN, and Python
+    then installs no handler of its own.  crash installs its own handler too."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: list[str] | None = None) -> int:
+    _catch_ctrl_c()
     own, script, script_args = split_script(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_intermixed_args(own)

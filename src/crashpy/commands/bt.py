@@ -7,7 +7,7 @@ import io
 from crashpy.commands.ps import task_header
 from crashpy.commands.registry import command
 from crashpy.errors import CommandError
-from crashpy.helpers.numbers import getopt
+from crashpy.helpers.numbers import getopt, htol, make_cpumask
 from crashpy.helpers.tasks import TaskContext, TaskTable, str_to_context, task_table
 from crashpy.session import Session
 from crashpy.unwind.x86_64 import Backtrace, BtOptions, Tracer, _Stop, unwinder
@@ -68,28 +68,6 @@ EXAMPLES
 """
 
 FRAMESIZE_DEBUG_MESSAGE = "bt: -D options are not supported"
-
-
-def cpu_list(spec: str, ncpus: int) -> list[int]:
-    """crash's make_cpumask(): "0,2-3", "a"/"all"; an invalid spec raises CommandError."""
-    cpus: set[int] = set()
-    for part in spec.split(","):
-        p = part.strip()
-        if p in ("a", "all"):
-            cpus.update(range(ncpus))
-            continue
-        try:
-            if "-" in p:
-                lo_s, hi_s = p.split("-", 1)
-                lo, hi = int(lo_s), int(hi_s)
-            else:
-                lo = hi = int(p)
-        except ValueError:
-            raise CommandError(f"invalid cpu specification: {spec}") from None
-        if lo < 0 or hi >= ncpus or lo > hi:
-            raise CommandError(f"invalid cpu specification: {spec}")
-        cpus.update(range(lo, hi + 1))
-    return sorted(cpus)
 
 
 def backtrace(session: Session, tc: TaskContext, opts: BtOptions) -> Backtrace:
@@ -209,10 +187,11 @@ def cmd_bt(session: Session, args: list[str]) -> None:
         elif opt == "I" and val is not None:
             opts.hook_ip = _address(session, val)
         elif opt == "S" and val is not None:
-            try:
-                opts.hook_sp = int(val[2:] if val.lower().startswith("0x") else val, 16)
-            except ValueError:
-                raise CommandError(f"invalid stack address: {val}") from None
+            notes: list[str] = []
+            sp = htol(val, notes)
+            if sp is None:
+                raise CommandError(notes[0] if notes else f'invalid input: "{val}"')
+            opts.hook_sp = sp
             if not opts.hook_sp:
                 raise CommandError("invalid stack address for this task: 0")
         elif opt == "D":
@@ -225,12 +204,12 @@ def cmd_bt(session: Session, args: list[str]) -> None:
             else:
                 cpus = val
         elif opt == "A":
-            raise CommandError("-A option not supported on this architecture")
+            raise CommandError("-A option not supported or applicable on this architecture or kernel")
         elif opt == "a":
             active = True
         elif opt == "n":
             if val != "idle":
-                raise CommandError("-n option not supported on this architecture")
+                raise CommandError("-n option not supported or applicable on this architecture or kernel")
         elif opt == "r":
             opts.raw = True
         elif opt == "s":
@@ -257,7 +236,7 @@ def cmd_bt(session: Session, args: list[str]) -> None:
     if cpus is not None:
         if group:
             raise CommandError("-c option cannot be used with the -g option")
-        for cpu in cpu_list(cpus, len(table.active)):
+        for cpu in make_cpumask(cpus, len(table.active)):
             task = table.active[cpu]
             tc = table.by_task.get(task)
             if tc is None:
@@ -275,7 +254,7 @@ def cmd_bt(session: Session, args: list[str]) -> None:
                 session.println(f"bt: cannot determine active task on cpu {cpu}")
         return
     if not parsed.args:
-        tc = table.by_task[table.panic_task] if panic else current_context(session)
+        tc = table.panic_context() if panic else current_context(session)
         if group and tc.pid:
             _group(runner, table, tc)
         else:
@@ -328,8 +307,8 @@ def _eframe_all(session: Session, opts: BtOptions, cpus: str | None) -> None:
     prog = session.prog
     si = stack_info(prog)
     table = task_table(prog)
-    wanted = set(cpu_list(cpus, len(si.irq_base))) if cpus is not None else set(range(len(si.irq_base)))
-    tc = table.by_task[table.panic_task]
+    wanted = set(make_cpumask(cpus, len(si.irq_base))) if cpus is not None else set(range(len(si.irq_base)))
+    tc = table.panic_context()
 
     def search(base: int, size: int) -> None:
         tracer = Tracer(prog, table, tc, opts, session.radix)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from crashpy.commands.registry import command
 from crashpy.errors import AddressSpace, CommandError, FaultError, FaultKind
-from crashpy.helpers.numbers import can_eval, eval_expression, hexadecimal, htol, stol
+from crashpy.helpers.numbers import DivisionByZero, can_eval, eval_expression, hexadecimal, htol, stol
 
 if TYPE_CHECKING:
     from crashpy.disasm.x86 import Insn
@@ -240,7 +240,7 @@ def _evaluate(session: Session, expr: str, table: CrashSymtab) -> int:
     notes: list[str] = []
     try:
         value = eval_expression(expr, table.value_of, notes)
-    except ZeroDivisionError:
+    except DivisionByZero:
         value = None
         notes.append("division by zero")
     for note in notes:
@@ -340,10 +340,8 @@ def cmd_dis(session: Session, args: list[str]) -> None:
     elif hexadecimal(arg) and not table.exists(arg):
         notes: list[str] = []
         value = htol(arg, notes)
-        for note in notes:
-            session.println(f"dis: {note}")
-        if value is None:
-            raise CommandError(f"invalid input: {arg}")
+        if value is None:  # crash's htol(FAULT_ON_ERROR): its one line, and the command stops
+            raise CommandError(notes[0] if notes else f'invalid input: "{arg}"')
         addr = value
         found = table.value_search(addr)
         if found is not None:

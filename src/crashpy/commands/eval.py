@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from crashpy.commands.registry import command
 from crashpy.errors import CommandError
-from crashpy.helpers.numbers import MASK64, crash_args, eval_expression
+from crashpy.helpers.numbers import MASK64, DivisionByZero, crash_args, eval_expression
 from crashpy.session import Session
 
 _BITS_HDR = "   bits set: "
@@ -111,7 +111,7 @@ def _evaluate(session: Session, expr: str) -> int:
     notes: list[str] = []
     try:
         value = eval_expression(expr, crash_symtab(session.prog).value_of, notes)
-    except ZeroDivisionError:
+    except DivisionByZero:
         value = None
         notes.append("division by zero")
     for note in notes:

@@ -408,7 +408,10 @@ def _parse(session: Session, argv: list[str]) -> _ListArgs | None:
             a.member_offset = stol(arg) or 0
             break
         if a.member_offset is not None or nxt is None:
-            value = htol(arg)
+            notes: list[str] = []
+            value = htol(arg, notes)
+            if value is None and notes:  # crash's htol(FAULT_ON_ERROR) says why
+                raise CrashpyError(notes[0])
             if value is None or not _is_kvaddr(session, value):
                 raise CrashpyError(f"invalid kernel virtual address: {arg}")
             a.start = value

@@ -15,6 +15,7 @@ from crashpy.commands.registry import command
 from crashpy.errors import AddressSpace, CrashpyError, FaultError, FaultKind
 from crashpy.expr import Evaluator, GdbError, Scope, ValueHistory
 from crashpy.expr.parser import TypeExpr, parse
+from crashpy.helpers.crash_reads import PAGE_SIZE, read_as_crash
 from crashpy.helpers.numbers import crash_args, getopt, parse_line
 from crashpy.object import Object, is_percpu_symbol
 from crashpy.session import Session
@@ -39,6 +40,12 @@ class PartialPrint(GdbError):
         self.partial = partial
 
 
+def _partial(fault: FaultError) -> bool:
+    """Whether crash's readmem() returns what it read before `fault` when asked to (RETURN_PARTIAL):
+    for a page makedumpfile excluded or could not write, not for a read error."""
+    return fault.kind in (FaultKind.EXCLUDED, FaultKind.INCOMPLETE)
+
+
 class GdbMemory:
     """The Program as gdb sees it inside crash: reads go through crash's gdb_readmem_callback(), which
     refuses non-kernel addresses silently, reads a 1-byte request as 4 bytes, and prints crash's readmem
@@ -49,6 +56,10 @@ class GdbMemory:
         self._prog = prog
         self._session = session
         self.log: list[str] = []
+        # crash's PARTIAL_READ_OK, set while struct/union print a downsized type (helpers/downsized.py):
+        # a read that reaches a page makedumpfile left out, past its first page, stops there without an
+        # error and the rest of gdb's buffer stays zero.
+        self.partial_ok = False
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._prog, name)
@@ -64,11 +75,33 @@ class GdbMemory:
         want = 4 if size == 1 else size
         what = "gdb_readmem callback" if size == 4 else "gdb_readmem_callback"
         try:
-            data = prog.read(addr, want, AddressSpace.KVADDR, what)
+            data = self._read_pages(addr, want, what)
         except FaultError as e:
             self.log.append(f"{self._session.current_cmd}: {e.message()}\n")
             raise
         return data[:size]
+
+    def _read_pages(self, addr: int, size: int, what: str) -> bytes:
+        """crash's readmem(): the pages makedumpfile left out of an ELF dump read as zeros (crash reads
+        them so), and with partial_ok a left-out page after the first page ends the read."""
+        prog = self._prog
+        try:
+            return read_as_crash(prog, addr, size, AddressSpace.KVADDR, what)
+        except FaultError as e:
+            if not (self.partial_ok and e.address > addr and _partial(e)):
+                raise
+        out = bytearray()
+        cur, end = addr, addr + size
+        while cur < end:
+            n = min(end, (cur | (PAGE_SIZE - 1)) + 1) - cur
+            try:
+                out += read_as_crash(prog, cur, n, AddressSpace.KVADDR, what)
+            except FaultError as e:
+                if cur > addr and _partial(e):
+                    return bytes(out) + bytes(end - cur)
+                raise
+            cur += n
+        return bytes(out)
 
     def take(self) -> list[str]:
         out, self.log = self.log, []
@@ -477,8 +510,10 @@ def cmd_p(session: Session, args: list[str]) -> None:
     if k >= 0:
         cpuspec = first[k + 1 :]
         first = first[:k]
+    if not first:  # crash looks the empty name up in its symbol hash, which refuses it
+        raise CrashpyError("The length of the symbol name is zero!")
     prog = session.prog
-    sym = prog.symbols.lookup(first) if first else None
+    sym = prog.symbols.lookup(first)
     if sym is not None and len(parsed.args) == 1:
         if display_per_cpu_info(session, sym.name, sym.address, radix, cpuspec):
             return

@@ -6,7 +6,7 @@ import re
 
 from crashpy.commands.registry import command
 from crashpy.errors import CommandError, FaultError
-from crashpy.helpers.numbers import getopt
+from crashpy.helpers.numbers import getopt, make_cpumask
 from crashpy.helpers.sysinfo import format_uptime, hz, uptime_jiffies
 from crashpy.helpers.tasks import TaskContext, TaskTable, mem_usage, str_to_context, task_table
 from crashpy.session import Session
@@ -383,6 +383,8 @@ def _show_last_run(
 ) -> None:
     """-l and -m: crash sorts its whole task table by last run, most recent first (a stable sort)."""
     ordered = sorted(table.contexts, key=lambda tc: -_last_run(session, tc))
+    if not ordered:  # no task could be read (crash cannot open such a dump): nothing to list
+        return
     first = ordered[0]
     lr0 = _last_run(session, first)
     width = len(str(lr0) if session.radix == 10 else f"{lr0:x}")
@@ -443,23 +445,6 @@ def make_sched_policy(spec: str) -> int:
 def _task_policy(session: Session, tc: TaskContext) -> int:
     prog = session.prog
     return 1 << prog.read_u32(tc.task + prog.offsetof("task_struct", "policy"))
-
-
-def make_cpumask(spec: str, ncpus: int) -> list[int]:
-    """The cpus of a crash cpu list: "1", "0,2", "0-3", "a" or "all"."""
-    if spec in ("a", "all"):
-        return list(range(ncpus))
-    out: set[int] = set()
-    for part in spec.split(","):
-        lo_s, _, hi_s = part.partition("-")
-        if not lo_s.isdigit() or (hi_s and not hi_s.isdigit()):
-            raise CommandError(f"invalid cpu specification: {spec}")
-        lo = int(lo_s)
-        hi = int(hi_s) if hi_s else lo
-        if hi >= ncpus:
-            raise CommandError(f"invalid cpu specification: {spec}")
-        out.update(range(lo, hi + 1))
-    return sorted(out)
 
 
 RLIMIT_NAMES = [

@@ -388,9 +388,24 @@ def _span_reader(session: Session, space: AddressSpace | str, what: str) -> Read
                     raise FaultError(cur & MASK64, FaultKind.INVALID, space, what)
                 out += prog.read(cur, chunk, space, what)
             except FaultError as e:
+                if e.kind is FaultKind.TRUNCATED:
+                    out += _surviving_prefix(cur, chunk)
                 return bytes(out), e.with_context(cur, space, what)
             cur += chunk
         return bytes(out), None
+
+    def _surviving_prefix(addr: int, size: int) -> bytes:
+        """The bytes of a page cut by the end of a truncated ELF dump that the file still holds: crash
+        reads an item at a time, so the items before the cut show (found by halving, ~12 reads)."""
+        lo, hi = 0, size  # lo bytes read; hi bytes do not
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            try:
+                prog.read(addr, mid, space, what)
+                lo = mid
+            except FaultError:
+                hi = mid
+        return prog.read(addr, lo, space, what) if lo else b""
 
     return read_span
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from crashpy.commands.registry import command
 from crashpy.errors import CommandError
 from crashpy.helpers import sched
-from crashpy.helpers.numbers import getopt
+from crashpy.helpers.numbers import getopt, make_cpumask
 from crashpy.helpers.tasks import TaskContext, TaskTable, task_table
 from crashpy.session import Session
 
@@ -74,33 +74,6 @@ def _current_line(table: TaskTable, task: int) -> str:
 def _cpus(table: TaskTable, wanted: list[int] | None) -> list[int]:
     ncpus = len(table.active)
     return [c for c in range(ncpus) if wanted is None or c in wanted]
-
-
-def _dtoi(s: str) -> int:
-    """crash's dtoi(): leading blanks skipped, then digits only."""
-    s = s.lstrip(" ")
-    for ch in s:
-        if not ch.isdigit():
-            raise CommandError(f'{s}: "{ch}" is not a digit 0 - 9')
-    if not s:
-        raise CommandError(f'{s}: "" is not a digit 0 - 9')
-    return int(s)
-
-
-def cpumask(spec: str, ncpus: int) -> list[int]:
-    """crash's make_cpumask(): "3", "1,8,9", "1-23", "1,8,9-14", "a" or "all"."""
-    out: set[int] = set()
-    for part in (p for p in spec.split(",") if p):
-        if part in ("a", "all"):
-            start, end = 0, ncpus - 1
-        else:
-            pieces = [p for p in part.split("-") if p]
-            start = _dtoi(pieces[0]) if pieces else -1
-            end = _dtoi(pieces[1]) if len(pieces) > 1 else start
-        if not (0 <= start < ncpus and 0 <= end < ncpus):
-            raise CommandError(f"invalid cpu specification: {spec}")
-        out.update(range(start, end + 1))
-    return sorted(out)
 
 
 def _log10(x: int) -> int:
@@ -371,7 +344,7 @@ def cmd_runq(session: Session, args: list[str]) -> None:
                 bad = True
                 continue
             cpuspec = val or ""
-            wanted = cpumask(cpuspec, len(table.active))
+            wanted = make_cpumask(cpuspec, len(table.active))
         flags.add(opt)
     if bad:
         print_usage(session, "runq")

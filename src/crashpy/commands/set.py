@@ -374,7 +374,7 @@ def current_context(session: Session) -> TaskContext:
     task = session.state.get(CONTEXT_KEY)
     if isinstance(task, int) and task in table.by_task:
         return table.by_task[task]
-    return table.by_task[table.panic_task]
+    return table.panic_context()
 
 
 ACTIVE_KEY = "active_set"  # session.state: {cpu: task} that `set -a` made the active task of a cpu
@@ -431,7 +431,7 @@ def _context_option(session: Session, opt: str, val: str) -> None:
             session.println("set: no panic task found!")
             return
         session.state[CONTEXT_KEY] = table.panic_task
-        session.write(format_context(session, table.by_task[table.panic_task]))
+        session.write(format_context(session, table.panic_context()))
         return
     if opt == "c":
         if not decimal(val):

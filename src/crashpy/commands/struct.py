@@ -30,14 +30,22 @@ from crashpy.commands.whatis import (
     datatype_declaration,
     member_to_datatype,
 )
-from crashpy.errors import CrashpyError
+from crashpy.errors import AddressSpace, CrashpyError, FaultError
 from crashpy.expr import GdbError
+from crashpy.helpers.crash_reads import (
+    accessible_as_crash,
+    read_as_crash,
+    read_cstring_as_crash,
+    read_u64_as_crash,
+)
+from crashpy.helpers.downsized import is_downsized
 from crashpy.helpers.numbers import getopt, htol, is_a_number, parse_line, stol
 from crashpy.object import Object, is_percpu_symbol
 from crashpy.session import Session
 from crashpy.types.format import PartialOutput
 
 if TYPE_CHECKING:
+    from crashpy.commands.rd import ReadSpan
     from crashpy.program import Program
 
 # ---------------------------------------------------------------------------------------------------------
@@ -50,12 +58,15 @@ def struct_text(session: Session, dm: DataType, kind: str, addr: int, radix: int
     head = f"{'union' if kind == UNION_REQUEST else 'struct'} {dm.name} "
     mem = gdb_memory(session)
     mem.take()
+    mem.partial_ok = is_downsized(session.prog, dm.name)
     try:
         body = format_value(session, Object(cast("Program", mem), dm.type, addr), "", radix)
     except PartialOutput as e:
         body = e.partial  # gdb's message stays out of crash's output; what it printed stays
     except (CrashpyError, GdbError):
         body = ""
+    finally:
+        mem.partial_ok = False
     body += "".join(ERR + line + ERR for line in mem.take())
     return head + body + ("\n" if kind != UNION_REQUEST else "")
 
@@ -369,7 +380,7 @@ def datatype_common(session: Session, args: list[str], kind: str | None) -> None
     if parsed.errors or not parsed.args:
         from crashpy.commands.help import print_usage
 
-        print_usage(session, cmd if cmd in ("struct", "union") else "struct")
+        print_usage(session, cmd if cmd in ("struct", "union", "*") else "struct")
         return
     spec = parsed.args[0]
     if spec.endswith(",") or spec.endswith("."):
@@ -568,11 +579,7 @@ def _datatype_code(session: Session, name: str) -> str | None:
 
 
 def _accessible(session: Session, addr: int) -> bool:
-    try:
-        session.prog.read(addr, 1)
-    except Exception:  # noqa: BLE001
-        return False
-    return True
+    return accessible_as_crash(session.prog, addr)
 
 
 def dereference_pointer(session: Session, dm: DataType, kind: str, addr: int, radix: int) -> bool:
@@ -616,8 +623,8 @@ def dereference_pointer(session: Session, dm: DataType, kind: str, addr: int, ra
         charptr = "char *" in buf1[4:]
         voidptr = "void *" in buf1[4:]
     try:
-        target = session.prog.read_u64(addr + dm.member_offset)
-    except Exception:  # noqa: BLE001
+        target = read_u64_as_crash(session.prog, addr + dm.member_offset)
+    except CrashpyError:
         session.println(
             f"{session.current_cmd}: cannot access {dm.name}.{member} {addr + dm.member_offset:x}"
         )
@@ -645,9 +652,9 @@ def dereference_pointer(session: Session, dm: DataType, kind: str, addr: int, ra
             out("(not accessible)\n")
         else:
             try:
-                raw = session.prog.read_cstring(target, BUFSIZE - 1)
+                raw = read_cstring_as_crash(session.prog, target, BUFSIZE - 1)
                 out('"' + raw.decode("latin-1") + '"\n')
-            except Exception:  # noqa: BLE001
+            except CrashpyError:
                 out("(not accessible)\n")
         return True
     if voidptr and not use_symbol:
@@ -668,8 +675,8 @@ def dereference_pointer(session: Session, dm: DataType, kind: str, addr: int, ra
         if sym:
             out(f"<{sym}> ")
         try:
-            out(f"{session.prog.read_u64(target):x}\n")
-        except Exception:  # noqa: BLE001
+            out(f"{read_u64_as_crash(session.prog, target):x}\n")
+        except CrashpyError:
             out("\n")
         return True
     request = f"p {sym}" if use_symbol else f"p *(({typeptr})(0x{target:x}))"
@@ -731,10 +738,34 @@ def _raw_dump(session: Session, dm: DataType, addr: int, length: int, verbose: b
             raise _fatal(f"invalid data structure reference: {dm.name}.{dm.member}")
         length = size
     words = (length + 7) // 8
-    data = session.prog.read(addr, words * 8, what="64-bit KVADDR")
     flag = rd_cmd.HEXADECIMAL | rd_cmd.DISPLAY_64 | (rd_cmd.SYMBOLIC if verbose else rd_cmd.ASCII_ENDLINE)
     table = crash_symtab(session.prog)
-    session.write(rd_cmd.format_memory(data, addr, flag, lambda v: table.value_to_symstr(v, session.radix)))
+    display = rd_cmd.Display(flag, lambda v: table.value_to_symstr(v, session.radix))
+    read = _span_as_crash(session.prog, "64-bit KVADDR")
+    out: list[str] = []
+    try:
+        # as rd does: the words before an unreadable one, then crash's error line right after them
+        out.extend(display.render(rd_cmd.items(read, addr, words, 8), words))
+    finally:
+        session.write("".join(out))
+
+
+def _span_as_crash(prog: Program, what: str) -> ReadSpan:
+    """rd's span reader over kernel memory as crash reads it (an ELF dump's left-out pages as zeros)."""
+
+    def read_span(start: int, n: int) -> tuple[bytes, FaultError | None]:
+        out = bytearray()
+        cur, end = start, start + n
+        while cur < end:
+            chunk = min(end - cur, 4096 - (cur & 4095))
+            try:
+                out += read_as_crash(prog, cur, chunk, AddressSpace.KVADDR, what)
+            except FaultError as e:
+                return bytes(out), e.with_context(cur, AddressSpace.KVADDR, what)
+            cur += chunk
+        return bytes(out), None
+
+    return read_span
 
 
 def _member_size(session: Session, dm: DataType) -> int:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
 from crashpy.commands.ps import task_header
 from crashpy.commands.registry import command
 from crashpy.errors import CommandError
@@ -42,11 +40,18 @@ EXAMPLES
 
 
 def _struct_text(session: Session, name: str, addr: int, radix: int) -> str:
-    """What `struct <name> <addr>` prints, in the given radix (0: the session's)."""
-    buf = io.StringIO()
-    flag = " -x" if radix == 16 else " -d" if radix == 10 else ""
-    session.run_command(f"struct {name} {addr:x}{flag}", buf)
-    return buf.getvalue()
+    """What `struct <name> <addr>` prints, in the given radix (0: the session's); crash's read-error
+    lines, named after the task command, where they happen (crash's dump_struct())."""
+    from crashpy.commands.p import render_errors
+    from crashpy.commands.struct import struct_text
+    from crashpy.commands.whatis import STRUCT_REQUEST, arg_to_datatype
+
+    code, dm = arg_to_datatype(session, name)
+    if code != 1 or dm is None:
+        raise CommandError(f"invalid data structure reference: {name}")
+    return render_errors(struct_text(session, dm, STRUCT_REQUEST, addr, radix or session.radix), inline=True)[
+        1
+    ]
 
 
 def _member_lines(text: str, members: list[str]) -> str:
@@ -84,24 +89,28 @@ def _member_lines(text: str, members: list[str]) -> str:
     return "".join(out)
 
 
-def _extended(text: str, member: str) -> str:
-    try:
-        from crashpy.commands.struct import parse_for_member_extended
-    except ImportError:  # pragma: no cover - the struct command is always there
-        return ""
-    return parse_for_member_extended(text.splitlines(keepends=True), member) or ""
+def _extended(text: str, member: str) -> str | None:
+    from crashpy.commands.struct import parse_for_member_extended
+
+    return parse_for_member_extended(text.splitlines(keepends=True), member)
 
 
-def do_task(session: Session, tc: TaskContext, members: list[str], radix: int) -> None:
+def do_task(session: Session, tc: TaskContext, members: list[str] | None, radix: int) -> None:
+    """One task: its header and task_struct and thread_info, or only `members` (-R; maybe none)."""
     session.println(task_header(tc))
     text = _struct_text(session, "task_struct", tc.task, radix)
     thread = _struct_text(session, "thread_info", tc.task, radix)
-    if members:
+    if members is not None:
         both = text + thread
         prog = session.prog
         for member in members:
             if "." in member or "[" in member:
-                session.write(_extended(both, member))
+                part = _extended(both, member)
+                if part is None:
+                    session.println(
+                        f"{session.current_cmd}: invalid data structure member reference: {member}"
+                    )
+                session.write(part or "")
                 continue
             if not prog.has_member("task_struct", member) and not prog.has_member("thread_info", member):
                 session.println(f"task: {member}: not a task_struct or thread_info member")
@@ -121,6 +130,7 @@ def cmd_task(session: Session, args: list[str]) -> None:
     parsed = getopt(args, "xdhR:")
     radix = 0
     members: list[str] = []
+    referenced = False  # -R or a member named: only members are shown, maybe none
     bad = False
     for err in parsed.errors:
         session.println(f"task: {err}")
@@ -136,6 +146,7 @@ def cmd_task(session: Session, args: list[str]) -> None:
             radix = 10
         elif opt == "R" and val is not None:
             members.extend(val.split(","))
+            referenced = True
     if bad:
         print_usage(session, "task")
         return
@@ -156,10 +167,11 @@ def cmd_task(session: Session, args: list[str]) -> None:
                 tasks.append(tc)
         elif "," in arg or prog.has_member("task_struct", arg) or "." in arg or "[" in arg:
             members.extend(arg.split(","))
+            referenced = True
         else:
             session.println(f"task: invalid task, pid, or task_struct member: {arg}")
             session.println()
     if not tasks and not bogus:
         tasks.append(current_context(session))
     for tc in tasks:
-        do_task(session, tc, [m for m in members if m], radix)
+        do_task(session, tc, [m for m in members if m] if referenced else None, radix)

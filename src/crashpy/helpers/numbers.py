@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from crashpy.errors import CommandError
+
 MASK64 = (1 << 64) - 1
 MAX_HEXADDR_STRLEN = 16  # x86_64
 LONG_LONG_PRLEN = 16
@@ -21,6 +23,14 @@ SymbolLookup = Callable[[str], "int | None"]
 _DEC = frozenset("0123456789")
 _HEX = frozenset("0123456789abcdefABCDEF")
 _OPERATORS = "#><+-&|*/%^"
+
+
+class DivisionByZero(CommandError):
+    """An expression of crash's own evaluator (eval_expression) divided by zero.  crash 8.0.6 itself
+    never comes back from that (`eval 1/0`, `list 1%0` spin at 100% CPU), so crashpy says so instead."""
+
+    def __init__(self) -> None:
+        super().__init__("division by zero")
 
 
 def _no_symbols(name: str) -> int | None:
@@ -302,6 +312,36 @@ def can_eval(s: str) -> bool:
     return False
 
 
+def dtoi(s: str) -> int:
+    """crash's dtoi(): leading blanks skipped, then decimal digits only (`x: "x" is not a digit 0 - 9`);
+    the value is what C's sscanf("%d") makes of it (saturated to a long, then cut to an int)."""
+    s = s.lstrip(" ")
+    for ch in s:
+        if not "0" <= ch <= "9":
+            raise CommandError(f'{s}: "{ch}" is not a digit 0 - 9')
+    if not s:
+        raise CommandError(f'{s}: "" is not a digit 0 - 9')
+    value = min(int(s), (1 << 63) - 1) & 0xFFFFFFFF
+    return value - (1 << 32) if value >> 31 else value
+
+
+def make_cpumask(spec: str, ncpus: int) -> list[int]:
+    """crash's make_cpumask(): "3", "1,8,9", "1-23", "1,8,9-14", "a" or "all" (empty pieces skipped, as
+    strtok() does); a bad number says dtoi()'s words, a cpu out of range `invalid cpu specification`."""
+    out: set[int] = set()
+    for part in (p for p in spec.split(",") if p):
+        if part in ("a", "all"):
+            start, end = 0, ncpus - 1
+        else:
+            pieces = [p for p in part.split("-") if p]
+            start = dtoi(pieces[0]) if pieces else -1
+            end = dtoi(pieces[1]) if len(pieces) > 1 else start
+        if not (0 <= start < ncpus and 0 <= end < ncpus):
+            raise CommandError(f"invalid cpu specification: {spec}")
+        out.update(range(start, end + 1))
+    return sorted(out)
+
+
 def _power(base: int, exp: int) -> int:
     exp &= 0xFFFFFFFF  # crash's power() takes an int exponent
     if exp >= 1 << 31:
@@ -351,7 +391,7 @@ def eval_expression(
         if b is None:
             return None
     if op in "/%" and b == 0:
-        raise ZeroDivisionError("division by zero")
+        raise DivisionByZero
     result: int
     if op == "+":
         result = a + b

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from crashpy.errors import FaultError
+from crashpy.errors import CommandError, FaultError
 from crashpy.helpers.list import list_for_each, list_for_each_entry
 
 if TYPE_CHECKING:
@@ -194,6 +194,14 @@ class TaskContext:
         return state_code(self.state)
 
 
+class NoTaskContext(CommandError):
+    """No task context to work in: crash's words for it ("current context invalid").  crash 8.0.6
+    cannot open such a dump at all; crashpy opens it and says this where a command needs a task."""
+
+    def __init__(self) -> None:
+        super().__init__("current context invalid")
+
+
 @dataclass
 class TaskTable:
     """Every task context sorted as crash sorts them (by pid; pid 0 by cpu), with look-ups."""
@@ -213,6 +221,14 @@ class TaskTable:
 
     def by_pid(self, pid: int) -> list[TaskContext]:
         return [tc for tc in self.contexts if tc.pid == pid]
+
+    def panic_context(self) -> TaskContext:
+        """The panic task's context (the session's first current context); NoTaskContext when no task
+        of the dump could be read (a dump cut short before init_task's page, say)."""
+        tc = self.by_task.get(self.panic_task)
+        if tc is None:
+            raise NoTaskContext
+        return tc
 
     def ppid(self, tc: TaskContext) -> int:
         parent = self.by_task.get(tc.parent)
@@ -440,7 +456,7 @@ def _split_rss(prog: Program, table: TaskTable, tgid: int) -> int:
 
 def str_to_context(table: TaskTable, s: str) -> tuple[str, int, TaskContext | None]:
     """crash's str_to_context(): ("pid" | "task" | "invalid", value, context) for a pid or task string."""
-    from crashpy.helpers.numbers import decimal, hexadecimal
+    from crashpy.helpers.numbers import decimal, hexadecimal, htol
 
     dvalue: int | None = None
     hvalue: int | None = None
@@ -450,14 +466,7 @@ def str_to_context(table: TaskTable, s: str) -> tuple[str, int, TaskContext | No
         except ValueError:
             dvalue = None
     if hexadecimal(s):
-        h = s.strip()
-        if h[:2] in ("0x", "0X"):
-            h = h[2:]
-        if len(h) <= 16:
-            try:
-                hvalue = int(h, 16)
-            except ValueError:
-                hvalue = None
+        hvalue = htol(s.strip())  # crash's htol(): "0x" alone is 0, an `x` inside is skipped
 
     def first_pid(v: int) -> TaskContext | None:
         for tc in table.contexts:
