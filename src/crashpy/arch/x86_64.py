@@ -126,14 +126,18 @@ class Layout:
         )
 
     def unity_paddr(self, addr: int, phys_base: int) -> int | None:
-        """The physical address of a kernel address mapped by arithmetic: the kernel image (text map)
-        or the direct map; None for the addresses the page tables must translate."""
+        """The physical address of a kernel address mapped by arithmetic, as crash's x86_64_VTOP() maps
+        it: the kernel image (text map, and whatever else lies above __START_KERNEL_map outside the
+        module area, the vsyscall page and the CPU entry area) or the direct map; None for the
+        addresses the page tables must translate."""
         if START_KERNEL_MAP <= addr < self.kernel_image_end:
             return (addr - START_KERNEL_MAP + phys_base) & MASK64
         if self.page_offset <= addr < self.direct_end:
             return addr - self.page_offset
-        if addr < self.page_offset or addr >= START_KERNEL_MAP or self.is_mapped_region(addr):
+        if addr < self.page_offset or self.is_mapped_region(addr):
             return None
+        if addr >= START_KERNEL_MAP:
+            return (addr - START_KERNEL_MAP + phys_base) & MASK64
         return addr - self.page_offset
 
 

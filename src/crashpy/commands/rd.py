@@ -388,6 +388,10 @@ def _span_reader(session: Session, space: AddressSpace | str, what: str) -> Read
                     raise FaultError(cur & MASK64, FaultKind.INVALID, space, what)
                 out += prog.read(cur, chunk, space, what)
             except FaultError as e:
+                if prog.crash_reads_zeros(e):  # a page makedumpfile -E left out: crash shows zeros
+                    out += bytes(chunk)
+                    cur += chunk
+                    continue
                 if e.kind is FaultKind.TRUNCATED:
                     out += _surviving_prefix(cur, chunk)
                 return bytes(out), e.with_context(cur, space, what)
