@@ -113,6 +113,41 @@ def _raw_prefixes(code: bytes) -> list[int]:
     return out
 
 
+_REX_BITS = ((8, "W"), (4, "R"), (2, "X"), (1, "B"))
+_rex_cache: dict[bytes, bool] = {}
+
+
+def _rex_name(rex: int) -> str:
+    """GNU's name of a REX prefix byte: rex, rex.B, ..., rex.WRXB."""
+    letters = "".join(letter for bit, letter in _REX_BITS if rex & bit)
+    return f"rex.{letters}" if letters else "rex"
+
+
+def _rex_unused(insn: capstone.CsInsn, code: bytes, at: int) -> bool:
+    """Whether the REX prefix at `at` has a bit the instruction does not use (GNU's i386-dis prints the
+    prefix then, as ``rex.RXB pop %r14`` for 47 5e).  A bit is unused when the instruction decodes the
+    same without it; a bare 0x40 when it decodes the same without the prefix."""
+    hit = _rex_cache.get(code)
+    if hit is not None:
+        return hit
+    rex = code[at]
+    same = (insn.mnemonic, insn.op_str)
+    md = _engine()
+    variants = [code[:at] + bytes([rex & ~bit]) + code[at + 1 :] for bit, _ in _REX_BITS if rex & bit]
+    if rex == 0x40:
+        variants = [code[:at] + code[at + 1 :]]
+    unused = False
+    for variant in variants:
+        alt = next(md.disasm(variant, insn.address), None)
+        if alt is not None and (alt.mnemonic, alt.op_str) == same and alt.size == len(variant):
+            unused = True
+            break
+    if len(_rex_cache) > 4096:
+        _rex_cache.clear()
+    _rex_cache[code] = unused
+    return unused
+
+
 def _format(insn: capstone.CsInsn) -> Insn:
     mnem_att: str = insn.mnemonic
     words = mnem_att.split()
@@ -186,6 +221,10 @@ def _format(insn: capstone.CsInsn) -> Insn:
                 pre.append("notrack")
             else:
                 pre.append(_SEGMENT_PREFIXES[b])
+
+    at = len(raw)
+    if at < len(code) - 1 and 0x40 <= code[at] <= 0x4F and _rex_unused(insn, code, at):
+        pre.append(_rex_name(code[at]))
 
     # ---- operands ----
     texts: list[str] = []
