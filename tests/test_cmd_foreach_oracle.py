@@ -14,6 +14,7 @@ import pytest
 from crashpy.commands.registry import load_all
 from tests.crashpy_runner import run_crashpy
 from tests.dump_names import ORACLE_DUMPS
+from tests.kernel_facts import symbol as kernel_symbol
 from tests.oracle import run_crash
 from tools.vmcores import ensure
 
@@ -78,7 +79,7 @@ FOREACH = [
     "foreach DE set",
     "foreach 'in' 'sl' ps",
     "foreach 1 1 ps",  # a task named twice is shown once
-    "foreach 1 ffffffff82a1aa40 ps",
+    "foreach 1 {init_task:x} ps",  # init_task's link-time address: a task on the dumps without KASLR
     "foreach kernel 'kworker' ps -s",
     "foreach 1 2 task -R comm -R pid",  # the last -R wins
     "foreach 1 2 ps -t -G",
@@ -145,7 +146,7 @@ OTHER = [
     ("files", "foreach 1 files"),
     ("net", "foreach 1 net"),
     ("net", "foreach 1 2 net -s -S"),
-    ("vtop", "foreach 1 vtop ffffffff81000000"),
+    ("vtop", "foreach 1 vtop {text:x}"),
 ]
 
 COMMANDS = FOREACH + BT + [c for _, c in OTHER]
@@ -171,10 +172,13 @@ def commands(name: str) -> list[str]:
 def outputs(name: str) -> dict[str, tuple[str, str]]:
     paths = ensure([name])
     vmlinux, dump = paths["vmlinux"], paths[name]
-    cmds = commands(name)
+    listed = commands(name)
+    # Commands with "{name:x}" fields take addresses from the vmlinux's symbol table.
+    addresses = {"init_task": kernel_symbol(vmlinux, "init_task"), "text": kernel_symbol(vmlinux, "_text")}
+    cmds = [c.format(**addresses) for c in listed]
     expected = run_crash(vmlinux, dump, cmds)
     got = run_crashpy(vmlinux, dump, cmds)
-    return {c: (e, g) for c, e, g in zip(cmds, expected, got, strict=True)}
+    return {c: (e, g) for c, e, g in zip(listed, expected, got, strict=True)}
 
 
 def _no_traceback(text: str) -> None:

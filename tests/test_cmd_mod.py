@@ -27,7 +27,7 @@ SAME = [
     "mod -d virtio",
     "mod -d xyz",
     "mod -s xyz",
-    "mod -s ffffffffc0208340",
+    "mod -s {module:x}",  # the first module's struct module address in the dump
     "mod -s virtio a b",
     "mod -x",
     "mod -x -o",
@@ -41,9 +41,14 @@ UNSUPPORTED = ["mod -s virtio", "mod -S"]
 
 @pytest.mark.parametrize("name", DUMPS)
 def test_mod_matches_crash(dumps: dict[str, Path], name: str) -> None:
-    theirs = run_crash(dumps["vmlinux"], dumps[name], SAME)
-    mine = run_crashpy(dumps["vmlinux"], dumps[name], SAME + UNSUPPORTED)
-    for cmd, want, got in zip(SAME, theirs, mine, strict=False):
+    vmlinux, dump = dumps["vmlinux"], dumps[name]
+    (table,) = run_crashpy(vmlinux, dump, ["mod"])
+    module = int(table.splitlines()[1].split()[0], 16)  # MODULE NAME BASE SIZE OBJECT FILE
+    same = [c.format(module=module) for c in SAME]
+    theirs = run_crash(vmlinux, dump, same)
+    mine = run_crashpy(vmlinux, dump, same + UNSUPPORTED)
+    assert theirs[0] == table
+    for cmd, want, got in zip(same, theirs, mine, strict=False):
         assert got == want, cmd
     assert "(not loaded)  [CONFIG_KALLSYMS]" in mine[0]
     for cmd, got in zip(UNSUPPORTED, mine[len(SAME) :], strict=True):

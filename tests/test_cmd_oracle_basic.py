@@ -15,12 +15,16 @@ import pytest
 from crashpy.commands.help import format_menu
 from crashpy.errors import AddressSpace, FaultError, FaultKind
 from tests.crashpy_runner import program, run_crashpy
+from tests.kernel_facts import symbol as kernel_symbol
+from tests.kernel_facts import symbols as kernel_symbols
 
 DUMPS = ["sysrq.elf", "sysrq.d31.zlib", "la57.d31.zlib"]
 
-# Addresses of this kernel (Debian 6.1.0-56-cloud-amd64, loaded without KASLR).
-BANNER = 0xFFFFFFFF8211FFE0  # linux_banner
+START_KERNEL_MAP = 0xFFFFFFFF80000000  # x86_64's __START_KERNEL_map: the same in every kernel
+DIRECT_MAP = 0xFFFF888000000000  # x86_64's page_offset_base with 4-level paging and without KASLR
 
+# Commands with "{name:x}" fields take addresses of the vmlinux at hand (addresses(): the dumps come
+# from whichever 6.1 cloud kernel tools/vmcores.py builds).
 COMMANDS = [
     # crash runs with -s; "set silent on" prints nothing on either side and makes `set -v` agree.
     "set silent on",
@@ -65,14 +69,14 @@ COMMANDS = [
     "rd -N -32 linux_banner 4",
     "rd -N -16 linux_banner 4",
     "rd -o 8 linux_banner 2",
-    "rd linux_banner -e ffffffff8211fffc",
-    "rd -32 linux_banner -e ffffffff8211fffc",
+    "rd linux_banner -e {banner_1c:x}",
+    "rd -32 linux_banner -e {banner_1c:x}",
     "rd -R linux_banner 3",
     "rd -64 linux_banner 3 -x",
     "rd -s init_task 16",
     "rd -s sys_call_table 8",
     "rd -s -32 linux_banner 2",
-    "rd -p 211ffe0 4",
+    "rd -p {banner_phys:x} 4",
     "rd -p 1000 8",
     "rd -p 100000000 2",
     "rd -64 ffff888000000000 4",
@@ -97,8 +101,8 @@ COMMANDS = [
     "rd",
     # sym
     "sym linux_banner",
-    "sym ffffffff81000005",
-    "sym ffffffff81000000",
+    "sym {text_5:x}",
+    "sym {text:x}",
     "sym _text",
     "sym init_task",
     "sym sysrq_handle_crash",
@@ -112,14 +116,14 @@ COMMANDS = [
     "sym -s linux_banner",
     "sym runqueues",
     "sym -s runqueues",
-    "sym 31980",
-    "sym ffffffff82a079c4",
-    "sym ffffffff82a079c4,",
-    "sym ffffffff816a89f5 ffffffff82a079c0",  # jiffies and jiffies_64 share an address
-    "sym ffffffff82a00000",
+    "sym {runqueues:x}",  # runqueues' per-CPU offset
+    "sym {jiffies_4:x}",
+    "sym {jiffies_4:x},",
+    "sym {sysrq_handle_crash_5:x} {jiffies:x}",  # jiffies and jiffies_64 share an address
+    "sym {sdata:x}",
     "sym sysrq_handler",
-    "sym ffffffff83e00000",
-    "sym ffffffff83e00001",
+    "sym {last:x}",  # the highest symbol
+    "sym {last_1:x}",
     "sym 0",
     "sym add",
     "sym nosuch",
@@ -129,7 +133,7 @@ COMMANDS = [
     # set, help
     "set -v",
     "set radix 16",
-    "sym ffffffff81000005",
+    "sym {text_5:x}",
     "rd -s sys_call_table 2",
     "set radix",
     "set dec",
@@ -150,7 +154,7 @@ COMMANDS = [
 # Intentional differences: crashpy command -> the crash command whose output it must equal.
 # crash's rd evaluates a parenthesized address with evall(), which on 64-bit machines returns a
 # field eval_common() never sets: it always reads address 0.  crashpy reads the evaluated address.
-EQUIVALENT = {"rd (linux_banner + 8) 2": "rd ffffffff8211ffe8 2"}
+EQUIVALENT = {"rd (linux_banner + 8) 2": "rd {banner_8:x} 2"}
 
 MINIMAL_COMMANDS = [
     "set silent on",
@@ -159,11 +163,41 @@ MINIMAL_COMMANDS = [
     "set -p",
     "set bogus",
     "set radix 16",
-    "sym ffffffff81000005",
+    "sym {text_5:x}",
     "rd linux_banner",
     "eval 5",
     "help nosuch",
 ]
+
+
+@cache
+def addresses(vmlinux: Path) -> dict[str, int]:
+    """The addresses COMMANDS name, from the vmlinux's symbol table (link-time addresses: the sysrq
+    dumps run without KASLR)."""
+    banner = kernel_symbol(vmlinux, "linux_banner")
+    text = kernel_symbol(vmlinux, "_text")
+    jiffies = kernel_symbol(vmlinux, "jiffies")
+    assert kernel_symbol(vmlinux, "jiffies_64") == jiffies
+    return {
+        "banner": banner,
+        "banner_8": banner + 8,
+        "banner_1c": banner + 0x1C,
+        "banner_phys": banner - START_KERNEL_MAP,
+        "text": text,
+        "text_5": text + 5,
+        "jiffies": jiffies,
+        "jiffies_4": jiffies + 4,
+        "sysrq_handle_crash_5": kernel_symbol(vmlinux, "sysrq_handle_crash") + 5,
+        "runqueues": kernel_symbol(vmlinux, "runqueues"),
+        "sdata": kernel_symbol(vmlinux, "_sdata"),
+        "last": max(sym.value for sym in kernel_symbols(vmlinux)),
+        "last_1": max(sym.value for sym in kernel_symbols(vmlinux)) + 1,
+    }
+
+
+def with_addresses(vmlinux: Path, commands: list[str]) -> list[str]:
+    facts = addresses(vmlinux)
+    return [command.format(**facts) for command in commands]
 
 
 def _oracle_binary() -> Path:
@@ -210,8 +244,8 @@ def fault_commands(page: int) -> list[str]:
         f"rd -a {page - 0x10:x} 30",
         f"rd {page:x}",
         f"rd {page:x} -e {page + 0x10:x}",
-        f"rd -p {page - 0xFFFFFFFF80000000 - 0x10:x} 4",
-        f"rd -64 {page - 0xFFFFFFFF81000000 + 0xFFFF888001000000 - 0x20:x} 8",
+        f"rd -p {page - START_KERNEL_MAP - 0x10:x} 4",
+        f"rd -64 {page - START_KERNEL_MAP + DIRECT_MAP - 0x20:x} 8",
     ]
 
 
@@ -221,17 +255,18 @@ def outputs(vmlinux: Path, dump: Path, minimal: bool) -> tuple[list[str], list[s
     from tests.oracle import run_crash
 
     if minimal:
-        commands = list(MINIMAL_COMMANDS)
+        commands = with_addresses(vmlinux, MINIMAL_COMMANDS)
         mine = run_crashpy(vmlinux, dump, commands, minimal=True)
         return commands, run_crash(vmlinux, dump, commands, minimal=True), mine
-    commands = list(COMMANDS) + list(EQUIVALENT)
+    commands = with_addresses(vmlinux, COMMANDS + list(EQUIVALENT))
     page = _excluded_page(vmlinux, dump)
     if page is not None:
         commands += fault_commands(page)
     # dump file offsets running past the end: crash reports each lost item and goes on
     size = dump.stat().st_size
     commands += [f"rd -f {size - 24:x} 5", f"rd -32 -f {size - 8:x} 3"]
-    crash_commands = [EQUIVALENT.get(c, c) for c in commands]
+    equivalent = dict(zip(EQUIVALENT, with_addresses(vmlinux, list(EQUIVALENT.values())), strict=True))
+    crash_commands = [equivalent.get(c, c) for c in commands]
     return commands, run_crash(vmlinux, dump, crash_commands), run_crashpy(vmlinux, dump, commands)
 
 
@@ -309,4 +344,4 @@ def test_rd_raw_to_file(paths: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "raw.bin"
     (got,) = run_crashpy(vmlinux, dump, [f"rd -r {out} linux_banner 100"])
     assert got == expected.replace("/tmp/crashpy-rd-raw.bin", str(out))
-    assert out.read_bytes() == program(vmlinux, dump).read(BANNER, 100)
+    assert out.read_bytes() == program(vmlinux, dump).read(addresses(vmlinux)["banner"], 100)

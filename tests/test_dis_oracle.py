@@ -8,12 +8,15 @@ an address that several symbols share (`<_stext>` or `<startup_64>`), so the ord
 from __future__ import annotations
 
 import random
+import re
 from functools import cache
 from pathlib import Path
 
 import pytest
 
 from tests.crashpy_runner import program, run_crashpy
+from tests.kernel_facts import function_end as kernel_function_end
+from tests.kernel_facts import symbol as kernel_symbol
 
 # The functions on the test dumps' backtraces, entry code, retpolines, alternatives (memcpy,
 # memset), static calls and keys, ftrace NOPs, BUG/WARN sites.
@@ -49,7 +52,7 @@ EXTRA = [
     "dis -x __schedule 20",
     "dis -r panic+150",
     "dis -r panic+150 5",
-    "dis 0xffffffff81000000 5",
+    "dis {text:#x} 5",
     "dis (sysrq_handle_crash+5) 2",
     "dis -s sysrq_handle_crash",
     "dis foo",
@@ -64,16 +67,36 @@ EXTRA = [
     "dis -x -l panic 12",
 ]
 
-# User space of the panic task (crash's current context): the same process on the sysrq dumps.
-USER = ["dis -u 0x47b7a0 12", "dis -u 0x1000 2", "dis -u 0x400000"]
+# User space of the panic task (crash's current context): the same process on the sysrq dumps;
+# {user_rip} is where it entered the kernel (the user RIP of its backtrace).
+USER = ["dis -u {user_rip:#x} 12", "dis -u 0x1000 2", "dis -u 0x400000"]
 
-# The return addresses on the bug dump's backtrace (the same kernel text on every dump without KASLR):
-# `dis -r` from each function's start up to the call, as one reads a backtrace.
-BT_ADDRESSES = [
-    "ffffffff819cd21a", "ffffffff81030665", "ffffffff8103089a", "ffffffff81a047bc",
-    "ffffffff81c00b96", "ffffffff8148eca3", "ffffffff8134d497", "ffffffff8134d95b",
-    "ffffffff81a03f4d", "ffffffff81c00126",
-]  # fmt: skip
+FRAME_RE = re.compile(r"^ *#\d+ \[[0-9a-f]+\] \S+ at ([0-9a-f]+)$", re.M)  # not a module's ([name])
+RIP_RE = re.compile(r"^ +RIP: ([0-9a-f]{16}) ", re.M)
+
+
+@cache
+def bt_addresses(vmlinux: Path, bug_dump: Path) -> list[str]:
+    """The kernel return addresses on the bug dump's backtrace as crash shows them (the same kernel
+    text on every dump without KASLR): `dis -r` from each function's start up to the call, as one
+    reads a backtrace."""
+    from tests.oracle import run_crash
+
+    (bt,) = run_crash(vmlinux, bug_dump, ["bt"])
+    found = FRAME_RE.findall(bt)
+    assert len(found) >= 8, bt
+    return found
+
+
+@cache
+def user_rip(vmlinux: Path, sysrq_dump: Path) -> int:
+    """The user-mode RIP of the sysrq dumps' panic task (the echo writing to /proc/sysrq-trigger)."""
+    from tests.oracle import run_crash
+
+    (bt,) = run_crash(vmlinux, sysrq_dump, ["bt"])
+    rip = int(RIP_RE.findall(bt)[-1], 16)
+    assert 0 < rip < 0x800000000000, bt
+    return rip
 
 DUMPS = ["sysrq.elf", "kaslr.elf", "bug.elf", "sysrq.d31.zlib", "la57bug.elf", "la57.d31.zlib"]
 
@@ -99,14 +122,15 @@ def commands_for(vmlinux: Path, dump: Path, name: str) -> list[str]:
     cmds = []
     for f in FUNCTIONS:
         cmds += [f"dis {f}", f"dis -l {f}"]
-    cmds += EXTRA
+    cmds += [c.format(text=kernel_symbol(vmlinux, "_text")) for c in EXTRA]
     if name.startswith("sysrq"):
-        cmds += USER
-    # the addresses moved by the dump's KASLR offset
+        cmds += [c.format(user_rip=user_rip(vmlinux, dump.with_name("sysrq.elf"))) for c in USER]
+    # the bug dump's return addresses (no KASLR), moved by this dump's KASLR offset
     slide = program(vmlinux, dump).kaslr_offset
-    addresses = [f"{int(a, 16) + slide:x}" for a in BT_ADDRESSES]
-    cmds += [f"dis -f {addresses[6]}"]
-    cmds += [f"dis -r {a}" for a in addresses] + [f"dis -lr {a} 6" for a in addresses]
+    returns = [f"{int(a, 16) + slide:x}" for a in bt_addresses(vmlinux, dump.with_name("bug.elf"))]
+    start, end = kernel_symbol(vmlinux, "vfs_write") + slide, kernel_function_end(vmlinux, "vfs_write") + slide
+    cmds += [f"dis -f {a}" for a in returns if start < int(a, 16) < end]  # vfs_write's call on
+    cmds += [f"dis -r {a}" for a in returns] + [f"dis -lr {a} 6" for a in returns]
     if name == "sysrq.elf":
         cmds += [f"dis {f}" for f in _random_functions(vmlinux, dump, 400)]
     return cmds

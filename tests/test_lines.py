@@ -7,7 +7,6 @@ and, when the oracle crash and a dump are at hand, crash's own ``sym`` output.
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import struct
@@ -20,6 +19,12 @@ import pytest
 from crashpy.dwarf.errors import DwarfFormatError
 from crashpy.dwarf.lines import LineTable, SourceLine
 from crashpy.elf import ElfError
+from tests.kernel_facts import function_end as kernel_function_end
+from tests.kernel_facts import kernel_paths
+from tests.kernel_facts import lines as gdb_lines
+from tests.kernel_facts import section as kernel_section
+from tests.kernel_facts import symbol as kernel_symbol
+from tests.oracle import cache_root
 
 # ---------------------------------------------------------------------------------------------------
 # A small DWARF writer: compile units with a top DIE, a line program, and .debug_aranges.
@@ -475,35 +480,38 @@ def test_not_elf(tmp_path: Path) -> None:
 # The real Debian vmlinux
 
 
-def _cache() -> Path:
-    env = os.environ.get("CRASHPY_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "crashpy"
+KERNEL = kernel_paths()  # the dump set tools/vmcores.py builds (whichever 6.1 cloud kernel it is)
+VMCORES = KERNEL.root
+VMLINUX = KERNEL.vmlinux
 
-
-KREL = os.environ.get("CRASHPY_KREL") or "6.1.0-56-cloud-amd64"
-VMCORES = _cache() / "vmcores" / KREL
-VMLINUX = VMCORES / "kernel" / "usr" / "lib" / "debug" / "boot" / f"vmlinux-{KREL}"
-SRC = "/build/reproducible-path/linux-6.1.192"
-BLD = "debian/build/build_amd64_none_cloud-amd64"
-
-# (address, file, line) of the 6.1.0-56-cloud-amd64 vmlinux: what gdb 13's `info line *addr` says
-# (7,300 addresses agreed with it) and crash 8.0.6's `sym addr` prints.
-KNOWN = [
-    (0xFFFFFFFF81000000, f"{SRC}/arch/x86/kernel/head_64.S", 65),  # startup_64
-    (0xFFFFFFFF8100002A, f"{SRC}/arch/x86/kernel/head_64.S", 81),
-    (0xFFFFFFFF81C00080, f"{SRC}/arch/x86/entry/entry_64.S", 91),  # entry_SYSCALL_64
-    (0xFFFFFFFF81C00090, f"{SRC}/arch/x86/entry/entry_64.S", 94),
-    (0xFFFFFFFF819CCF31, f"{BLD}/kernel/panic.c", 276),  # panic
-    (0xFFFFFFFF816A89F0, f"{BLD}/drivers/tty/sysrq.c", 151),  # sysrq_handle_crash
-    (0xFFFFFFFF816A8A00, f"{BLD}/drivers/tty/sysrq.c", 155),
-    (0xFFFFFFFF81A10AF0, f"{BLD}/kernel/sched/core.c", 6465),  # __schedule
-    (0xFFFFFFFF81A10B00, f"{BLD}/kernel/sched/core.c", 6474),
-    (0xFFFFFFFF81A114F0, f"{BLD}/kernel/sched/core.c", 6654),  # schedule
-    (0xFFFFFFFF81A03EF0, f"{BLD}/arch/x86/include/asm/jump_label.h", 27),  # do_syscall_64: inlined
-    (0xFFFFFFFF81A03F00, f"{BLD}/arch/x86/include/asm/current.h", 15),
+# (symbol, offset) of code addresses whose (file, line) must be what gdb 13's find_pc_line() says:
+# what crash 8.0.6's `sym addr` prints (7,300 addresses agreed with it).  Among them:
+# assembler units (absolute file names), C units (names relative to the build directory) and code
+# inlined from a header at a function's start (do_syscall_64).
+KNOWN_PLACES = [
+    ("startup_64", 0),
+    ("startup_64", 0x2A),
+    ("entry_SYSCALL_64", 0),
+    ("entry_SYSCALL_64", 0x10),
+    ("panic", 0),
+    ("sysrq_handle_crash", 0),
+    ("sysrq_handle_crash", 0x10),
+    ("__schedule", 0),
+    ("__schedule", 0x10),
+    ("schedule", 0),
+    ("do_syscall_64", 0),
+    ("do_syscall_64", 0x10),
 ]
 
 needs_vmlinux = pytest.mark.skipif(not VMLINUX.is_file(), reason=f"{VMLINUX} not built")
+
+
+def _place(name: str, offset: int = 0) -> int:
+    return kernel_symbol(VMLINUX, name) + offset
+
+
+def known_addresses() -> list[int]:
+    return [_place(name, offset) for name, offset in KNOWN_PLACES]
 
 
 @pytest.fixture(scope="module")
@@ -511,22 +519,47 @@ def vmlinux_lines() -> LineTable:
     return LineTable(str(VMLINUX))
 
 
-@needs_vmlinux
-@pytest.mark.parametrize(("addr", "path", "line"), KNOWN, ids=[f"{a:x}" for a, _p, _l in KNOWN])
-def test_known_lines(vmlinux_lines: LineTable, addr: int, path: str, line: int) -> None:
-    assert vmlinux_lines.lookup(addr) == (path, line)
+@pytest.fixture(scope="module")
+def gdb_known_lines() -> dict[int, tuple[str, int] | None]:
+    """gdb's (file, line) for KNOWN_PLACES and the addresses the other tests here look up."""
+    extra = [_place("__raw_callee_save_xen_make_pte")]
+    return gdb_lines(VMLINUX, known_addresses() + extra)
 
 
 @needs_vmlinux
-def test_no_line_outside_units(vmlinux_lines: LineTable) -> None:
-    assert vmlinux_lines.lookup(0xFFFFFFFF810219B4) is None  # __raw_callee_save_xen_make_pte: no DWARF
+@pytest.mark.parametrize(("name", "offset"), KNOWN_PLACES, ids=[f"{n}+{o:#x}" for n, o in KNOWN_PLACES])
+def test_known_lines(
+    vmlinux_lines: LineTable, gdb_known_lines: dict[int, tuple[str, int] | None], name: str, offset: int
+) -> None:
+    addr = _place(name, offset)
+    expected = gdb_known_lines[addr]
+    assert expected is not None, f"gdb has no line for {name}+{offset:#x}"
+    assert vmlinux_lines.lookup(addr) == expected
+
+
+@needs_vmlinux
+def test_known_lines_cover_every_file_naming(gdb_known_lines: dict[int, tuple[str, int] | None]) -> None:
+    """The places above reach an assembler unit (an absolute name), a C unit (a name relative to
+    the build directory, under it) and a header inlined into a C unit."""
+    found = [gdb_known_lines[a] for a in known_addresses()]
+    files = [f[0] for f in found if f is not None]
+    assert any(f.startswith("/") and f.endswith("/arch/x86/kernel/head_64.S") for f in files)
+    assert any(not f.startswith("/") and f.endswith("/kernel/panic.c") for f in files)
+    assert any(not f.startswith("/") and f.endswith(".h") for f in files)
+
+
+@needs_vmlinux
+def test_no_line_outside_units(
+    vmlinux_lines: LineTable, gdb_known_lines: dict[int, tuple[str, int] | None]
+) -> None:
+    no_dwarf = _place("__raw_callee_save_xen_make_pte")  # assembler made by a macro: no DWARF
+    assert gdb_known_lines[no_dwarf] is None
+    assert vmlinux_lines.lookup(no_dwarf) is None
     assert vmlinux_lines.lookup(0) is None
     assert vmlinux_lines.lookup(0xFFFFFFFFFFFFF000) is None
 
 
-MODULE = (
-    VMCORES / "kernel" / "usr" / "lib" / "debug" / "lib" / "modules" / KREL / "kernel" / "drivers" / "net"
-)
+MODULE = KERNEL.kernel_dir / "usr/lib/debug/lib/modules" / KERNEL.krel / "kernel/drivers/net"
 
 
 @pytest.mark.skipif(not (MODULE / "virtio_net.ko").is_file(), reason="no module debuginfo")
@@ -538,12 +571,13 @@ def test_module_debuginfo_refused() -> None:
 
 @needs_vmlinux
 def test_speed() -> None:
+    schedule = _place("__schedule")  # looked up before the clock starts
     t0 = time.perf_counter()
     lt = LineTable(str(VMLINUX))
-    assert lt.lookup(0xFFFFFFFF81A10AF0) is not None  # kernel/sched/core.c: 6,000 rows, 80 files
+    assert lt.lookup(schedule) is not None  # kernel/sched/core.c: 6,000 rows, 80 files
     first = time.perf_counter() - t0
     print(f"first lookup: {first:.3f} s")  # speed is measured in benchmarks/
-    addrs = [0xFFFFFFFF81A10AF0 + i for i in range(1, 2001)]  # not memoized yet
+    addrs = [schedule + i for i in range(1, 2001)]  # not memoized yet
     t0 = time.perf_counter()
     for a in addrs:
         lt.lookup(a)
@@ -553,9 +587,11 @@ def test_speed() -> None:
 
 
 @needs_vmlinux
-def test_dis_range(vmlinux_lines: LineTable) -> None:
-    rows = vmlinux_lines.lines_in_range(0xFFFFFFFF816A89F0, 0xFFFFFFFF816A8A10)  # sysrq_handle_crash
-    assert rows[0] == (0xFFFFFFFF816A89F0, f"{BLD}/drivers/tty/sysrq.c", 151)
+def test_dis_range(vmlinux_lines: LineTable, gdb_known_lines: dict[int, tuple[str, int] | None]) -> None:
+    start = _place("sysrq_handle_crash")
+    rows = vmlinux_lines.lines_in_range(start, kernel_function_end(VMLINUX, "sysrq_handle_crash"))
+    assert rows[0] == (start, *gdb_known_lines[start])  # type: ignore[misc]
+    assert rows[0][1].endswith("/drivers/tty/sysrq.c")
     assert all(vmlinux_lines.lookup(a) == (f, n) for a, f, n in rows)
     assert [a for a, _f, _n in rows] == sorted({a for a, _f, _n in rows})
 
@@ -563,35 +599,41 @@ def test_dis_range(vmlinux_lines: LineTable) -> None:
 # ---------------------------------------------------------------------------------------------------
 # crash 8.0.6 itself: `sym <addr>` on a dump of this kernel (nokaslr: addresses are link-time ones)
 
-CRASH = _cache() / "crash-8.0.6" / "crash"
+CRASH = cache_root() / "crash-8.0.6" / "crash"
 DUMP = VMCORES / "sysrq.elf"
 
-ORACLE_ADDRS = [a for a, _p, _l in KNOWN] + [
-    0xFFFFFFFF81000030,  # startup_64, later
-    0xFFFFFFFF8304E625,  # .init.text
-    0xFFFFFFFF81A10C3C,  # __schedule, deep
-    0xFFFFFFFF819CD100,  # panic, deep
-    0xFFFFFFFF8100FF00,
-    0xFFFFFFFF81123450,
-    0xFFFFFFFF81234560,
-    0xFFFFFFFF81345670,
-    0xFFFFFFFF81456780,
-    0xFFFFFFFF81567890,
-    0xFFFFFFFF816789A0,
-    0xFFFFFFFF81789AB0,
-    0xFFFFFFFF8189ABC0,
-    0xFFFFFFFF819ABCD0,
-    0xFFFFFFFF81ABCDE0,
-    0xFFFFFFFF81C01000,
-    0xFFFFFFFF81D00000,
-    0xFFFFFFFF830500F0,
-]
+
+def oracle_addresses() -> list[int]:
+    """KNOWN_PLACES, more places in functions, addresses spread over .text and .init.text (the same
+    offsets every run)."""
+    text, text_size = kernel_section(VMLINUX, ".text")
+    init, init_size = kernel_section(VMLINUX, ".init.text")
+    addrs = known_addresses() + [
+        _place("startup_64", 0x30),
+        _place("reserve_bios_regions"),  # .init.text
+        _place("__schedule", 0x14C),  # deep in it
+        _place("panic", 0x1CF),
+        text + 0xFF00,
+        text + 0x123450,
+        text + 0x234560,
+        text + 0x345670,
+        text + 0x456780,
+        text + 0x567890,
+        text + 0x6789A0,
+        text + 0x789AB0,
+        text + 0x89ABC0,
+        text + 0x9ABCD0,
+        text + 0xABCDE0,
+        text + 0xC01000,
+        text + 0xD00000,
+        init + 0x20F0,
+    ]
+    rng = random.Random(61)
+    addrs += sorted(rng.randrange(text, text + text_size) for _ in range(300))
+    addrs += sorted(rng.randrange(init, init + init_size) for _ in range(50))
+    return addrs
 
 
-# Plus addresses spread over .text and .init.text (the same ones every run).
-_rng = random.Random(61)
-ORACLE_ADDRS += sorted(_rng.randrange(0xFFFFFFFF81000000, 0xFFFFFFFF81E01EF2) for _ in range(300))
-ORACLE_ADDRS += sorted(_rng.randrange(0xFFFFFFFF8304E000, 0xFFFFFFFF830B1850) for _ in range(50))
 DIS_FUNCS = ["sysrq_handle_crash", "startup_64", "entry_SYSCALL_64", "__schedule", "do_syscall_64"]
 SYM_RE = re.compile(
     r"^([0-9a-f]+) \(\w\) (\S+)(?: (.*))?$"
@@ -623,9 +665,10 @@ def crash_dis_lines(lt: LineTable, text: str, offset: int = 0) -> list[str]:
 def test_sym_and_dis_match_crash(vmlinux_lines: LineTable) -> None:
     from tests.oracle import run_crash
 
-    syms = [f"sym {a:x}" for a in ORACLE_ADDRS]
+    addrs = oracle_addresses()
+    syms = [f"sym {a:x}" for a in addrs]
     outputs = run_crash(VMLINUX, DUMP, syms + [f"dis -l {f}" for f in DIS_FUNCS])
-    for addr, out in zip(ORACLE_ADDRS, outputs, strict=False):
+    for addr, out in zip(addrs, outputs, strict=False):
         m = SYM_RE.match(out.rstrip("\n"))
         assert m is not None, out
         assert int(m.group(1), 16) == addr
@@ -646,7 +689,7 @@ def test_kaslr_dump_matches_crash(vmlinux_lines: LineTable) -> None:
     outputs = run_crash(VMLINUX, VMCORES / "kaslr.elf", [f"sym {f}" for f in funcs] + ["dis -l __schedule"])
     m = SYM_RE.match(outputs[0].rstrip("\n"))
     assert m is not None and m.group(2) == "startup_64"
-    offset = int(m.group(1), 16) - 0xFFFFFFFF81000000
+    offset = int(m.group(1), 16) - _place("startup_64")
     assert offset != 0
     for out in outputs[: len(funcs)]:
         m = SYM_RE.match(out.rstrip("\n"))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from crashpy.elf import ElfFile
 from crashpy.symbols.table import SymbolTable
+from tests.kernel_facts import symbol as kernel_symbol
 
 
 def test_symbols_equal_nm(vmlinux: Path) -> None:
@@ -21,7 +22,7 @@ def test_lookup_prefers_globals_and_relocates(vmlinux: Path) -> None:
     table = SymbolTable()
     table.add_vmlinux(ElfFile(str(vmlinux)), 0x1CE00000)
     banner = table.lookup("linux_banner")
-    assert banner is not None and banner.address == 0xFFFFFFFF8211FFE0 + 0x1CE00000
+    assert banner is not None and banner.address == kernel_symbol(vmlinux, "linux_banner") + 0x1CE00000
     assert table.lookup("no_such_symbol_anywhere") is None
-    found = table.containing(0xFFFFFFFF81000005 + 0x1CE00000)
+    found = table.containing(kernel_symbol(vmlinux, "startup_64") + 5 + 0x1CE00000)
     assert found is not None and found[0].name in ("startup_64", "_stext", "_text") and found[1] == 5

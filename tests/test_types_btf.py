@@ -35,6 +35,7 @@ from crashpy.types.model import (
     canonical_int_name,
     iter_members_recursive,
 )
+from tests.kernel_facts import kernel_paths
 
 # ---------------------------------------------------------------------------------------------------------
 # A tiny BTF encoder (format: include/uapi/linux/btf.h)
@@ -678,14 +679,12 @@ def test_load_btf_from_elf(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------------------------------
 # The real Debian 6.1 kernel, against gdb 13 reading its DWARF
 
-KREL = "6.1.0-56-cloud-amd64"
-
 
 def _cache_root() -> Path:
     return Path(os.environ.get("CRASHPY_CACHE") or Path.home() / ".cache" / "crashpy")
 
 
-VMLINUX = _cache_root() / "vmcores" / KREL / "kernel" / "usr" / "lib" / "debug" / "boot" / f"vmlinux-{KREL}"
+VMLINUX = kernel_paths().vmlinux  # the kernel the test dumps are built from (tools/vmcores.py)
 
 
 @pytest.fixture(scope="module")
@@ -717,47 +716,70 @@ def test_real_index_is_fast(kernel_btf: BTF) -> None:
     # Speed is measured, not asserted (benchmarks/): the target is 0.3 s for the whole index.
 
 
-# gdb 13 (`p sizeof`, `p &((struct T *)0)->m`, `ptype /o`) on the debug vmlinux gave these numbers.
-RECORDED = {
-    ("task_struct", None): 9728,
-    ("task_struct", "tasks"): 0x890,
-    ("task_struct", "comm"): 0xBA0,
-    ("task_struct", "pid"): 0x970,
-    ("task_struct", "thread.sp"): 0x14D8,
+# Sizes (path None) and member offsets crashpy reads dumps with, each checked against gdb 13 on the
+# debug vmlinux (`p sizeof(struct T)`, `p &((struct T *)0)->m`).
+LAYOUTS = [
+    ("task_struct", None),
+    ("task_struct", "tasks"),
+    ("task_struct", "comm"),
+    ("task_struct", "pid"),
+    ("task_struct", "thread.sp"),
+    ("new_utsname", None),
+    ("new_utsname", "nodename"),
+    ("new_utsname", "release"),
+    ("new_utsname", "machine"),
+    ("printk_ringbuffer", None),
+    ("printk_ringbuffer", "desc_ring.infos"),
+    ("printk_ringbuffer", "text_data_ring.data"),
+    ("printk_ringbuffer", "fail"),
+    ("prb_desc_ring", None),
+    ("prb_desc_ring", "last_finalized_id"),
+    ("printk_info", None),
+    ("printk_info", "caller_id"),
+    ("printk_info", "dev_info.device"),
+    ("timekeeper", "xtime_sec"),
+    ("timekeeper", "tkr_raw"),
+    ("timekeeper", "offs_real"),
+    ("timekeeper", "raw_sec"),
+]
+# struct new_utsname is user ABI (uname(2) copies it out as it is): the same in every kernel.
+UTSNAME_ABI = {
     ("new_utsname", None): 390,
     ("new_utsname", "nodename"): 65,
     ("new_utsname", "release"): 130,
     ("new_utsname", "machine"): 260,
-    ("printk_ringbuffer", None): 88,
-    ("printk_ringbuffer", "desc_ring.infos"): 16,
-    ("printk_ringbuffer", "text_data_ring.data"): 56,
-    ("printk_ringbuffer", "fail"): 80,
-    ("prb_desc_ring", None): 48,
-    ("prb_desc_ring", "last_finalized_id"): 40,
-    ("printk_info", None): 88,
-    ("printk_info", "caller_id"): 20,
-    ("printk_info", "dev_info.device"): 40,
-    ("timekeeper", "xtime_sec"): 112,
-    ("timekeeper", "tkr_raw"): 56,
-    ("timekeeper", "offs_real"): 144,
-    ("timekeeper", "raw_sec"): 192,
 }
 
 
-@pytest.mark.parametrize(("struct_name", "path"), list(RECORDED))
-def test_real_recorded_layouts(kernel_btf: BTF, struct_name: str, path: str | None) -> None:
-    expected = RECORDED[(struct_name, path)]
+def _layout_label(struct_name: str, path: str | None) -> str:
+    return f"sizeof {struct_name}" if path is None else f"offset {struct_name} {path}"
+
+
+@pytest.mark.parametrize(("struct_name", "path"), LAYOUTS)
+def test_real_recorded_layouts(
+    kernel_btf: BTF, gdb_answers: dict[str, str], struct_name: str, path: str | None
+) -> None:
+    expected = _gdb_value(gdb_answers[_layout_label(struct_name, path)])
+    assert UTSNAME_ABI.get((struct_name, path), expected) == expected
     if path is None:
         assert kernel_btf.sizeof(struct_name) == expected
     else:
         assert kernel_btf.offsetof(struct_name, path) == expected
 
 
-def test_real_bit_fields_and_names(kernel_btf: BTF) -> None:
+def test_real_bit_fields_and_names(kernel_btf: BTF, gdb_answers: dict[str, str]) -> None:
     info = kernel_btf.find("printk_info", "struct")
     assert info is not None
     level = info.lookup_member("level")
-    assert (level.bit_offset, level.bit_field_size, level.declaration()) == (19 * 8 + 5, 3, "u8 level : 3")
+    # gdb's `ptype /o struct printk_info` line for it: "/* off: bit | size */    u8 level : bits;"
+    members = _ptype_tree(gdb_answers["ptype printk_info"])["children"]
+    (gdb_level,) = [n for n in members if n["text"].startswith("u8 level :")]
+    bits = int(gdb_level["text"].rstrip(";").rsplit(":", 1)[1])
+    assert (level.bit_offset, level.bit_field_size, level.declaration()) == (
+        int(gdb_level["off"]) * 8 + int(gdb_level["bit"] or 0),
+        bits,
+        f"u8 level : {bits}",
+    )
     task = kernel_btf.find("task_struct", "struct")
     assert task is not None
     assert task.member("comm").type.type_name() == "char [16]"
@@ -807,6 +829,10 @@ def _gdb_commands() -> list[tuple[str, str]]:
         cmds.append((f"whatis {expr}", f"whatis {expr}"))
     for s, path in GDB_OFFSETS:
         cmds.append((f"offset {s} {path}", f"p/d (unsigned long)&((struct {s} *)0)->{path}"))
+    for s, path in LAYOUTS:
+        cmd = f"p sizeof(struct {s})" if path is None else f"p/d (unsigned long)&((struct {s} *)0)->{path}"
+        if (_layout_label(s, path), cmd) not in cmds:
+            cmds.append((_layout_label(s, path), cmd))
     return cmds
 
 
@@ -820,7 +846,7 @@ def gdb_answers(kernel_btf: BTF) -> dict[str, str]:
     st = VMLINUX.stat()
     version = subprocess.run([gdb, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     key = hashlib.sha256(
-        json.dumps([str(VMLINUX), st.st_size, st.st_mtime_ns, version, cmds]).encode()
+        json.dumps(["plain", str(VMLINUX), st.st_size, st.st_mtime_ns, version, cmds]).encode()
     ).hexdigest()
     cache = _cache_root() / "oracle-runs" / f"gdb-types-{key[:24]}.json"
     if cache.exists():

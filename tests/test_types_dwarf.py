@@ -31,6 +31,10 @@ from crashpy.types.model import (
     TypeKind,
     iter_members_recursive,
 )
+from tests.kernel_facts import banner as kernel_banner
+from tests.kernel_facts import elf_symbol as kernel_elf_symbol
+from tests.kernel_facts import gdb as kernel_gdb
+from tests.kernel_facts import gdb_int, kernel_paths
 
 
 def _cache_root() -> Path:
@@ -190,7 +194,7 @@ SYNTH_FUNCTIONS = ["variadic", "uses_inline", "noargs", "opaque_size", "local_fn
 SYNTH_POLICY = {
     # a.c declares `extern const char banner[];`, b.c defines it with 14 bytes. gdb 13 shows the
     # declaration it meets first; crashpy takes the definition, as crash 8.0.6 (gdb 10) does for
-    # the kernel's sys_call_table (see KNOWN_GDB13 below).
+    # the kernel's sys_call_table (see known_gdb13 below).
     "banner": ("type = const char [14]", "14"),
 }
 
@@ -411,9 +415,8 @@ def test_relocatable_object_is_refused(synth: Path) -> None:
 # ---------------------------------------------------------------------------------------------------------
 # The real Debian 6.1 kernel
 
-KREL = "6.1.0-56-cloud-amd64"
-KDIR = _cache_root() / "vmcores" / KREL
-VMLINUX = KDIR / "kernel" / "usr" / "lib" / "debug" / "boot" / f"vmlinux-{KREL}"
+KDIR = kernel_paths().root  # the dump set tools/vmcores.py builds, from whichever 6.1 cloud kernel
+VMLINUX = kernel_paths().vmlinux
 
 GDB_VARIABLES = [
     "jiffies", "jiffies_64", "init_task", "linux_banner", "prb", "runqueues", "sys_call_table", "avenrun",
@@ -432,12 +435,17 @@ GDB_FUNCTIONS = [
     "list_add", "printk",
 ]  # fmt: skip
 
-# Where gdb 13 answers otherwise than crash 8.0.6 (gdb 10.2), crashpy follows crash.
-KNOWN_GDB13 = {
-    # Defined with 451 entries in arch/x86/entry/syscall_64.c, declared `[]` in asm/syscall.h: gdb 13
-    # shows the declaration (and cannot size it); crash 8.0.6 prints `sys_call_table[451]`, 3608.
-    "sys_call_table": ("type = const sys_call_ptr_t [451]", "3608"),
-}
+
+
+def known_gdb13(vmlinux: Path) -> dict[str, tuple[str, str]]:
+    """Where gdb 13 answers otherwise than crash 8.0.6 (gdb 10.2), crashpy follows crash."""
+    # Defined with __NR_syscalls (451 in 6.1) entries in arch/x86/entry/syscall_64.c, declared `[]` in
+    # asm/syscall.h: gdb 13 shows the declaration (and cannot size it); crash 8.0.6 prints the
+    # definition, `sys_call_table[451]`, 3608 bytes: the symbol's size.
+    size = kernel_elf_symbol(vmlinux, "sys_call_table").size
+    return {"sys_call_table": (f"type = const sys_call_ptr_t [{size // 8}]", str(size))}
+
+
 # Where crashpy answers otherwise than crash 8.0.6, and why.
 KNOWN_CRASH = {
     # crash's start-up expands ~60 units; one of them declares `pg_data_t *node_data[]`, and gdb 10
@@ -513,7 +521,7 @@ def test_real_variables_match_gdb13(
     kernel_dwarf: DwarfTypes, gdb13_answers: dict[str, tuple[str, str | None]], name: str
 ) -> None:
     t = kernel_dwarf.variable_type(name)
-    expected = KNOWN_GDB13.get(name, gdb13_answers[name])
+    expected = known_gdb13(VMLINUX).get(name, gdb13_answers[name])
     assert whatis_text(t, name) == expected[0]
     if t is not None and expected[1] is not None and expected[1].isdigit():
         assert str(t.size) == expected[1]
@@ -526,17 +534,22 @@ def test_real_functions_match_gdb13(
     assert whatis_text(kernel_dwarf.function_type(name), name) == gdb13_answers[name][0]
 
 
-def test_real_named_types_are_btf_objects(kernel_btf: BTF, kernel_dwarf: DwarfTypes) -> None:
+def test_real_named_types_are_btf_objects(
+    kernel_btf: BTF, kernel_dwarf: DwarfTypes, gdb13_answers: dict[str, tuple[str, str | None]]
+) -> None:
     assert kernel_dwarf.variable_type("init_task") is kernel_btf.find("task_struct", "struct")
     rq = kernel_dwarf.variable_type("runqueues")
     assert rq is kernel_btf.find("rq", "struct")
     banner = kernel_dwarf.variable_type("linux_banner")
-    assert banner is not None and banner.type_name() == "const char [204]"
-    assert isinstance(banner.strip(), ArrayType) and banner.size == 204
+    banner_size = len(kernel_banner(VMLINUX)) + 1  # the string and its NUL
+    assert gdb13_answers["linux_banner"] == (f"type = const char [{banner_size}]", str(banner_size))
+    assert banner is not None and banner.type_name() == f"const char [{banner_size}]"
+    assert isinstance(banner.strip(), ArrayType) and banner.size == banner_size
     tk = kernel_dwarf.variable_type("tk_core")  # an anonymous struct: DWARF's own
-    assert isinstance(tk, StructType) and tk.name is None and tk.size == 288
+    assert isinstance(tk, StructType) and tk.name is None and str(tk.size) == gdb13_answers["tk_core"][1]
     assert tk.lookup_member("timekeeper").type is kernel_btf.find("timekeeper", "struct")
-    assert tk.offsetof("timekeeper.xtime_sec") == 8 + 112
+    (xtime_sec,) = kernel_gdb(VMLINUX, ["p/d (char *)&tk_core.timekeeper.xtime_sec - (char *)&tk_core"])
+    assert tk.offsetof("timekeeper.xtime_sec") == gdb_int(xtime_sec)
     state = kernel_dwarf.variable_type("system_state")
     assert isinstance(state, EnumType) and state is kernel_btf.find("system_states", "enum")
     f = kernel_dwarf.function_type("vfs_read")
