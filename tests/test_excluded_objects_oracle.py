@@ -34,7 +34,7 @@ def edge(vmlinux: Path, dump: Path, kind: FaultKind = FaultKind.EXCLUDED) -> int
     the direct map; one whose previous page ends in non-zero bytes if there is one (so the kept part
     shows)."""
     prog = program(vmlinux, dump)
-    base = prog.arch.page_offset
+    base = prog.layout.page_offset
     first = None
     prev: bytes | None = None
     for pfn in range(0x100, 0x40000):

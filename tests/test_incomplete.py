@@ -85,7 +85,7 @@ def test_rd_at_the_cut_of_a_truncated_elf_dump(dumps: dict[str, Path]) -> None:
     seg = next(s for s in dump.segments if s.type == 1 and s.offset < size < s.offset + s.filesz)
     cut = seg.paddr + size - seg.offset  # the first physical byte the file lacks
     assert cut & 0xFFF, "the cut falls on a page boundary: nothing to show"
-    direct = program(vmlinux, path, minimal=True).arch.page_offset
+    direct = program(vmlinux, path, minimal=True).layout.page_offset
     start = (cut - 0x10) & ~7
     commands = [
         f"rd -p {start:x} 4",
