@@ -177,7 +177,7 @@ def test_task_whose_task_struct_runs_into_an_excluded_page(paths: dict[str, Path
     fpu = tc.task + prog.offsetof("task_struct", "thread.fpu.__fpstate.regs.xsave.extended_state_area")
     cut = fpu & ~(PAGE - 1)
     assert tc.task + prog.offsetof("task_struct", "pid") < cut
-    prog.dump = _LeftOut(prog.dump, prog.kvtop(cut) // PAGE)
+    prog.dump = prog.physical.dump = _LeftOut(prog.dump, prog.kvtop(cut) // PAGE)
     out.seek(0)
     out.truncate()
     session.run_line("task 1")
