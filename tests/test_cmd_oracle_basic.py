@@ -195,8 +195,10 @@ def addresses(vmlinux: Path) -> dict[str, int]:
     }
 
 
-def with_addresses(vmlinux: Path, commands: list[str]) -> list[str]:
-    facts = addresses(vmlinux)
+def with_addresses(vmlinux: Path, commands: list[str], slide: int = 0) -> list[str]:
+    """COMMANDS with their addresses; `slide` (a KASLR dump's offset) moves the kernel's virtual
+    addresses, for commands that must name the same object as crash's symbol expression does."""
+    facts = {k: v if k == "banner_phys" else v + slide for k, v in addresses(vmlinux).items()}
     return [command.format(**facts) for command in commands]
 
 
@@ -265,7 +267,8 @@ def outputs(vmlinux: Path, dump: Path, minimal: bool) -> tuple[list[str], list[s
     # dump file offsets running past the end: crash reports each lost item and goes on
     size = dump.stat().st_size
     commands += [f"rd -f {size - 24:x} 5", f"rd -32 -f {size - 8:x} 3"]
-    equivalent = dict(zip(EQUIVALENT, with_addresses(vmlinux, list(EQUIVALENT.values())), strict=True))
+    slide = program(vmlinux, dump).kaslr_offset
+    equivalent = dict(zip(EQUIVALENT, with_addresses(vmlinux, list(EQUIVALENT.values()), slide), strict=True))
     crash_commands = [equivalent.get(c, c) for c in commands]
     return commands, run_crash(vmlinux, dump, crash_commands), run_crashpy(vmlinux, dump, commands)
 

@@ -33,8 +33,11 @@ def format_symbol(sym: CrashSymbol, offset: int = 0, radix: int = 10) -> str:
         return text
     mod = f" [{sym.module}]" if sym.module else ""  # show_symbol(SHOW_MODULE)
     if offset:
-        off = f"+0x{offset:x}" if radix == 16 else f"+{offset}"
-        return f"{sym.value + offset:x} ({sym.type}) {sym.name}{off}{mod}"
+        # crash prints the offset with %lx or %ld: in decimal a symbol far below (a per-cpu offset
+        # nearest a relocated kernel's unrelocated address) shows as a negative long
+        signed = offset - (1 << 64) if offset >= 1 << 63 else offset
+        off = f"+0x{offset:x}" if radix == 16 else f"+{signed}"
+        return f"{(sym.value + offset) & ((1 << 64) - 1):x} ({sym.type}) {sym.name}{off}{mod}"
     return f"{sym.value:x} ({sym.type}) {sym.name}{mod}"
 
 
