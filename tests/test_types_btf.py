@@ -563,6 +563,37 @@ def test_errors_in_gdb_words(sample: tuple[BTF, dict[str, int]]) -> None:
         btf.by_id(10_000)
 
 
+def test_answers_by_name_are_kept(sample: tuple[BTF, dict[str, int]]) -> None:
+    """find, lookup_type and offsetof answer a repeated question from what they kept, errors included."""
+    btf, _ = sample
+    assert btf.lookup_type("struct list_head *") is btf.lookup_type("struct list_head *")
+    assert btf.find("list_head", "struct") is btf.find("list_head", "struct")
+    assert btf.offsetof("task", "thread.sp") == btf.offsetof("task", "thread.sp")
+    for _ in range(2):
+        with pytest.raises(TypeLookupError, match=r"^There is no member named nosuch\.$"):
+            btf.offsetof("task", "nosuch")
+        with pytest.raises(IncompleteTypeError):
+            btf.sizeof("void")
+        with pytest.raises(TypeLookupError, match=r"^No struct type named nosuch\.$"):
+            btf.lookup_type("struct nosuch")
+
+
+def test_program_has_member_only_answers_missing_members(sample: tuple[BTF, dict[str, int]]) -> None:
+    """Program.has_member is False for a missing type or member; any other failure is raised."""
+    from crashpy.errors import CommandError
+    from crashpy.program import Program
+
+    btf, _ = sample
+    prog = Program.__new__(Program)
+    prog.__dict__["_btf"] = btf
+    assert prog.has_member("task", "thread.sp")
+    assert not prog.has_member("task", "nosuch")
+    assert not prog.has_member("struct nosuch", "x")
+    prog.__dict__["_btf"] = None  # a vmlinux without .BTF
+    with pytest.raises(CommandError, match="no type information"):
+        prog.has_member("task", "thread.sp")
+
+
 def test_every_type_materialises(sample: tuple[BTF, dict[str, int]]) -> None:
     btf, _ = sample
     for _tid, t in btf.types():

@@ -164,6 +164,11 @@ class BTF:
         self._cache: list[Type | None] = [None] * len(self._offsets)
         self._void: VoidType = base._void if base is not None else VoidType()
         self._names: dict[bytes, int | list[int]] | None = None
+        # Answers by name, kept because a BTF never changes once read: a command asks for the same
+        # few types and members once per task (a TypeLookupError is kept as its class and message).
+        self._found: dict[tuple[str, str | None], Type | None] = {}
+        self._spelled: dict[str, Type | tuple[type[TypeLookupError], str]] = {}
+        self._offsets_of: dict[tuple[str, str], int | tuple[type[TypeLookupError], str]] = {}
         self._pointer_size = pointer_size
         self.index_seconds = time.perf_counter() - t0
         """How long opening (header, copy, record scan) took."""
@@ -484,6 +489,16 @@ class BTF:
 
     def find(self, name: str, kind: str | None = None) -> Type | None:
         """The type called `name` of `kind` (see find_all), a complete definition if there is one."""
+        key = (name, kind)
+        try:
+            return self._found[key]
+        except KeyError:
+            pass
+        t = self._find(name, kind)
+        self._found[key] = t
+        return t
+
+    def _find(self, name: str, kind: str | None) -> Type | None:
         tag, bare = split_tag(name)
         if tag is not None:
             if kind is not None and kind != tag:
@@ -517,7 +532,16 @@ class BTF:
     def lookup_type(self, spelling: str) -> Type:
         """The type a C type name spells ("struct task_struct", "unsigned long", "char *"); a bare
         name may be a struct/union/enum tag as in crash ("task_struct"). Raises TypeLookupError."""
-        return lookup_type(self, spelling)
+        hit = self._spelled.get(spelling)
+        if hit is None:
+            try:
+                hit = lookup_type(self, spelling)
+            except TypeLookupError as e:
+                hit = (type(e), e.message)
+            self._spelled[spelling] = hit
+        if isinstance(hit, tuple):
+            raise hit[0](hit[1])
+        return hit
 
     def sizeof(self, spelling: str) -> int:
         """sizeof a type name ("task_struct", "struct page", "unsigned long", "pid_t", "void *")."""
@@ -533,7 +557,17 @@ class BTF:
 
     def offsetof(self, type_spelling: str, path: str) -> int:
         """offsetof(type, path) in bytes: offsetof("task_struct", "thread.sp")."""
-        return self._aggregate(type_spelling).offsetof(path)
+        key = (type_spelling, path)
+        hit = self._offsets_of.get(key)
+        if hit is None:
+            try:
+                hit = self._aggregate(type_spelling).offsetof(path)
+            except TypeLookupError as e:
+                hit = (type(e), e.message)
+            self._offsets_of[key] = hit
+        if isinstance(hit, tuple):
+            raise hit[0](hit[1])
+        return hit
 
     def _aggregate(self, type_spelling: str) -> Type:
         t = self.lookup_type(type_spelling)
