@@ -17,6 +17,7 @@ import bisect
 import hashlib
 import marshal
 import os
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,8 +100,8 @@ class CrashSymtab:
     _SAVED = ("names", "values", "types", "first_ksymbol", "percpu_syms", "text_ranges", "sections")
 
     def __init__(self, prog: Program) -> None:
-        self._val_hash: dict[int, list[int]] | None = None
-        self._val_last: dict[int, int] = {}
+        self._val_hash: list[list[int]] | None = None
+        self._val_last: list[int] = []
         self._prog = prog
         cache = _cache_file(prog)
         if cache is not None and self._load(cache):
@@ -116,7 +117,7 @@ class CrashSymtab:
                 setattr(self, name, value)
         except (OSError, ValueError, EOFError, TypeError):
             return False
-        self._index_names()
+        self._forget_name_index()
         return True
 
     def _save(self, path: Path) -> None:
@@ -128,12 +129,27 @@ class CrashSymtab:
         except OSError:
             pass  # a read-only cache only costs the next start-up its build time
 
-    def _index_names(self) -> None:
-        self._by_name: dict[str, int] = {}
-        self._counts: dict[str, int] = {}
-        for idx, name in enumerate(self.names):
-            self._by_name.setdefault(name, idx)
-            self._counts[name] = self._counts.get(name, 0) + 1
+    def _forget_name_index(self) -> None:
+        """Forget the name index: it is built on the first look-up by name (an address look-up, as ps
+        makes for a sysrq dump's panic task, needs none)."""
+        self._names_index: tuple[dict[str, int], Counter[str]] | None = None
+
+    def _name_index(self) -> tuple[dict[str, int], Counter[str]]:
+        index = self._names_index
+        if index is None:
+            n = len(self.names)
+            # Each name's first index: written from the end, so the first occurrence is written last.
+            by_name = dict(zip(reversed(self.names), range(n - 1, -1, -1), strict=True))
+            index = self._names_index = (by_name, Counter(self.names))
+        return index
+
+    @property
+    def _by_name(self) -> dict[str, int]:
+        return self._name_index()[0]
+
+    @property
+    def _counts(self) -> Counter[str]:
+        return self._name_index()[1]
 
     def _build(self, prog: Program) -> None:
         self.names: list[str] = []
@@ -145,7 +161,7 @@ class CrashSymtab:
         self.sections: list[tuple[str, int, int]] = []  # BFD's sections: (name, vma, end), link-time
         image = prog.image
         if image is None:
-            self._index_names()
+            self._forget_name_index()
             return
         sections = image.sections
         offset = prog.kaslr_offset
@@ -226,7 +242,7 @@ class CrashSymtab:
             self.names.append(name)
             self.values.append(value)
             self.types.append(letter)
-        self._index_names()
+        self._forget_name_index()
 
     def __len__(self) -> int:
         return len(self.names)
@@ -323,11 +339,11 @@ class CrashSymtab:
         return self.modules.module_of(value) is not None
 
     def _build_value_hash(self) -> None:
-        buckets: dict[int, list[int]] = {}
+        buckets: list[list[int]] = [[] for _ in range(_SYMVAL_HASH)]
         for i, v in enumerate(self.values):
-            buckets.setdefault((v >> 12) % _SYMVAL_HASH, []).append(i)
+            buckets[(v >> 12) % _SYMVAL_HASH].append(i)
         self._val_hash = buckets
-        self._val_last = {k: 0 for k in buckets}
+        self._val_last = [0] * _SYMVAL_HASH
 
     def _symval_hash_search(self, value: int) -> int | None:
         """crash's symval_hash_search(): a symbol of `value`, else the highest below it in the same
@@ -339,7 +355,7 @@ class CrashSymtab:
             self._build_value_hash()
             assert self._val_hash is not None
         index = (value >> 12) % _SYMVAL_HASH
-        chain = self._val_hash.get(index)
+        chain = self._val_hash[index]
         if not chain:
             return None
         values = self.values
