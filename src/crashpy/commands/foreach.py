@@ -197,7 +197,7 @@ class Foreach:
         from crashpy.commands import sig
 
         if "g" in self.flags:
-            leader = next((c for c in self.table.contexts if c.pid == tc.tgid), None)
+            leader = self.table.first_by_pid(tc.tgid)
             if leader is None or leader.task in shown_groups:
                 return
             shown_groups.add(leader.task)
@@ -228,7 +228,7 @@ class Foreach:
         if "G" in self.flags:
             leader = tc
             if tc.pid != tc.tgid:
-                leader = next((c for c in self.table.contexts if c.pid == tc.tgid), tc)
+                leader = self.table.first_by_pid(tc.tgid) or tc
             if leader.task in shown_groups:
                 self.subsequent += 1
                 return

@@ -180,7 +180,7 @@ def group_leader(table: TaskTable, tc: TaskContext, specified: bool) -> TaskCont
         return tc
     if not specified:
         return None
-    return next((c for c in table.contexts if c.pid == tc.tgid), None)
+    return table.first_by_pid(tc.tgid)
 
 
 def _tgid_list(
@@ -192,10 +192,8 @@ def _tgid_list(
     tc = leader
     session.println(task_header(tc))
     cnt = 0
-    for c in table.contexts:
-        if c.task == tc.task:
-            continue
-        if c.tgid == tc.tgid:
+    for c in table.thread_group(tc.tgid):
+        if c.task != tc.task:
             session.println("  " + task_header(c))
             cnt += 1
             if c.pid == 0:
@@ -268,18 +266,13 @@ def cmd_ps(session: Session, args: list[str]) -> None:
                     return
             else:
                 wanted.append(("comm", (arg[1:] if arg.startswith("\\") else arg)[:15]))
-        for tc in table.contexts:
-            for how, what in wanted:
-                if how == "pid" and tc.pid == what:
-                    selected.append(tc)
-                elif how == "task" and tc.task == what:
-                    selected.append(tc)
-                elif (how == "comm" and tc.comm == what) or (
-                    how == "regex" and isinstance(what, re.Pattern) and what.search(tc.comm)
-                ):
-                    if ("g" in flags or "G" in flags) and tc.pid != tc.tgid:
-                        continue
-                    selected.append(tc)
+        if len(wanted) == 1 and wanted[0][0] in ("pid", "task"):  # one task or pid: no pass over them all
+            how, what = wanted[0]
+            assert isinstance(what, int)
+            one = table.by_task.get(what)
+            selected = table.by_pid(what) if how == "pid" else [one] if one is not None else []
+        else:
+            selected = _matching(table, wanted, bool(flags & set("gG")))
 
     if not (flags & set("atcpglmSr")) and "H" not in flags:
         name = f"{'KSTACKP':>12}    " if "s" in flags else f"{'TASK':^16}"
@@ -350,6 +343,25 @@ def cmd_ps(session: Session, args: list[str]) -> None:
                 session.println(_ps_line(session, table, tc, "s" in flags, active))
             except FaultError as e:
                 raise CommandError(str(e)) from None
+
+
+def _matching(table: TaskTable, wanted: list[tuple[str, object]], leaders_only: bool) -> list[TaskContext]:
+    """The tasks the arguments name, in table order, once per argument that names them; a command
+    name or regular expression names only thread group leaders with -g or -G."""
+    selected: list[TaskContext] = []
+    for tc in table.contexts:
+        for how, what in wanted:
+            if how == "pid" and tc.pid == what:
+                selected.append(tc)
+            elif how == "task" and tc.task == what:
+                selected.append(tc)
+            elif (how == "comm" and tc.comm == what) or (
+                how == "regex" and isinstance(what, re.Pattern) and what.search(tc.comm)
+            ):
+                if leaders_only and tc.pid != tc.tgid:
+                    continue
+                selected.append(tc)
+    return selected
 
 
 def _translate_ns(value: int) -> str:

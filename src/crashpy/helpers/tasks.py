@@ -300,6 +300,7 @@ class TaskTable:
     sysrq: bool = False
     split_rss: dict[int, int] = field(default_factory=dict)  # task -> its own RSS pages (see mem_usage)
     _by_tgid: dict[int, list[TaskContext]] | None = field(default=None, repr=False)
+    _by_pid: dict[int, list[TaskContext]] | None = field(default=None, repr=False)
     _mm_usage: dict[int, tuple[int, int]] = field(default_factory=dict, repr=False)
     _tgid_rss: dict[int, int] = field(default_factory=dict, repr=False)
 
@@ -319,7 +320,18 @@ class TaskTable:
         return task in self.active
 
     def by_pid(self, pid: int) -> list[TaskContext]:
-        return [tc for tc in self.contexts if tc.pid == pid]
+        """The contexts with this pid, in table order (several for pid 0, one per cpu)."""
+        index = self._by_pid
+        if index is None:
+            index = self._by_pid = {}
+            for tc in self.contexts:
+                index.setdefault(tc.pid, []).append(tc)
+        return list(index.get(pid, ()))
+
+    def first_by_pid(self, pid: int) -> TaskContext | None:
+        """The first context with this pid in table order, as crash's pid_to_context() finds it."""
+        found = self.by_pid(pid)
+        return found[0] if found else None
 
     def ppid(self, tc: TaskContext) -> int:
         parent = self.by_task.get(tc.parent)
@@ -657,18 +669,12 @@ def str_to_context(table: TaskTable, s: str) -> tuple[str, int, TaskContext | No
             except ValueError:
                 hvalue = None
 
-    def first_pid(v: int) -> TaskContext | None:
-        for tc in table.contexts:
-            if tc.pid == v:
-                return tc
-        return None
-
     found: list[tuple[str, int, TaskContext]] = []
-    dp = first_pid(dvalue) if dvalue is not None else None
+    dp = table.first_by_pid(dvalue) if dvalue is not None else None
     dt = table.by_task.get(dvalue) if dvalue is not None else None
     hp = ht = None
     if hvalue is not None and hvalue != dvalue:
-        hp = first_pid(hvalue)
+        hp = table.first_by_pid(hvalue)
         ht = table.by_task.get(hvalue)
     for kind, v, tc in (("pid", dvalue, dp), ("task", dvalue, dt), ("pid", hvalue, hp), ("task", hvalue, ht)):
         if tc is not None and v is not None:
