@@ -347,7 +347,9 @@ def prstatus_regs(prog: Program, cpu: int) -> dict[str, int] | None:
     """The registers of `cpu`'s NT_PRSTATUS note (the only note, when there is one), or None."""
     from crashpy.dumpfile.notes import prstatus_registers
 
-    regs = prstatus_registers(prog.dump.info.notes)
+    regs: list[dict[str, int]] = prog.cache(
+        "dump.prstatus_registers", lambda: prstatus_registers(prog.dump.info.notes)
+    )
     if len(regs) == 1:
         return regs[0]
     return regs[cpu] if cpu < len(regs) else None
