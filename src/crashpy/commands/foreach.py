@@ -307,10 +307,10 @@ def cmd_foreach(session: Session, args: list[str]) -> None:
 
     order = None
     if keyword == "ps" and run.has("lm"):
-        from crashpy.helpers.sched import task_last_run
+        from crashpy.helpers.sched import tasks_by_last_run
 
         # crash sorts its task table by last run, most recent first, before the loop.
-        order = sorted(table.contexts, key=lambda tc: -task_last_run(session.prog, tc.task))
+        order = tasks_by_last_run(session.prog, table)
     tasks = select_tasks(table, sel, active_tasks(session), order)
     shown_groups: set[int] = set()
     shown: dict[str, bool] = {}

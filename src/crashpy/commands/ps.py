@@ -8,7 +8,14 @@ from crashpy.commands.registry import command
 from crashpy.errors import CommandError, FaultError
 from crashpy.helpers.numbers import getopt
 from crashpy.helpers.sysinfo import format_uptime, hz, uptime_jiffies
-from crashpy.helpers.tasks import TaskContext, TaskTable, mem_usage, str_to_context, task_table
+from crashpy.helpers.tasks import (
+    TaskContext,
+    TaskTable,
+    mem_usage,
+    read_task_u64s,
+    str_to_context,
+    task_table,
+)
 from crashpy.session import Session
 
 HELP = """\
@@ -129,27 +136,20 @@ def _children(table: TaskTable, session: Session, tc: TaskContext) -> None:
 
 
 def _last_run(session: Session, tc: TaskContext) -> int:
-    prog = session.prog
-    return prog.read_u64(tc.task + prog.offsetof("task_struct", "sched_info.last_arrival"))
+    from crashpy.helpers.sched import task_last_run
+
+    return task_last_run(session.prog, tc.task)
 
 
 def _show_times(session: Session, table: TaskTable, tcs: list[TaskContext]) -> None:
     prog = session.prog
     hz_value = hz(prog)
     j64 = uptime_jiffies(prog, hz_value)
-    off_start = prog.offsetof("task_struct", "start_time")
-    off_utime = prog.offsetof("task_struct", "utime")
-    off_stime = prog.offsetof("task_struct", "stime")
+    offsets = tuple(prog.offsetof("task_struct", name) for name in ("start_time", "utime", "stime"))
     rows = []
     for tc in tcs:
-        rows.append(
-            (
-                prog.read_u64(tc.task + off_start),
-                tc,
-                prog.read_u64(tc.task + off_utime),
-                prog.read_u64(tc.task + off_stime),
-            )
-        )
+        start, utime, stime = read_task_u64s(prog, tc.task, offsets)
+        rows.append((start, tc, utime, stime))
     rows.sort(key=lambda r: r[0])  # glibc's qsort here is a stable merge sort
     for start, tc, utime, stime in rows:
         secs = start // 1_000_000_000
@@ -394,14 +394,23 @@ def _show_last_run(
     policy: int,
 ) -> None:
     """-l and -m: crash sorts its whole task table by last run, most recent first (a stable sort)."""
-    ordered = sorted(table.contexts, key=lambda tc: -_last_run(session, tc))
+    from crashpy.helpers.sched import tasks_by_last_run
+
+    ordered = tasks_by_last_run(session.prog, table)
     first = ordered[0]
     lr0 = _last_run(session, first)
     width = len(str(lr0) if session.radix == 10 else f"{lr0:x}")
+    clocks: dict[int, int] = {}
+
+    def rq_clock(cpu: int) -> int:
+        clock = clocks.get(cpu)
+        if clock is None:
+            clock = clocks[cpu] = _rq_clock(session, cpu)
+        return clock
 
     def stamp(tc: TaskContext, pad_days: int | None = None) -> str:
         if millis:
-            delta = max(_rq_clock(session, tc.cpu) - _last_run(session, tc), 0)
+            delta = max(rq_clock(tc.cpu) - _last_run(session, tc), 0)
             text = _translate_ns(delta)
             if pad_days is not None:
                 text = " " * (pad_days - text.index(" ")) + text
@@ -415,7 +424,7 @@ def _show_last_run(
     if cpus is not None:
         for n, cpu in enumerate(cpus):
             session.println(f"{'' if n == 0 else chr(10)}CPU: {cpu}")
-            pad = _translate_ns(_rq_clock(session, cpu)).index(" ") if millis else None
+            pad = _translate_ns(rq_clock(cpu)).index(" ") if millis else None
             for tc in ordered:
                 if tc.cpu == cpu:
                     session.println(line(tc, pad))
@@ -424,15 +433,13 @@ def _show_last_run(
         for tc in ordered:
             session.println(line(tc))
         return
-    counts: dict[int, int] = {}
-    for tc in selected:
-        counts[tc.task] = counts.get(tc.task, 0) + 1
-    for tc in ordered:
-        for _ in range(counts.get(tc.task, 0)):
-            if callable(keep) and not keep(tc):
-                continue
-            pad = _translate_ns(_rq_clock(session, tc.cpu)).index(" ") if millis else None
-            session.println(line(tc, pad))
+    # The named tasks in the table's last-run order, each as often as it was named.
+    position = {tc.task: n for n, tc in enumerate(ordered)} if len(selected) > 1 else {}
+    for tc in sorted(selected, key=lambda tc: position.get(tc.task, 0)):
+        if callable(keep) and not keep(tc):
+            continue
+        pad = _translate_ns(rq_clock(tc.cpu)).index(" ") if millis else None
+        session.println(line(tc, pad))
 
 
 SCHED_POLICIES = ["NORMAL", "FIFO", "RR", "BATCH", "ISO", "IDLE", "DEADLINE"]

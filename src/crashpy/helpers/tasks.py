@@ -443,6 +443,17 @@ def task_layout(prog: Program) -> TaskLayout:
     return result
 
 
+def read_task_u64s(prog: Program, task: int, offsets: tuple[int, ...]) -> tuple[int, ...]:
+    """The 8-byte task_struct fields at `offsets` of the task at `task`, read as one span; one by one,
+    in the order given, when the span cannot be read (a fault then names the field's own address)."""
+    lo, hi = min(offsets), max(offsets) + 8
+    try:
+        buf = prog.read(task + lo, hi - lo)
+    except FaultError:
+        return tuple(prog.read_u64(task + o) for o in offsets)
+    return tuple(int.from_bytes(buf[o - lo : o - lo + 8], "little") for o in offsets)
+
+
 def read_context(prog: Program, task: int) -> TaskContext:
     """Read one task_struct's fields crash keeps in its task table."""
     lay = task_layout(prog)
