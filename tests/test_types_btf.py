@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import marshal
 import os
 import re
 import shutil
@@ -701,6 +702,31 @@ def test_load_btf_from_elf(tmp_path: Path) -> None:
     not_elf.write_bytes(b"hello" * 20)
     with pytest.raises(BTFFormatError):
         load_btf_from_elf(not_elf)
+
+
+def test_btf_index_kept_on_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A vmlinux's record offsets and name index are saved on the first load and used on the next; an
+    index that does not fit the section is replaced."""
+    monkeypatch.setenv("CRASHPY_CACHE", str(tmp_path / "cache"))
+    data, _ids = build_sample()
+    elf = tmp_path / "vmlinux"
+    _write_elf(elf, {".BTF": data})
+    first = load_btf_from_elf(elf)
+    saved = list((tmp_path / "cache" / "btf-index").iterdir())
+    assert first is not None and len(saved) == 1
+    again = load_btf_from_elf(elf)
+    assert again is not None and again._names is not None  # the name index came from the disk
+    for btf in (first, again):
+        assert btf.offsetof("task", "comm") == 32
+        assert btf.lookup_type("struct list_head *").type_name() == "struct list_head *"
+    assert again.saved_index() == first.saved_index()
+    saved[0].write_bytes(marshal.dumps((b"\xff" * 8, {})))  # offsets beyond the type section
+    replaced = load_btf_from_elf(elf)
+    assert replaced is not None and replaced.offsetof("task", "comm") == 32
+    assert marshal.loads(saved[0].read_bytes()) == first.saved_index()
+    saved[0].write_bytes(b"not marshal")
+    assert load_btf_from_elf(elf, disk_cache=False) is not None
+    assert saved[0].read_bytes() == b"not marshal"  # disk_cache=False neither reads nor writes
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -78,7 +78,7 @@ def section_letter(name: str, flags: int, sh_type: int) -> str:
     return "?"
 
 
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  # 2: the value hash saved too
 
 
 def _cache_file(prog: Program) -> Path | None:
@@ -97,7 +97,9 @@ def _cache_file(prog: Program) -> Path | None:
 class CrashSymtab:
     """crash's kernel symbol table, built from the vmlinux ELF the way crash's BFD reading does."""
 
-    _SAVED = ("names", "values", "types", "first_ksymbol", "percpu_syms", "text_ranges", "sections")
+    _SAVED = (
+        "names", "values", "types", "first_ksymbol", "percpu_syms", "text_ranges", "sections", "value_buckets",
+    )  # fmt: skip
 
     def __init__(self, prog: Program) -> None:
         self._val_hash: list[list[int]] | None = None
@@ -159,6 +161,7 @@ class CrashSymtab:
         self.percpu_syms = False
         self.text_ranges: list[tuple[int, int]] = []
         self.sections: list[tuple[str, int, int]] = []  # BFD's sections: (name, vma, end), link-time
+        self.value_buckets: list[list[int]] = []
         image = prog.image
         if image is None:
             self._forget_name_index()
@@ -243,6 +246,7 @@ class CrashSymtab:
             self.values.append(value)
             self.types.append(letter)
         self._forget_name_index()
+        self.value_buckets = self._bucket_values()
 
     def __len__(self) -> int:
         return len(self.names)
@@ -338,11 +342,18 @@ class CrashSymtab:
             return not (self.percpu_syms and value < self.first_ksymbol)
         return self.modules.module_of(value) is not None
 
-    def _build_value_hash(self) -> None:
+    def _bucket_values(self) -> list[list[int]]:
+        """crash's symval_hash: the indexes of the symbols of each bucket (page number % 512), ascending
+        (built with the table and kept in its disk cache)."""
         buckets: list[list[int]] = [[] for _ in range(_SYMVAL_HASH)]
         for i, v in enumerate(self.values):
             buckets[(v >> 12) % _SYMVAL_HASH].append(i)
-        self._val_hash = buckets
+        return buckets
+
+    def _build_value_hash(self) -> None:
+        if len(self.value_buckets) != _SYMVAL_HASH:
+            self.value_buckets = self._bucket_values()
+        self._val_hash = self.value_buckets
         self._val_last = [0] * _SYMVAL_HASH
 
     def _symval_hash_search(self, value: int) -> int | None:

@@ -7,18 +7,23 @@ string section. Type ids count records from 1 (0 is void). Split BTF (kernel mod
 type ids and string offsets of a base BTF.
 
 Opening scans the type section once, keeping only each record's word offset in an array; Type
-objects are made on demand and cached. The name index is built on the first look-up by name.
+objects are made on demand and cached. The name index is built on the first look-up by name. A
+vmlinux's record offsets and name index are kept on disk (load_btf_from_elf), so that the next
+session opens its BTF without scanning it.
 """
 
 from __future__ import annotations
 
 import array
+import hashlib
+import marshal
 import os
 import struct
 import sys
 import time
 import zlib
 from collections.abc import Iterator
+from pathlib import Path
 
 from crashpy.errors import CrashpyError
 from crashpy.types.model import (
@@ -107,6 +112,10 @@ class BTFFormatError(CrashpyError):
     """The bytes are not BTF, or are corrupt."""
 
 
+SavedIndex = tuple[bytes, dict[bytes, int | list[int]]]
+"""A BTF's record offsets (array "I" bytes) and name index, as BTF.saved_index() gives them."""
+
+
 class BTF:
     """Kernel type information from a BTF blob (the .BTF section's bytes).
 
@@ -119,7 +128,9 @@ class BTF:
         data: bytes | bytearray | memoryview,
         base: BTF | None = None,
         pointer_size: int | None = None,
+        index: SavedIndex | None = None,
     ) -> None:
+        """`index`: the record offsets and name index saved from a BTF of the same bytes (saved_index())."""
         t0 = time.perf_counter()
         raw = memoryview(data)
         if len(raw) < 24:
@@ -158,12 +169,19 @@ class BTF:
             words.byteswap()
         self._words = words
         self._first_id = base.n_types if base is not None else 1
-        self._offsets = self._scan(words)
+        if index is None:
+            self._offsets = self._scan(words)
+        else:
+            offsets = array.array("I")
+            offsets.frombytes(index[0])
+            if not offsets or offsets[0] != 0 or offsets[-1] + 3 > len(words):
+                raise BTFFormatError("BTF: a saved index that does not fit the type section")
+            self._offsets = offsets
         self.n_types: int = self._first_id + len(self._offsets)
         """Type ids run from 0 (void) to n_types - 1, including a base's."""
         self._cache: list[Type | None] = [None] * len(self._offsets)
         self._void: VoidType = base._void if base is not None else VoidType()
-        self._names: dict[bytes, int | list[int]] | None = None
+        self._names: dict[bytes, int | list[int]] | None = None if index is None else index[1]
         # Answers by name, kept because a BTF never changes once read: a command asks for the same
         # few types and members once per task (a TypeLookupError is kept as its class and message).
         self._found: dict[tuple[str, str | None], Type | None] = {}
@@ -441,6 +459,11 @@ class BTF:
         self._names = names
         return names
 
+    def saved_index(self) -> SavedIndex:
+        """What BTF(data, index=...) needs to open the same bytes again without scanning them: the
+        record offsets and the name index (built now if it was not)."""
+        return self._offsets.tobytes(), self._name_index()
+
     def _find_ids(self, name: str, kinds: tuple[int, ...] | None) -> list[int]:
         """Ids named `name` of `kinds` (any if None), here and in the base, best kind first."""
         found: list[int] = []
@@ -675,9 +698,64 @@ def _decompress_section(data: bytes, is64: bool, order: str) -> bytes:
     raise BTFFormatError(f"unknown ELF section compression {ch_type}")
 
 
-def load_btf_from_elf(path: str | os.PathLike[str], base: BTF | None = None) -> BTF | None:
-    """The BTF of a vmlinux (or, with `base`, of a kernel module .ko); None if it has no .BTF section."""
+_INDEX_VERSION = 1
+
+
+def _index_file(path: str | os.PathLike[str]) -> Path | None:
+    """Where the index of the BTF of the ELF file `path` is kept: keyed by the file's real path, size
+    and modification time, under $CRASHPY_CACHE (default ~/.cache/crashpy)/btf-index."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    key = f"{_INDEX_VERSION}:{os.path.realpath(path)}:{st.st_size}:{st.st_mtime_ns}"
+    root = Path(os.environ.get("CRASHPY_CACHE") or Path.home() / ".cache" / "crashpy")
+    return root / "btf-index" / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".marshal")
+
+
+def _read_index(file: Path) -> SavedIndex | None:
+    try:
+        saved = marshal.loads(file.read_bytes())
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+    if (
+        isinstance(saved, tuple)
+        and len(saved) == 2
+        and isinstance(saved[0], bytes)
+        and isinstance(saved[1], dict)
+    ):
+        return saved
+    return None
+
+
+def _write_index(file: Path, btf: BTF) -> None:
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = file.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_bytes(marshal.dumps(btf.saved_index()))
+        tmp.replace(file)
+    except OSError:
+        pass  # a read-only cache only costs the next session its scan
+
+
+def load_btf_from_elf(
+    path: str | os.PathLike[str], base: BTF | None = None, *, disk_cache: bool = True
+) -> BTF | None:
+    """The BTF of a vmlinux (or, with `base`, of a kernel module .ko); None if it has no .BTF section.
+    A vmlinux's index is read from the disk cache when it is there, and put there when it is not
+    (disk_cache=False does neither)."""
     data = read_elf_section(path, ".BTF")
     if data is None:
         return None
-    return BTF(data, base=base)
+    file = _index_file(path) if disk_cache and base is None else None
+    if file is None:
+        return BTF(data, base=base)
+    saved = _read_index(file)
+    if saved is not None:
+        try:
+            return BTF(data, index=saved)
+        except BTFFormatError:
+            pass  # an index that does not fit: scan again and replace it
+    btf = BTF(data)
+    _write_index(file, btf)
+    return btf
