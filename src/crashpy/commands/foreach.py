@@ -288,7 +288,7 @@ def cmd_foreach(session: Session, args: list[str]) -> None:
         lines = str(e).rstrip("\n").split("\n")
         session.println(f"foreach: {lines[0]}")
         for line in lines[1:]:
-            session.println(" " * len("foreach ") + line)  # crash's continuation lines
+            session.println(" " * len("foreach: ") + line)  # crash's error(CONT): under the message
         if e.usage:
             session.println()
             print_usage(session, "foreach")
