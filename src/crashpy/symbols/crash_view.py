@@ -131,27 +131,37 @@ class CrashSymtab:
         except OSError:
             pass  # a read-only cache only costs the next start-up its build time
 
-    def _forget_name_index(self) -> None:
-        """Forget the name index: it is built on the first look-up by name (an address look-up, as ps
-        makes for a sysrq dump's panic task, needs none)."""
-        self._names_index: tuple[dict[str, int], Counter[str]] | None = None
+    # A session's first few look-ups by name (bt's start-up makes about ten) scan the names at C speed;
+    # after this many the name index is built (about 40 ms for a kernel's 117,000 names).
+    _SCANS_BEFORE_INDEX = 16
 
-    def _name_index(self) -> tuple[dict[str, int], Counter[str]]:
-        index = self._names_index
+    def _forget_name_index(self) -> None:
+        """Forget the name indexes: they are built when look-ups by name need them (an address look-up,
+        as ps makes for a sysrq dump's panic task, needs none)."""
+        self._first_by_name: dict[str, int] | None = None
+        self._name_counts: Counter[str] | None = None
+        self._name_scans = 0
+
+    def _first_index(self, name: str) -> int | None:
+        """The index of the first kernel symbol called `name`, or None."""
+        index = self._first_by_name
         if index is None:
+            if self._name_scans < self._SCANS_BEFORE_INDEX:
+                self._name_scans += 1
+                try:
+                    return self.names.index(name)
+                except ValueError:
+                    return None
             n = len(self.names)
             # Each name's first index: written from the end, so the first occurrence is written last.
-            by_name = dict(zip(reversed(self.names), range(n - 1, -1, -1), strict=True))
-            index = self._names_index = (by_name, Counter(self.names))
-        return index
+            index = self._first_by_name = dict(zip(reversed(self.names), range(n - 1, -1, -1), strict=True))
+        return index.get(name)
 
-    @property
-    def _by_name(self) -> dict[str, int]:
-        return self._name_index()[0]
-
-    @property
-    def _counts(self) -> Counter[str]:
-        return self._name_index()[1]
+    def _count(self, name: str) -> int:
+        """How many kernel symbols are called `name`."""
+        if self._name_counts is None:
+            self._name_counts = Counter(self.names)
+        return self._name_counts[name]
 
     def _build(self, prog: Program) -> None:
         self.names: list[str] = []
@@ -289,7 +299,7 @@ class CrashSymtab:
 
     def search(self, name: str) -> CrashSymbol | None:
         """symbol_search(): the first symbol called `name` (the kernel's, else the lowest module one)."""
-        idx = self._by_name.get(name)
+        idx = self._first_index(name)
         if idx is None:
             return self._module_hit(self.modules.lowest_by_name(name))
         return self[idx]
@@ -299,10 +309,10 @@ class CrashSymtab:
         return None if sym is None else sym.value
 
     def exists(self, name: str) -> bool:
-        return name in self._by_name or self.search(name) is not None
+        return self.search(name) is not None
 
     def name_count(self, name: str) -> int:
-        return self._counts.get(name, 0) + len(self.modules.by_name(name))
+        return self._count(name) + len(self.modules.by_name(name))
 
     def search_next(self, name: str, after: CrashSymbol) -> CrashSymbol | None:
         n = len(self.names)
