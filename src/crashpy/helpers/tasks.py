@@ -52,6 +52,10 @@ class TaskBlocks:
                 self.split_rss[task] = lay.split_rss(buf)
         return buf
 
+    def forget_blocks(self) -> None:
+        """Drop the blocks kept (what was parsed from them stays)."""
+        self._blocks.clear()
+
     def u64(self, task: int, offset: int) -> int:
         """The 8 bytes at task + offset (offset within the block)."""
         buf = self.block(task)
@@ -177,6 +181,7 @@ def _scan(prog: Program) -> _Scan:
                 threads = [leader]
             for task in threads:
                 seen.setdefault(task, None)
+        blocks.forget_blocks()
         return _Scan(list(seen), blocks)
 
     result: _Scan = prog.cache("tasks.scan", build)
