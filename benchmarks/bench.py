@@ -189,6 +189,8 @@ def bench_per_task(dump_names: list[str], runs: int) -> int:
             (c1, cm), (p1, pm) = cells
             n = max(ntasks, 1)
             same = "yes" if outputs["crash"] == outputs["crashpy"] else "no"
+            if same == "no" and b"bt: read of stack at" in outputs["crash"]:
+                same = "no: crash cannot read the stopped CPUs' stacks"
             print(f"| {dump_name} | {ntasks} | `{cmd}` | {c1 * 1000:.0f} / {cm * 1000:.0f} ms "
                   f"| {p1 * 1000:.0f} / {pm * 1000:.0f} ms | {c1 * 1000 / n:.3f} | {p1 * 1000 / n:.3f} "
                   f"| {p1 / c1:.2f} / {pm / cm:.2f} | {same} |", flush=True)
