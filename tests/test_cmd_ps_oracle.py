@@ -71,9 +71,10 @@ PS = [
 ]
 
 
-def set_commands(panic_cpu: int) -> list[str]:
-    # `set -c` of the other cpu is left out: crash 8.0.6 cannot read that cpu's NMI stack and
-    # prints "read of stack at fffffe... failed" where crashpy shows the context.
+def set_commands(panic_cpu: int, ncpus: int) -> list[str]:
+    # `set -c` of the other cpus is left out: crash 8.0.6 cannot read a stopped cpu's NMI stack and
+    # prints "read of stack at fffffe... failed" where crashpy shows the context; `set -c {ncpus}`
+    # names no cpu.
     return [
         "set",
         "set 2",
@@ -82,7 +83,7 @@ def set_commands(panic_cpu: int) -> list[str]:
         "set nosuchthing",
         "set 1",
         f"set -c {panic_cpu}",
-        "set -c 2",
+        f"set -c {ncpus}",
         "set 2",
         f"set -c {panic_cpu}",
         "set -p",
@@ -112,7 +113,7 @@ def set_commands(panic_cpu: int) -> list[str]:
 def commands(name: str) -> list[str]:
     paths = ensure([name])
     table = task_table(program(paths["vmlinux"], paths[name]))
-    return PS + set_commands(table.panic_cpu)
+    return PS + set_commands(table.panic_cpu, len(table.active))
 
 
 @cache
