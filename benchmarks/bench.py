@@ -13,7 +13,8 @@ median of all are shown.
 --per-task times the commands whose cost grows with the number of tasks (ps, ps -t, runq, bt -a,
 foreach bt) on each --dump, each command in a fresh session of each tool, so that its first run
 pays for everything it needs (the task table too), and divides by the dump's task count (the lines
-of crash's `ps`). Every --dump may be given more than once: one table row per dump and command.
+of crash's `ps`); it also shows each tool's start-up (to its first prompt) plus that first run, as
+crash builds at start-up what crashpy builds on first use. --dump may be given more than once.
 """
 
 from __future__ import annotations
@@ -172,14 +173,20 @@ def bench_per_task(dump_names: list[str], runs: int) -> int:
 
     print(f"runs: {runs}   machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} at the start")
     print("| dump | tasks | command | crash 8.0.6 first / median | crashpy first / median "
-          "| crash ms/task first | crashpy ms/task first | ratio first / median | same output |")
-    print("|---|---:|---|---:|---:|---:|---:|---:|---|")
+          "| crash ms/task first | crashpy ms/task first | ratio first / median "
+          "| start-up + first: crash / crashpy | same output |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---|")
     for dump_name in dump_names:
         paths = ensure([dump_name])
         tools = tool_argv(str(paths["vmlinux"]), str(paths[dump_name]))
         ntasks = 0
         for cmd in PER_TASK_COMMANDS:
-            sessions = {name: LiveSession(argv) for name, argv in tools.items()}
+            ready: dict[str, float] = {}
+            sessions: dict[str, LiveSession] = {}
+            for name, argv in tools.items():
+                t0 = time.perf_counter()
+                sessions[name] = LiveSession(argv)
+                ready[name] = time.perf_counter() - t0
             base = {name: marker_time(s) for name, s in sessions.items()}
             ((_, cells, outputs),) = time_commands(sessions, [cmd], runs, base)
             for s in sessions.values():
@@ -191,9 +198,10 @@ def bench_per_task(dump_names: list[str], runs: int) -> int:
             same = "yes" if outputs["crash"] == outputs["crashpy"] else "no"
             if same == "no" and b"bt: read of stack at" in outputs["crash"]:
                 same = "no: crash cannot read the stopped CPUs' stacks"
+            whole = f"{ready['crash'] + c1:.2f} / {ready['crashpy'] + p1:.2f} s"
             print(f"| {dump_name} | {ntasks} | `{cmd}` | {c1 * 1000:.0f} / {cm * 1000:.0f} ms "
                   f"| {p1 * 1000:.0f} / {pm * 1000:.0f} ms | {c1 * 1000 / n:.3f} | {p1 * 1000 / n:.3f} "
-                  f"| {p1 / c1:.2f} / {pm / cm:.2f} | {same} |", flush=True)
+                  f"| {p1 / c1:.2f} / {pm / cm:.2f} | {whole} | {same} |", flush=True)
     print(f"load at the end: {os.getloadavg()[0]:.1f}")
     return 0
 
