@@ -199,9 +199,10 @@ def bench_per_task(dump_names: list[str], runs: int) -> int:
             if same == "no" and b"bt: read of stack at" in outputs["crash"]:
                 same = "no: crash cannot read the stopped CPUs' stacks"
             whole = f"{ready['crash'] + c1:.2f} / {ready['crashpy'] + p1:.2f} s"
+            median_ratio = f"{pm / cm:.2f}" if min(cm, pm) >= 0.001 else "-"  # not below 1 ms
             print(f"| {dump_name} | {ntasks} | `{cmd}` | {c1 * 1000:.0f} / {cm * 1000:.0f} ms "
                   f"| {p1 * 1000:.0f} / {pm * 1000:.0f} ms | {c1 * 1000 / n:.3f} | {p1 * 1000 / n:.3f} "
-                  f"| {p1 / c1:.2f} / {pm / cm:.2f} | {whole} | {same} |", flush=True)
+                  f"| {p1 / c1:.2f} / {median_ratio} | {whole} | {same} |", flush=True)
     print(f"load at the end: {os.getloadavg()[0]:.1f}")
     return 0
 
