@@ -1,6 +1,7 @@
 """Side-by-side timings: crashpy vs crash 8.0.6 on the same dump, start-up and each command, as a ratio.
 
     python3 benchmarks/bench.py [--dump sysrq.d31.zlib] [--runs 3]
+    python3 benchmarks/bench.py --per-task --dump sysrq.d31.zlib --dump scale.d31.zlib
 
 Start-up: wall time of `tool -s vmlinux dump` running just `q` (median of --runs). Commands: one live
 session per tool; each command is written to its standard input followed by `echo <marker>` (crash
@@ -8,6 +9,12 @@ hands `echo` to the shell; crashpy does the same), and the time from writing the
 the marker, less the time of the marker alone (the same round trip with no command, median of 10),
 is that command's time. Each command runs --runs times in a row; the first run (cold caches) and the
 median of all are shown.
+
+--per-task times the commands whose cost grows with the number of tasks (ps, ps -t, runq, bt -a,
+foreach bt) on each --dump, each command in a fresh session of each tool, so that its first run
+pays for everything it needs (the task table too), and divides by the dump's task count (the lines
+of crash's `ps`); it also shows each tool's start-up (to its first prompt) plus that first run, as
+crash builds at start-up what crashpy builds on first use. --dump may be given more than once.
 """
 
 from __future__ import annotations
@@ -50,6 +57,8 @@ COMMANDS = [
     "list -H ftrace_events",
     "list task_struct.tasks -s task_struct.pid,comm -h init_task",
 ]
+# The commands whose cost grows with the number of tasks (--per-task).
+PER_TASK_COMMANDS = ["ps", "ps -t", "runq", "bt -a", "foreach bt"]
 
 
 def env() -> dict[str, str]:
@@ -101,46 +110,115 @@ class LiveSession:
         self.proc.wait(timeout=60)
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--dump", default="sysrq.d31.zlib")
-    ap.add_argument("--runs", type=int, default=3)
-    args = ap.parse_args()
+def tool_argv(vmlinux: str, dump: str) -> dict[str, list[str]]:
     from tests.oracle import crash_binary
-    from tools.vmcores import ensure
 
-    paths = ensure([args.dump])
-    vmlinux, dump = str(paths["vmlinux"]), str(paths[args.dump])
-    tools = {
+    return {
         "crash": [str(crash_binary()), "-s", "--no_crashrc", "--no_scroll", vmlinux, dump],
         "crashpy": [sys.executable, "-m", "crashpy", "-s", vmlinux, dump],
     }
-    start = {name: startup_time(argv, args.runs) for name, argv in tools.items()}
-    sessions = {name: LiveSession(argv) for name, argv in tools.items()}
-    base = {name: statistics.median(sessions[name].run("")[0] for _ in range(10)) for name in tools}
+
+
+def time_commands(sessions: dict[str, LiveSession], commands: list[str], runs: int,
+                  base: dict[str, float]) -> list[tuple[str, list[tuple[float, float]], dict[str, bytes]]]:
+    """(command, [(first, median) per tool], {tool: output of the first run}) for each command."""
     rows = []
-    for cmd in COMMANDS:
+    for cmd in commands:
         cells = []
-        for name in tools:
+        outputs: dict[str, bytes] = {}
+        for name, session in sessions.items():
             times = []
-            for _ in range(args.runs):
-                t, out = sessions[name].run(cmd)
+            for _ in range(runs):
+                t, out = session.run(cmd)
                 times.append(max(t - base[name], 1e-5))
+                outputs.setdefault(name, out)
                 if b"command not found" in out or b"internal error" in out:
                     raise RuntimeError(f"{name}: {cmd}: {out[:300]!r}")
             cells.append((times[0], statistics.median(times)))
-        rows.append((cmd, cells))
+        rows.append((cmd, cells, outputs))
+    return rows
+
+
+def marker_time(session: LiveSession) -> float:
+    return statistics.median(session.run("")[0] for _ in range(10))
+
+
+def bench_dump(dump_name: str, runs: int) -> int:
+    from tools.vmcores import ensure
+
+    paths = ensure([dump_name])
+    tools = tool_argv(str(paths["vmlinux"]), str(paths[dump_name]))
+    start = {name: startup_time(argv, runs) for name, argv in tools.items()}
+    sessions = {name: LiveSession(argv) for name, argv in tools.items()}
+    base = {name: marker_time(s) for name, s in sessions.items()}
+    rows = time_commands(sessions, COMMANDS, runs, base)
     for s in sessions.values():
         s.close()
-    print(f"dump: {args.dump}   runs: {args.runs}   machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+    print(f"dump: {dump_name}   runs: {runs}   machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
     print(f"marker round trip subtracted: crash {base['crash'] * 1000:.1f} ms, crashpy {base['crashpy'] * 1000:.1f} ms")
     print("| what | crash 8.0.6 | crashpy | ratio |")
     print("|---|---:|---:|---:|")
     c, p = start["crash"], start["crashpy"]
     print(f"| start-up to prompt (then q) | {c:.3f} s | {p:.3f} s | {p / c:.2f} |")
-    for cmd, ((c1, cm), (p1, pm)) in rows:
+    for cmd, ((c1, cm), (p1, pm)), _out in rows:
         print(f"| `{cmd}` first / median | {c1 * 1000:.1f} / {cm * 1000:.1f} ms | {p1 * 1000:.1f} / {pm * 1000:.1f} ms"
               f" | {p1 / c1:.2f} / {pm / cm:.2f} |")
+    print()
+    return 0
+
+
+def bench_per_task(dump_names: list[str], runs: int) -> int:
+    """The PER_TASK_COMMANDS on each dump, each in fresh sessions; per-task milliseconds of both tools."""
+    from tools.vmcores import ensure
+
+    print(f"runs: {runs}   machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} at the start")
+    print("| dump | tasks | command | crash 8.0.6 first / median | crashpy first / median "
+          "| crash ms/task first | crashpy ms/task first | ratio first / median "
+          "| start-up + first: crash / crashpy | same output |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---|")
+    for dump_name in dump_names:
+        paths = ensure([dump_name])
+        tools = tool_argv(str(paths["vmlinux"]), str(paths[dump_name]))
+        ntasks = 0
+        for cmd in PER_TASK_COMMANDS:
+            ready: dict[str, float] = {}
+            sessions: dict[str, LiveSession] = {}
+            for name, argv in tools.items():
+                t0 = time.perf_counter()
+                sessions[name] = LiveSession(argv)
+                ready[name] = time.perf_counter() - t0
+            base = {name: marker_time(s) for name, s in sessions.items()}
+            ((_, cells, outputs),) = time_commands(sessions, [cmd], runs, base)
+            for s in sessions.values():
+                s.close()
+            if cmd == "ps":
+                ntasks = outputs["crash"].count(b"\n") - 1  # less the header line
+            (c1, cm), (p1, pm) = cells
+            n = max(ntasks, 1)
+            same = "yes" if outputs["crash"] == outputs["crashpy"] else "no"
+            if same == "no" and b"bt: read of stack at" in outputs["crash"]:
+                same = "no: crash cannot read the stopped CPUs' stacks"
+            whole = f"{ready['crash'] + c1:.2f} / {ready['crashpy'] + p1:.2f} s"
+            median_ratio = f"{pm / cm:.2f}" if min(cm, pm) >= 0.001 else "-"  # not below 1 ms
+            print(f"| {dump_name} | {ntasks} | `{cmd}` | {c1 * 1000:.0f} / {cm * 1000:.0f} ms "
+                  f"| {p1 * 1000:.0f} / {pm * 1000:.0f} ms | {c1 * 1000 / n:.3f} | {p1 * 1000 / n:.3f} "
+                  f"| {p1 / c1:.2f} / {median_ratio} | {whole} | {same} |", flush=True)
+    print(f"load at the end: {os.getloadavg()[0]:.1f}")
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dump", action="append", help="a test dump's name (tools/vmcores.py); repeat for several")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--per-task", action="store_true",
+                    help="ps, ps -t, runq, bt -a and foreach bt in fresh sessions, per task, on each --dump")
+    args = ap.parse_args()
+    dumps = args.dump or ["sysrq.d31.zlib"]
+    if args.per_task:
+        return bench_per_task(dumps, args.runs)
+    for dump_name in dumps:
+        bench_dump(dump_name, args.runs)
     return 0
 
 

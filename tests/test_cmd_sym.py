@@ -158,3 +158,16 @@ def test_format_symbol() -> None:
     assert format_symbol(sym, 5, 16) == "ffffffff81000005 (T) startup_64+0x5"
     pc = t.search("__per_cpu_start")
     assert pc is not None and format_symbol(pc) == "0 (D) __per_cpu_start"
+
+
+def test_look_ups_by_name_before_and_after_the_index() -> None:
+    """The first look-ups scan the names, later ones use the index: the same first symbol either way."""
+    t = table()
+    first = [t.search(name) for name in ("dup", "jiffies", "nosuch")]
+    for _ in range(CrashSymtab._SCANS_BEFORE_INDEX):
+        t.search("jiffies")
+    assert t._first_by_name is not None  # built by now
+    assert [t.search(name) for name in ("dup", "jiffies", "nosuch")] == first
+    assert first[0] is not None and first[0].value == TEXT + 0x300
+    assert t.exists("dup") and not t.exists("nosuch")
+    assert t.name_count("dup") == 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crashpy.disasm.x86 import decode, decode_one
+from crashpy.disasm.x86 import decode, decode_one, instruction_bounds
 
 BASE = 0xFFFFFFFF81000000
 
@@ -100,3 +100,9 @@ def test_stream_and_bad_bytes() -> None:
     assert [i.text for i in insns] == ["ret    ", "(bad)  ", "int3   "]
     assert [i.address - BASE for i in insns] == [0, 1, 2]
     assert decode_one(b"", BASE) is None
+
+
+def test_instruction_bounds_are_decodes() -> None:
+    """instruction_bounds walks the bytes exactly as decode does: ud1 without operands, (bad) bytes."""
+    code = bytes.fromhex("55" "4889e5" "e8fbffffff" "0fb9cc" "c3" "06" "cc" "0fb9")
+    assert list(instruction_bounds(code, 0x1000)) == [(i.address, i.size) for i in decode(code, 0x1000)]

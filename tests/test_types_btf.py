@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import marshal
 import os
 import re
 import shutil
@@ -565,6 +566,37 @@ def test_errors_in_gdb_words(sample: tuple[BTF, dict[str, int]]) -> None:
         btf.by_id(10_000)
 
 
+def test_answers_by_name_are_kept(sample: tuple[BTF, dict[str, int]]) -> None:
+    """find, lookup_type and offsetof answer a repeated question from what they kept, errors included."""
+    btf, _ = sample
+    assert btf.lookup_type("struct list_head *") is btf.lookup_type("struct list_head *")
+    assert btf.find("list_head", "struct") is btf.find("list_head", "struct")
+    assert btf.offsetof("task", "thread.sp") == btf.offsetof("task", "thread.sp")
+    for _ in range(2):
+        with pytest.raises(TypeLookupError, match=r"^There is no member named nosuch\.$"):
+            btf.offsetof("task", "nosuch")
+        with pytest.raises(IncompleteTypeError):
+            btf.sizeof("void")
+        with pytest.raises(TypeLookupError, match=r"^No struct type named nosuch\.$"):
+            btf.lookup_type("struct nosuch")
+
+
+def test_program_has_member_only_answers_missing_members(sample: tuple[BTF, dict[str, int]]) -> None:
+    """Program.has_member is False for a missing type or member; any other failure is raised."""
+    from crashpy.errors import CommandError
+    from crashpy.program import Program
+
+    btf, _ = sample
+    prog = Program.__new__(Program)
+    prog.__dict__["_btf"] = btf
+    assert prog.has_member("task", "thread.sp")
+    assert not prog.has_member("task", "nosuch")
+    assert not prog.has_member("struct nosuch", "x")
+    prog.__dict__["_btf"] = None  # a vmlinux without .BTF
+    with pytest.raises(CommandError, match="no type information"):
+        prog.has_member("task", "thread.sp")
+
+
 def test_every_type_materialises(sample: tuple[BTF, dict[str, int]]) -> None:
     btf, _ = sample
     for _tid, t in btf.types():
@@ -674,6 +706,31 @@ def test_load_btf_from_elf(tmp_path: Path) -> None:
     not_elf.write_bytes(b"hello" * 20)
     with pytest.raises(ElfError, match="not an ELF file"):
         load_btf_from_elf(not_elf)
+
+
+def test_btf_index_kept_on_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A vmlinux's record offsets and name index are saved on the first load and used on the next; an
+    index that does not fit the section is replaced."""
+    monkeypatch.setenv("CRASHPY_CACHE", str(tmp_path / "cache"))
+    data, _ids = build_sample()
+    elf = tmp_path / "vmlinux"
+    _write_elf(elf, {".BTF": data})
+    first = load_btf_from_elf(elf)
+    saved = list((tmp_path / "cache" / "btf-index").iterdir())
+    assert first is not None and len(saved) == 1
+    again = load_btf_from_elf(elf)
+    assert again is not None and again._names is not None  # the name index came from the disk
+    for btf in (first, again):
+        assert btf.offsetof("task", "comm") == 32
+        assert btf.lookup_type("struct list_head *").type_name() == "struct list_head *"
+    assert again.saved_index() == first.saved_index()
+    saved[0].write_bytes(marshal.dumps((b"\xff" * 8, {})))  # offsets beyond the type section
+    replaced = load_btf_from_elf(elf)
+    assert replaced is not None and replaced.offsetof("task", "comm") == 32
+    assert marshal.loads(saved[0].read_bytes()) == first.saved_index()
+    saved[0].write_bytes(b"not marshal")
+    assert load_btf_from_elf(elf, disk_cache=False) is not None
+    assert saved[0].read_bytes() == b"not marshal"  # disk_cache=False neither reads nor writes
 
 
 # ---------------------------------------------------------------------------------------------------------

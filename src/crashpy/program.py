@@ -145,9 +145,13 @@ class Program:
         return int(self.btf.offsetof(struct_name, member))
 
     def has_member(self, struct_name: str, member: str) -> bool:
+        """Whether struct `struct_name` has `member` (a dotted path) at a byte offset. Only "no such
+        type/member" answers False; anything else (no BTF at all, corrupt BTF) is raised."""
+        from crashpy.types.model import TypeLookupError
+
         try:
             self.btf.offsetof(struct_name, member)
-        except Exception:
+        except TypeLookupError:
             return False
         return True
 

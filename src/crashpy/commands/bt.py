@@ -293,10 +293,10 @@ def _address(session: Session, text: str) -> int:
 
 
 def _group(runner: _Runner, table: TaskTable, tc: TaskContext) -> None:
-    leader = next((t for t in table.contexts if t.pid == tc.tgid), tc)
+    leader = table.first_by_pid(tc.tgid) or tc
     runner.do_task(leader)
-    for other in table.contexts:
-        if other.tgid == tc.tgid and other.task != leader.task:
+    for other in table.thread_group(tc.tgid):
+        if other.task != leader.task:
             runner.do_task(other)
 
 

@@ -197,7 +197,7 @@ class Foreach:
         from crashpy.commands import sig
 
         if "g" in self.flags:
-            leader = next((c for c in self.table.contexts if c.pid == tc.tgid), None)
+            leader = self.table.first_by_pid(tc.tgid)
             if leader is None or leader.task in shown_groups:
                 return
             shown_groups.add(leader.task)
@@ -228,7 +228,7 @@ class Foreach:
         if "G" in self.flags:
             leader = tc
             if tc.pid != tc.tgid:
-                leader = next((c for c in self.table.contexts if c.pid == tc.tgid), tc)
+                leader = self.table.first_by_pid(tc.tgid) or tc
             if leader.task in shown_groups:
                 self.subsequent += 1
                 return
@@ -307,10 +307,10 @@ def cmd_foreach(session: Session, args: list[str]) -> None:
 
     order = None
     if keyword == "ps" and run.has("lm"):
-        from crashpy.helpers.sched import task_last_run
+        from crashpy.helpers.sched import tasks_by_last_run
 
         # crash sorts its task table by last run, most recent first, before the loop.
-        order = sorted(table.contexts, key=lambda tc: -task_last_run(session.prog, tc.task))
+        order = tasks_by_last_run(session.prog, table)
     tasks = select_tasks(table, sel, active_tasks(session), order)
     shown_groups: set[int] = set()
     shown: dict[str, bool] = {}

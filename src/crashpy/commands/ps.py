@@ -8,7 +8,14 @@ from crashpy.commands.registry import command
 from crashpy.errors import CommandError, FaultError
 from crashpy.helpers.numbers import getopt, make_cpumask
 from crashpy.helpers.sysinfo import format_uptime, hz, uptime_jiffies
-from crashpy.helpers.tasks import TaskContext, TaskTable, mem_usage, str_to_context, task_table
+from crashpy.helpers.tasks import (
+    TaskContext,
+    TaskTable,
+    mem_usage,
+    read_task_u64s,
+    str_to_context,
+    task_table,
+)
 from crashpy.session import Session
 
 HELP = """\
@@ -129,27 +136,20 @@ def _children(table: TaskTable, session: Session, tc: TaskContext) -> None:
 
 
 def _last_run(session: Session, tc: TaskContext) -> int:
-    prog = session.prog
-    return prog.read_u64(tc.task + prog.offsetof("task_struct", "sched_info.last_arrival"))
+    from crashpy.helpers.sched import task_last_run
+
+    return task_last_run(session.prog, tc.task)
 
 
 def _show_times(session: Session, table: TaskTable, tcs: list[TaskContext]) -> None:
     prog = session.prog
     hz_value = hz(prog)
     j64 = uptime_jiffies(prog, hz_value)
-    off_start = prog.offsetof("task_struct", "start_time")
-    off_utime = prog.offsetof("task_struct", "utime")
-    off_stime = prog.offsetof("task_struct", "stime")
+    offsets = tuple(prog.offsetof("task_struct", name) for name in ("start_time", "utime", "stime"))
     rows = []
     for tc in tcs:
-        rows.append(
-            (
-                prog.read_u64(tc.task + off_start),
-                tc,
-                prog.read_u64(tc.task + off_utime),
-                prog.read_u64(tc.task + off_stime),
-            )
-        )
+        start, utime, stime = read_task_u64s(prog, tc.task, offsets)
+        rows.append((start, tc, utime, stime))
     rows.sort(key=lambda r: r[0])  # glibc's qsort here is a stable merge sort
     for start, tc, utime, stime in rows:
         secs = start // 1_000_000_000
@@ -180,7 +180,7 @@ def group_leader(table: TaskTable, tc: TaskContext, specified: bool) -> TaskCont
         return tc
     if not specified:
         return None
-    return next((c for c in table.contexts if c.pid == tc.tgid), None)
+    return table.first_by_pid(tc.tgid)
 
 
 def _tgid_list(
@@ -192,10 +192,8 @@ def _tgid_list(
     tc = leader
     session.println(task_header(tc))
     cnt = 0
-    for c in table.contexts:
-        if c.task == tc.task:
-            continue
-        if c.tgid == tc.tgid:
+    for c in table.thread_group(tc.tgid):
+        if c.task != tc.task:
             session.println("  " + task_header(c))
             cnt += 1
             if c.pid == 0:
@@ -268,18 +266,13 @@ def cmd_ps(session: Session, args: list[str]) -> None:
                     return
             else:
                 wanted.append(("comm", (arg[1:] if arg.startswith("\\") else arg)[:15]))
-        for tc in table.contexts:
-            for how, what in wanted:
-                if how == "pid" and tc.pid == what:
-                    selected.append(tc)
-                elif how == "task" and tc.task == what:
-                    selected.append(tc)
-                elif (how == "comm" and tc.comm == what) or (
-                    how == "regex" and isinstance(what, re.Pattern) and what.search(tc.comm)
-                ):
-                    if ("g" in flags or "G" in flags) and tc.pid != tc.tgid:
-                        continue
-                    selected.append(tc)
+        if len(wanted) == 1 and wanted[0][0] in ("pid", "task"):  # one task or pid: no pass over them all
+            how, what = wanted[0]
+            assert isinstance(what, int)
+            one = table.by_task.get(what)
+            selected = table.by_pid(what) if how == "pid" else [one] if one is not None else []
+        else:
+            selected = _matching(table, wanted, bool(flags & set("gG")))
 
     if not (flags & set("atcpglmSr")) and "H" not in flags:
         name = f"{'KSTACKP':>12}    " if "s" in flags else f"{'TASK':^16}"
@@ -352,6 +345,25 @@ def cmd_ps(session: Session, args: list[str]) -> None:
                 raise CommandError(str(e)) from None
 
 
+def _matching(table: TaskTable, wanted: list[tuple[str, object]], leaders_only: bool) -> list[TaskContext]:
+    """The tasks the arguments name, in table order, once per argument that names them; a command
+    name or regular expression names only thread group leaders with -g or -G."""
+    selected: list[TaskContext] = []
+    for tc in table.contexts:
+        for how, what in wanted:
+            if how == "pid" and tc.pid == what:
+                selected.append(tc)
+            elif how == "task" and tc.task == what:
+                selected.append(tc)
+            elif (how == "comm" and tc.comm == what) or (
+                how == "regex" and isinstance(what, re.Pattern) and what.search(tc.comm)
+            ):
+                if leaders_only and tc.pid != tc.tgid:
+                    continue
+                selected.append(tc)
+    return selected
+
+
 def _translate_ns(value: int) -> str:
     """crash's translate_nanoseconds(): "days hh:mm:ss.ms"."""
     value //= 1_000_000
@@ -382,16 +394,25 @@ def _show_last_run(
     policy: int,
 ) -> None:
     """-l and -m: crash sorts its whole task table by last run, most recent first (a stable sort)."""
-    ordered = sorted(table.contexts, key=lambda tc: -_last_run(session, tc))
+    from crashpy.helpers.sched import tasks_by_last_run
+
+    ordered = tasks_by_last_run(session.prog, table)
     if not ordered:  # no task could be read (crash cannot open such a dump): nothing to list
         return
     first = ordered[0]
     lr0 = _last_run(session, first)
     width = len(str(lr0) if session.radix == 10 else f"{lr0:x}")
+    clocks: dict[int, int] = {}
+
+    def rq_clock(cpu: int) -> int:
+        clock = clocks.get(cpu)
+        if clock is None:
+            clock = clocks[cpu] = _rq_clock(session, cpu)
+        return clock
 
     def stamp(tc: TaskContext, pad_days: int | None = None) -> str:
         if millis:
-            delta = max(_rq_clock(session, tc.cpu) - _last_run(session, tc), 0)
+            delta = max(rq_clock(tc.cpu) - _last_run(session, tc), 0)
             text = _translate_ns(delta)
             if pad_days is not None:
                 text = " " * (pad_days - text.index(" ")) + text
@@ -405,7 +426,7 @@ def _show_last_run(
     if cpus is not None:
         for n, cpu in enumerate(cpus):
             session.println(f"{'' if n == 0 else chr(10)}CPU: {cpu}")
-            pad = _translate_ns(_rq_clock(session, cpu)).index(" ") if millis else None
+            pad = _translate_ns(rq_clock(cpu)).index(" ") if millis else None
             for tc in ordered:
                 if tc.cpu == cpu:
                     session.println(line(tc, pad))
@@ -414,15 +435,13 @@ def _show_last_run(
         for tc in ordered:
             session.println(line(tc))
         return
-    counts: dict[int, int] = {}
-    for tc in selected:
-        counts[tc.task] = counts.get(tc.task, 0) + 1
-    for tc in ordered:
-        for _ in range(counts.get(tc.task, 0)):
-            if callable(keep) and not keep(tc):
-                continue
-            pad = _translate_ns(_rq_clock(session, tc.cpu)).index(" ") if millis else None
-            session.println(line(tc, pad))
+    # The named tasks in the table's last-run order, each as often as it was named.
+    position = {tc.task: n for n, tc in enumerate(ordered)} if len(selected) > 1 else {}
+    for tc in sorted(selected, key=lambda tc: position.get(tc.task, 0)):
+        if callable(keep) and not keep(tc):
+            continue
+        pad = _translate_ns(rq_clock(tc.cpu)).index(" ") if millis else None
+        session.println(line(tc, pad))
 
 
 SCHED_POLICIES = ["NORMAL", "FIFO", "RR", "BATCH", "ISO", "IDLE", "DEADLINE"]

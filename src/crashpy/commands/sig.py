@@ -163,8 +163,8 @@ def sig_thread_group(
     session.println()
     session.println("  " + task_header(tc))
     print_signal_data(session, tc, TASK_LEVEL | INDENT)
-    for c in table.contexts:
-        if c.task == tc.task or c.tgid != tc.tgid:
+    for c in table.thread_group(tc.tgid):
+        if c.task == tc.task:
             continue
         session.println()
         session.println("  " + task_header(c))

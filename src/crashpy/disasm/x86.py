@@ -339,6 +339,20 @@ def _ud1(code: bytes, pos: int, address: int) -> Insn | None:
 
 def decode(code: bytes, address: int) -> Iterator[Insn]:
     """Every instruction in `code`, which starts at `address`; undecodable bytes as gdb's (bad)."""
+    for unit in _walk(code, address):
+        yield unit if isinstance(unit, Insn) else _format(unit)
+
+
+def instruction_bounds(code: bytes, address: int) -> Iterator[tuple[int, int]]:
+    """(address, size) of every instruction decode() finds in `code`, without gdb's text (a quick walk
+    for callers that look at instruction boundaries only)."""
+    for unit in _walk(code, address):
+        yield unit.address, unit.size
+
+
+def _walk(code: bytes, address: int) -> Iterator[Insn | capstone.CsInsn]:
+    """decode()'s walk: capstone's instructions as capstone gives them, an Insn for what capstone
+    cannot decode (ud1 without operands, sequences it does not know, gdb's (bad))."""
     md = _engine()
     pos = 0
     n = len(code)
@@ -352,7 +366,7 @@ def decode(code: bytes, address: int) -> Iterator[Insn]:
                     pos += special.size
                     progressed = True
                     break
-            yield _format(insn)
+            yield insn
             pos += insn.size
             progressed = True
         if pos < n and not progressed:

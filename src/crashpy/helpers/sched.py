@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from crashpy.errors import CommandError
 
 if TYPE_CHECKING:
-    from crashpy.helpers.tasks import TaskTable
+    from crashpy.helpers.tasks import TaskContext, TaskTable
     from crashpy.program import Program
 
 
@@ -27,8 +27,21 @@ def rq_clock(prog: Program, cpu: int) -> int:
 
 
 def task_last_run(prog: Program, task: int) -> int:
-    """task->sched_info.last_arrival, crash's task_last_run() on kernels since 2.6.x."""
-    return prog.read_u64(task + prog.offsetof("task_struct", "sched_info.last_arrival"))
+    """task->sched_info.last_arrival, crash's task_last_run() on kernels since 2.6.x (kept per task)."""
+    known: dict[int, int] = prog.cache("sched.last_run", dict)
+    value = known.get(task)
+    if value is None:
+        value = known[task] = prog.read_u64(task + prog.offsetof("task_struct", "sched_info.last_arrival"))
+    return value
+
+
+def tasks_by_last_run(prog: Program, table: TaskTable) -> list[TaskContext]:
+    """The task table sorted by last run, most recent first, as crash sorts it for ps -l/-m and
+    foreach (a stable sort; kept, as foreach runs ps once per task)."""
+    result: list[TaskContext] = prog.cache(
+        "sched.by_last_run", lambda: sorted(table.contexts, key=lambda tc: -task_last_run(prog, tc.task))
+    )
+    return result
 
 
 def task_prio(prog: Program, task: int) -> int:

@@ -17,6 +17,7 @@ import bisect
 import hashlib
 import marshal
 import os
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,7 +78,7 @@ def section_letter(name: str, flags: int, sh_type: int) -> str:
     return "?"
 
 
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  # 2: the value hash saved too
 
 
 def _cache_file(prog: Program) -> Path | None:
@@ -96,11 +97,13 @@ def _cache_file(prog: Program) -> Path | None:
 class CrashSymtab:
     """crash's kernel symbol table, built from the vmlinux ELF the way crash's BFD reading does."""
 
-    _SAVED = ("names", "values", "types", "first_ksymbol", "percpu_syms", "text_ranges", "sections")
+    _SAVED = (
+        "names", "values", "types", "first_ksymbol", "percpu_syms", "text_ranges", "sections", "value_buckets",
+    )  # fmt: skip
 
     def __init__(self, prog: Program) -> None:
-        self._val_hash: dict[int, list[int]] | None = None
-        self._val_last: dict[int, int] = {}
+        self._val_hash: list[list[int]] | None = None
+        self._val_last: list[int] = []
         self._prog = prog
         cache = _cache_file(prog)
         if cache is not None and self._load(cache):
@@ -116,7 +119,7 @@ class CrashSymtab:
                 setattr(self, name, value)
         except (OSError, ValueError, EOFError, TypeError):
             return False
-        self._index_names()
+        self._forget_name_index()
         return True
 
     def _save(self, path: Path) -> None:
@@ -128,12 +131,37 @@ class CrashSymtab:
         except OSError:
             pass  # a read-only cache only costs the next start-up its build time
 
-    def _index_names(self) -> None:
-        self._by_name: dict[str, int] = {}
-        self._counts: dict[str, int] = {}
-        for idx, name in enumerate(self.names):
-            self._by_name.setdefault(name, idx)
-            self._counts[name] = self._counts.get(name, 0) + 1
+    # A session's first few look-ups by name (bt's start-up makes about ten) scan the names at C speed;
+    # after this many the name index is built (about 40 ms for a kernel's 117,000 names).
+    _SCANS_BEFORE_INDEX = 16
+
+    def _forget_name_index(self) -> None:
+        """Forget the name indexes: they are built when look-ups by name need them (an address look-up,
+        as ps makes for a sysrq dump's panic task, needs none)."""
+        self._first_by_name: dict[str, int] | None = None
+        self._name_counts: Counter[str] | None = None
+        self._name_scans = 0
+
+    def _first_index(self, name: str) -> int | None:
+        """The index of the first kernel symbol called `name`, or None."""
+        index = self._first_by_name
+        if index is None:
+            if self._name_scans < self._SCANS_BEFORE_INDEX:
+                self._name_scans += 1
+                try:
+                    return self.names.index(name)
+                except ValueError:
+                    return None
+            n = len(self.names)
+            # Each name's first index: written from the end, so the first occurrence is written last.
+            index = self._first_by_name = dict(zip(reversed(self.names), range(n - 1, -1, -1), strict=True))
+        return index.get(name)
+
+    def _count(self, name: str) -> int:
+        """How many kernel symbols are called `name`."""
+        if self._name_counts is None:
+            self._name_counts = Counter(self.names)
+        return self._name_counts[name]
 
     def _build(self, prog: Program) -> None:
         self.names: list[str] = []
@@ -143,9 +171,10 @@ class CrashSymtab:
         self.percpu_syms = False
         self.text_ranges: list[tuple[int, int]] = []
         self.sections: list[tuple[str, int, int]] = []  # BFD's sections: (name, vma, end), link-time
+        self.value_buckets: list[list[int]] = []
         image = prog.image
         if image is None:
-            self._index_names()
+            self._forget_name_index()
             return
         sections = image.sections
         offset = prog.kaslr_offset
@@ -227,7 +256,8 @@ class CrashSymtab:
             self.names.append(name)
             self.values.append(value)
             self.types.append(letter)
-        self._index_names()
+        self._forget_name_index()
+        self.value_buckets = self._bucket_values()
 
     def __len__(self) -> int:
         return len(self.names)
@@ -270,7 +300,7 @@ class CrashSymtab:
 
     def search(self, name: str) -> CrashSymbol | None:
         """symbol_search(): the first symbol called `name` (the kernel's, else the lowest module one)."""
-        idx = self._by_name.get(name)
+        idx = self._first_index(name)
         if idx is None:
             return self._module_hit(self.modules.lowest_by_name(name))
         return self[idx]
@@ -280,10 +310,10 @@ class CrashSymtab:
         return None if sym is None else sym.value
 
     def exists(self, name: str) -> bool:
-        return name in self._by_name or self.search(name) is not None
+        return self.search(name) is not None
 
     def name_count(self, name: str) -> int:
-        return self._counts.get(name, 0) + len(self.modules.by_name(name))
+        return self._count(name) + len(self.modules.by_name(name))
 
     def search_next(self, name: str, after: CrashSymbol) -> CrashSymbol | None:
         n = len(self.names)
@@ -323,12 +353,19 @@ class CrashSymtab:
             return not (self.percpu_syms and value < self.first_ksymbol)
         return self.modules.module_of(value) is not None
 
-    def _build_value_hash(self) -> None:
-        buckets: dict[int, list[int]] = {}
+    def _bucket_values(self) -> list[list[int]]:
+        """crash's symval_hash: the indexes of the symbols of each bucket (page number % 512), ascending
+        (built with the table and kept in its disk cache)."""
+        buckets: list[list[int]] = [[] for _ in range(_SYMVAL_HASH)]
         for i, v in enumerate(self.values):
-            buckets.setdefault((v >> 12) % _SYMVAL_HASH, []).append(i)
-        self._val_hash = buckets
-        self._val_last = {k: 0 for k in buckets}
+            buckets[(v >> 12) % _SYMVAL_HASH].append(i)
+        return buckets
+
+    def _build_value_hash(self) -> None:
+        if len(self.value_buckets) != _SYMVAL_HASH:
+            self.value_buckets = self._bucket_values()
+        self._val_hash = self.value_buckets
+        self._val_last = [0] * _SYMVAL_HASH
 
     def _symval_hash_search(self, value: int) -> int | None:
         """crash's symval_hash_search(): a symbol of `value`, else the highest below it in the same
@@ -340,7 +377,7 @@ class CrashSymtab:
             self._build_value_hash()
             assert self._val_hash is not None
         index = (value >> 12) % _SYMVAL_HASH
-        chain = self._val_hash.get(index)
+        chain = self._val_hash[index]
         if not chain:
             return None
         values = self.values

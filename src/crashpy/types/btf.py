@@ -7,17 +7,22 @@ string section. Type ids count records from 1 (0 is void). Split BTF (kernel mod
 type ids and string offsets of a base BTF.
 
 Opening scans the type section once, keeping only each record's word offset in an array; Type
-objects are made on demand and cached. The name index is built on the first look-up by name.
+objects are made on demand and cached. The name index is built on the first look-up by name. A
+vmlinux's record offsets and name index are kept on disk (load_btf_from_elf), so that the next
+session opens its BTF without scanning it.
 """
 
 from __future__ import annotations
 
 import array
+import hashlib
+import marshal
 import os
 import struct
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from crashpy.elf.file import ElfFile
 from crashpy.errors import CrashpyError
@@ -107,6 +112,10 @@ class BTFFormatError(CrashpyError):
     """The bytes are not BTF, or are corrupt."""
 
 
+SavedIndex = tuple[bytes, dict[bytes, int | list[int]]]
+"""A BTF's record offsets (array "I" bytes) and name index, as BTF.saved_index() gives them."""
+
+
 class BTF:
     """Kernel type information from a BTF blob (the .BTF section's bytes).
 
@@ -119,7 +128,9 @@ class BTF:
         data: bytes | bytearray | memoryview,
         base: BTF | None = None,
         pointer_size: int | None = None,
+        index: SavedIndex | None = None,
     ) -> None:
+        """`index`: the record offsets and name index saved from a BTF of the same bytes (saved_index())."""
         t0 = time.perf_counter()
         raw = memoryview(data)
         if len(raw) < 24:
@@ -158,12 +169,24 @@ class BTF:
             words.byteswap()
         self._words = words
         self._first_id = base.n_types if base is not None else 1
-        self._offsets = self._scan(words)
+        if index is None:
+            self._offsets = self._scan(words)
+        else:
+            offsets = array.array("I")
+            offsets.frombytes(index[0])
+            if not offsets or offsets[0] != 0 or offsets[-1] + 3 > len(words):
+                raise BTFFormatError("BTF: a saved index that does not fit the type section")
+            self._offsets = offsets
         self.n_types: int = self._first_id + len(self._offsets)
         """Type ids run from 0 (void) to n_types - 1, including a base's."""
         self._cache: list[Type | None] = [None] * len(self._offsets)
         self._void: VoidType = base._void if base is not None else VoidType()
-        self._names: dict[bytes, int | list[int]] | None = None
+        self._names: dict[bytes, int | list[int]] | None = None if index is None else index[1]
+        # Answers by name, kept because a BTF never changes once read: a command asks for the same
+        # few types and members once per task (a TypeLookupError is kept as its class and message).
+        self._found: dict[tuple[str, str | None], Type | None] = {}
+        self._spelled: dict[str, Type | tuple[type[TypeLookupError], str]] = {}
+        self._offsets_of: dict[tuple[str, str], int | tuple[type[TypeLookupError], str]] = {}
         self._pointer_size = pointer_size
         self.index_seconds = time.perf_counter() - t0
         """How long opening (header, copy, record scan) took."""
@@ -436,6 +459,11 @@ class BTF:
         self._names = names
         return names
 
+    def saved_index(self) -> SavedIndex:
+        """What BTF(data, index=...) needs to open the same bytes again without scanning them: the
+        record offsets and the name index (built now if it was not)."""
+        return self._offsets.tobytes(), self._name_index()
+
     def _find_ids(self, name: str, kinds: tuple[int, ...] | None) -> list[int]:
         """Ids named `name` of `kinds` (any if None), here and in the base, best kind first."""
         found: list[int] = []
@@ -484,6 +512,16 @@ class BTF:
 
     def find(self, name: str, kind: str | None = None) -> Type | None:
         """The type called `name` of `kind` (see find_all), a complete definition if there is one."""
+        key = (name, kind)
+        try:
+            return self._found[key]
+        except KeyError:
+            pass
+        t = self._find(name, kind)
+        self._found[key] = t
+        return t
+
+    def _find(self, name: str, kind: str | None) -> Type | None:
         tag, bare = split_tag(name)
         if tag is not None:
             if kind is not None and kind != tag:
@@ -517,7 +555,16 @@ class BTF:
     def lookup_type(self, spelling: str) -> Type:
         """The type a C type name spells ("struct task_struct", "unsigned long", "char *"); a bare
         name may be a struct/union/enum tag as in crash ("task_struct"). Raises TypeLookupError."""
-        return lookup_type(self, spelling)
+        hit = self._spelled.get(spelling)
+        if hit is None:
+            try:
+                hit = lookup_type(self, spelling)
+            except TypeLookupError as e:
+                hit = (type(e), e.message)
+            self._spelled[spelling] = hit
+        if isinstance(hit, tuple):
+            raise hit[0](hit[1])
+        return hit
 
     def sizeof(self, spelling: str) -> int:
         """sizeof a type name ("task_struct", "struct page", "unsigned long", "pid_t", "void *")."""
@@ -533,7 +580,17 @@ class BTF:
 
     def offsetof(self, type_spelling: str, path: str) -> int:
         """offsetof(type, path) in bytes: offsetof("task_struct", "thread.sp")."""
-        return self._aggregate(type_spelling).offsetof(path)
+        key = (type_spelling, path)
+        hit = self._offsets_of.get(key)
+        if hit is None:
+            try:
+                hit = self._aggregate(type_spelling).offsetof(path)
+            except TypeLookupError as e:
+                hit = (type(e), e.message)
+            self._offsets_of[key] = hit
+        if isinstance(hit, tuple):
+            raise hit[0](hit[1])
+        return hit
 
     def _aggregate(self, type_spelling: str) -> Type:
         t = self.lookup_type(type_spelling)
@@ -567,14 +624,71 @@ class BTF:
 # Finding .BTF in an ELF file
 
 
-def load_btf_from_elf(elf: str | os.PathLike[str] | ElfFile, base: BTF | None = None) -> BTF | None:
+_INDEX_VERSION = 1
+
+
+def _index_file(path: str | os.PathLike[str]) -> Path | None:
+    """Where the index of the BTF of the ELF file `path` is kept: keyed by the file's real path, size
+    and modification time, under $CRASHPY_CACHE (default ~/.cache/crashpy)/btf-index."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    key = f"{_INDEX_VERSION}:{os.path.realpath(path)}:{st.st_size}:{st.st_mtime_ns}"
+    root = Path(os.environ.get("CRASHPY_CACHE") or Path.home() / ".cache" / "crashpy")
+    return root / "btf-index" / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".marshal")
+
+
+def _read_index(file: Path) -> SavedIndex | None:
+    try:
+        saved = marshal.loads(file.read_bytes())
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+    if (
+        isinstance(saved, tuple)
+        and len(saved) == 2
+        and isinstance(saved[0], bytes)
+        and isinstance(saved[1], dict)
+    ):
+        return saved
+    return None
+
+
+def _write_index(file: Path, btf: BTF) -> None:
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = file.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_bytes(marshal.dumps(btf.saved_index()))
+        tmp.replace(file)
+    except OSError:
+        pass  # a read-only cache only costs the next session its scan
+
+
+def load_btf_from_elf(
+    elf: str | os.PathLike[str] | ElfFile, base: BTF | None = None, *, disk_cache: bool = True
+) -> BTF | None:
     """The BTF of a vmlinux (or, with `base`, of a kernel module .ko), given as a path or an open
-    ElfFile; None if it has no .BTF section. ElfError when the file is no readable ELF file."""
+    ElfFile; None if it has no .BTF section. ElfError when the file is no readable ELF file.
+    A vmlinux's index is read from the disk cache when it is there, and put there when it is not
+    (disk_cache=False does neither)."""
     if isinstance(elf, ElfFile):
+        path = elf.path
         data = elf.section_data(".BTF")
     else:
+        path = os.fspath(elf)
         with ElfFile(elf) as f:
             data = f.section_data(".BTF")
     if data is None:
         return None
-    return BTF(data, base=base)
+    file = _index_file(path) if disk_cache and base is None else None
+    if file is None:
+        return BTF(data, base=base)
+    saved = _read_index(file)
+    if saved is not None:
+        try:
+            return BTF(data, index=saved)
+        except BTFFormatError:
+            pass  # an index that does not fit: scan again and replace it
+    btf = BTF(data)
+    _write_index(file, btf)
+    return btf

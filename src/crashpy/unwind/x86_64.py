@@ -235,6 +235,8 @@ class Unwinder:
         v = self._symval("thread_return")
         if v:
             return v
+        from crashpy.disasm.x86 import instruction_bounds
+
         target = self._symval("__switch_to_asm") or self._symval("__switch_to")
         for name in ("schedule", "__schedule"):
             start = self._symval(name)
@@ -243,10 +245,15 @@ class Unwinder:
             found = self.symtab.search(name)
             nxt = self.symtab.next_symbol(found) if found else None
             end = nxt.value if nxt else start + 0x1000
-            for addr, _mn, _text in self._insns(start, end):
-                code = self._code_at(addr)
-                if code is not None and code == target:
-                    return self._next_insn(start, end, addr)
+            try:
+                code = self.prog.read(start, max(end - start, 1), what="gdb_readmem_callback")
+            except FaultError:
+                continue
+            # instruction boundaries only: gdb's text of the whole function is not needed here
+            bounds = list(instruction_bounds(code, start))
+            for k, (addr, _size) in enumerate(bounds):
+                if code[addr - start] == 0xE8 and self._code_at(addr) == target:
+                    return bounds[k + 1][0] if k + 1 < len(bounds) else addr + 5
         return self._symval("schedule")
 
     def _insns(self, start: int, end: int) -> list[tuple[int, str, str]]:
@@ -275,13 +282,6 @@ class Unwinder:
         if raw[0] != 0xE8:
             return None
         return (addr + 5 + struct.unpack("<i", raw[1:5])[0]) & 0xFFFFFFFFFFFFFFFF
-
-    def _next_insn(self, start: int, end: int, addr: int) -> int:
-        insns = self._insns(start, end)
-        for k, (a, _m, _t) in enumerate(insns):
-            if a == addr and k + 1 < len(insns):
-                return insns[k + 1][0]
-        return addr + 5
 
     def function_called_by(self, rip: int) -> str | None:
         """The function a direct call at `rip` calls (x86_64_function_called_by), or None."""
@@ -347,7 +347,9 @@ def prstatus_regs(prog: Program, cpu: int) -> dict[str, int] | None:
     """The registers of `cpu`'s NT_PRSTATUS note (the only note, when there is one), or None."""
     from crashpy.dumpfile.notes import prstatus_registers
 
-    regs = prstatus_registers(prog.dump.info.notes)
+    regs: list[dict[str, int]] = prog.cache(
+        "dump.prstatus_registers", lambda: prstatus_registers(prog.dump.info.notes)
+    )
     if len(regs) == 1:
         return regs[0]
     return regs[cpu] if cpu < len(regs) else None
