@@ -258,13 +258,16 @@ class Prefetcher(oracle.Prefetch, threading.Thread):
 
 
 def load_plan(dump_dir: Path) -> list[Entry]:
-    """The plan's sessions whose dumps exist in `dump_dir`."""
+    """The plan's sessions whose dumps exist in `dump_dir`; none when the plan was recorded on another
+    kernel release (its commands carry that kernel's addresses: running them would only cost time)."""
     try:
         plan = json.loads(PLAN_FILE.read_text())
     except (OSError, ValueError):
         return []
+    if not isinstance(plan, dict) or plan.get("release") != dump_dir.resolve().name:
+        return []
     entries: list[Entry] = []
-    for item in plan:
+    for item in plan["sessions"]:
         dump = (dump_dir / str(item["dump"])).resolve()
         if dump.is_file():
             entries.append(
@@ -299,5 +302,8 @@ def write_plan(dump_dir: Path) -> int:
     """Write the sessions this run asked for (on dumps of `dump_dir`) as the plan; how many."""
     root = str(dump_dir.resolve())
     plan = [{k: v for k, v in e.items() if k != "dir"} for e in oracle.recorded_plan() if e["dir"] == root]
-    PLAN_FILE.write_text(json.dumps(plan, indent=0, sort_keys=True) + "\n")
+    # the dumps' directory is named after the kernel release they were built from
+    PLAN_FILE.write_text(
+        json.dumps({"release": dump_dir.resolve().name, "sessions": plan}, indent=0, sort_keys=True) + "\n"
+    )
     return len(plan)
