@@ -21,6 +21,7 @@ import bisect
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from crashpy.bits import MASK64
 from crashpy.commands.registry import command
 from crashpy.errors import AddressSpace, CommandError, FaultError, FaultKind
 from crashpy.helpers.numbers import DivisionByZero, can_eval, eval_expression, hexadecimal, htol, stol
@@ -188,7 +189,7 @@ def symstr(table: CrashSymtab, value: int, radix: int) -> str:
     if found is None:
         return ""
     sym, offset = found
-    offset &= (1 << 64) - 1
+    offset &= MASK64
     if not offset:
         return sym.name
     if radix == 16:

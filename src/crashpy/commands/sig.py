@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from crashpy.bits import MASK64
 from crashpy.commands.ps import group_leader_shown, task_header
 from crashpy.commands.registry import command
 from crashpy.errors import CommandError
@@ -89,7 +90,7 @@ def _center(text: str, size: int) -> str:
 
 
 def _handler(value: int) -> str:
-    if value == 0xFFFFFFFFFFFFFFFF:
+    if value == MASK64:
         return "SIG_ERR"
     if value == 0:
         return "SIG_DFL"

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from crashpy.bits import MASK64
 from crashpy.errors import CommandError
 
-MASK64 = (1 << 64) - 1
 MAX_HEXADDR_STRLEN = 16  # x86_64
 LONG_LONG_PRLEN = 16
 

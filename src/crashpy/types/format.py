@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from crashpy.bits import MASK64
 from crashpy.errors import CrashpyError
 from crashpy.types.model import (
     QUALIFIER_KINDS,
@@ -38,8 +39,6 @@ from crashpy.types.model import (
 
 if TYPE_CHECKING:
     from crashpy.program import Program
-
-MASK64 = (1 << 64) - 1
 
 # ---------------------------------------------------------------------------------------------------------
 # The gdb view of a model type
