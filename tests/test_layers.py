@@ -50,7 +50,6 @@ KNOWN_LONG = {
     "crashpy/commands/struct.py",
     "crashpy/helpers/printk.py",
     "crashpy/types/format.py",
-    "crashpy/types/model.py",
     "crashpy/unwind/x86_64.py",
 }
 
