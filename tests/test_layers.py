@@ -49,7 +49,6 @@ KNOWN: set[tuple[str, str]] = {
 KNOWN_LONG = {
     "crashpy/commands/struct.py",
     "crashpy/helpers/printk.py",
-    "crashpy/types/format.py",
     "crashpy/unwind/x86_64.py",
 }
 

@@ -115,7 +115,7 @@ def _is_string(session: Session, struct: str, member: str) -> bool:
 def fill_member_offsets(session: Session, spec: str) -> FastMembers:
     """crash's fill_member_offsets(): offset, size and kind of each member of `struct.m1,m2`."""
     from crashpy.expr import evaluate
-    from crashpy.types.format import strip, type_length
+    from crashpy.types.gdb_view import strip, type_length
     from crashpy.types.model import TypeKind
 
     name, dot, members = spec.partition(".")

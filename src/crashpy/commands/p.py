@@ -19,7 +19,7 @@ from crashpy.helpers.crash_reads import PAGE_SIZE, read_as_crash
 from crashpy.helpers.numbers import crash_args, getopt, parse_line
 from crashpy.object import Object, is_percpu_symbol
 from crashpy.session import Session
-from crashpy.types.format import PartialOutput, PrintOptions, ValuePrinter
+from crashpy.types.valprint import PartialOutput, PrintOptions, ValuePrinter
 
 if TYPE_CHECKING:
     from crashpy.program import Program

@@ -17,8 +17,9 @@ from crashpy.expr import GdbError, parse_expression, scope
 from crashpy.expr.evaluator import expression_type
 from crashpy.expr.parser import TypeExpr
 from crashpy.session import Session
-from crashpy.types.format import _peel, whatis_text
+from crashpy.types.gdb_view import peel
 from crashpy.types.model import TypeKind
+from crashpy.types.typeprint import whatis_text
 
 
 def gdb_type_text(session: Session, expr: str, show: int, offsets: bool = False) -> str:
@@ -34,7 +35,7 @@ def gdb_type_text(session: Session, expr: str, show: int, offsets: bool = False)
     if isinstance(node, TypeExpr):
         t = node.type
         if show < 0:
-            base = _peel(t)[0]
+            base = peel(t)[0]
             if base.kind is TypeKind.TYPEDEF and base is t:
                 t = base.target
     else:

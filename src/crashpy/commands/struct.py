@@ -42,7 +42,7 @@ from crashpy.helpers.downsized import is_downsized
 from crashpy.helpers.numbers import getopt, htol, is_a_number, parse_line, stol
 from crashpy.object import Object, is_percpu_symbol
 from crashpy.session import Session
-from crashpy.types.format import PartialOutput
+from crashpy.types.valprint import PartialOutput
 
 if TYPE_CHECKING:
     from crashpy.commands.rd import ReadSpan
@@ -559,7 +559,7 @@ def _value_symbol(session: Session, value: int) -> str | None:
 def _symbol_type_code(session: Session, name: str) -> str | None:
     """gdb's type code of a symbol (get_symbol_type): struct, union, int, pointer, array, function..."""
     from crashpy.object import function_type, variable_type
-    from crashpy.types.format import strip
+    from crashpy.types.gdb_view import strip
 
     t = variable_type(session.prog, name) or function_type(session.prog, name)
     if t is None:
@@ -570,7 +570,7 @@ def _symbol_type_code(session: Session, name: str) -> str | None:
 def _datatype_code(session: Session, name: str) -> str | None:
     """crash's datatype_exists(): gdb's type code for a type name (typedefs resolved), or None."""
     from crashpy.commands.whatis import datatype_info
-    from crashpy.types.format import strip
+    from crashpy.types.gdb_view import strip
 
     dm = datatype_info(session, name.split(".")[0])
     if dm is None:
