@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from crashpy.commands.p import fgets_lines, process_gdb_output
-from crashpy.commands.struct import parse_for_member, parse_for_member_extended
 from crashpy.expr.evaluator import BUILTIN_TYPES
+from crashpy.expr.gdb import fgets_lines, process_gdb_output
+from crashpy.expr.struct_members import parse_for_member, parse_for_member_extended
 from crashpy.types.c_literals import char_literal, enum_text, printstr
 from crashpy.types.model import (
     ArrayType,

@@ -502,11 +502,10 @@ def cmd_dis(session: Session, args: list[str]) -> None:
 
 def _user_reader(session: Session) -> Callable[[int, int], bytes]:
     """Reads from the user address space of the current context (crash's MEMTYPE_UVADDR)."""
-    from crashpy.commands.set import current_context
     from crashpy.errors import AddressSpace, FaultKind
 
     prog = session.prog
-    mm = current_context(session).mm
+    mm = session.current_context().mm
     pgd = 0
     if mm:
         pgd = prog.read_u64(mm + prog.offsetof("mm_struct", "pgd"))

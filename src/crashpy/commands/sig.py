@@ -178,7 +178,6 @@ def sig_thread_group(
 @command("sig", summary="task signal handling", help=HELP)
 def cmd_sig(session: Session, args: list[str]) -> None:
     from crashpy.commands.help import print_usage
-    from crashpy.commands.set import current_context
 
     parsed = getopt(args, "lR:s:g")
     bad = False
@@ -226,7 +225,7 @@ def cmd_sig(session: Session, args: list[str]) -> None:
             session.println(f"sig: invalid task or pid value: {arg}")
             session.println()
     if not tasks and not bogus:
-        tasks.append(current_context(session))
+        tasks.append(session.current_context())
     shown: dict[str, bool] = {}
     for tc in tasks:
         if group:

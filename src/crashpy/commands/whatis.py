@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crashpy.commands.p import GdbFailed, args_of, fgets_lines, whatis_variable
 from crashpy.commands.ptype import gdb_type_text
 from crashpy.commands.registry import command
 from crashpy.errors import CrashpyError
 from crashpy.expr import evaluate, parse_expression
+from crashpy.expr.gdb import GdbFailed, fgets_lines
 from crashpy.expr.parser import Name, TypeExpr
-from crashpy.helpers.numbers import getopt, parse_line
+from crashpy.helpers.numbers import command_args, getopt, parse_line
 from crashpy.session import Session
 from crashpy.types.gdb_view import check_typedef, peel, strip, type_length
 from crashpy.types.model import EnumType, StructType, Type, TypeKind
@@ -339,6 +339,28 @@ def _empty_offset(out: list[str], dm: DataType, inbuf: str, end_of_block: bool, 
 # ---------------------------------------------------------------------------------------------------------
 # The command
 
+
+def whatis_variable(session: Session, name: str) -> str:
+    """crash's whatis_variable(): the declaration `type name;` made from gdb's `whatis name`."""
+    try:
+        text = gdb_type_text(session, name, -1)
+    except CrashpyError:
+        raise CrashpyError(f"gdb request failed: whatis {name}") from None
+    buf = text.splitlines()[0] if text else "type = "
+    buf = buf.strip()
+    body = buf[len("type = ") :] if buf.startswith("type = ") else buf
+    if "[" in buf:
+        k = body.index("[")
+        return body[:k] + name + body[k:] + ";\n"
+    if "(" in buf:
+        if buf.index("(") == buf.rindex("("):
+            k = body.index("(")
+        else:
+            k = body.index(")")
+        return body[:k] + name + body[k:] + ";\n"
+    sep = "" if body.endswith("*") else " "
+    return f"{body}{sep}{name};\n"
+
 HELP = """\
 NAME
   whatis - search symbol table for data or type information
@@ -407,7 +429,7 @@ def _usage(session: Session) -> None:
 
 @command("whatis", summary="search symbol table for data or type information", help=HELP)
 def cmd_whatis(session: Session, args: list[str]) -> None:
-    argv = args_of(session, args)
+    argv = command_args(session.current_line, args)
     parsed = getopt(argv, "om:r:")
     show_offset = False
     member: str | None = None

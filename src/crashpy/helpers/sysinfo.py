@@ -159,6 +159,18 @@ def cpu_count(prog: Program) -> int:
     return cpus
 
 
+def crash_cpu_count(prog: Program) -> int:
+    """kt->cpus, as crash's commands count CPUs (cpu_count(), or one per per-CPU offset), kept on `prog`."""
+
+    def count() -> int:
+        try:
+            return cpu_count(prog)
+        except Exception:  # noqa: BLE001
+            return len(prog.percpu_offsets)
+
+    return prog.cache("crash_cpus", count)  # type: ignore[no-any-return]
+
+
 def memory_bytes(prog: Program) -> int:
     """Total memory: node_present_pages of every online node (crash's total_node_memory)."""
     page = prog.vmcoreinfo.page_size
