@@ -2,8 +2,9 @@
 
 crash's `p` hands its expression to gdb and post-processes the text (symbols.c: cmd_p,
 process_gdb_output, display_per_cpu_info); crashpy evaluates and prints the expression itself in
-gdb's format (session.gdb, crashpy/expr/gdb.py), then applies the same post-processing. A failed expression prints crash's one line,
-`p: gdb request failed: p foo` (crash keeps gdb's own message out of its output).
+gdb's format (session.gdb, crashpy/expr/gdb.py), then applies the same post-processing. A failed
+expression prints crash's one line, `p: gdb request failed: p foo` (crash keeps gdb's own message out
+of its output).
 """
 
 from __future__ import annotations
