@@ -270,12 +270,10 @@ def test_use_session(dumps: dict[str, Path]) -> None:
 
 def test_run_never_pages(dumps: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     """The REPL's session pages on a terminal; `prog.run` inside `py` still gets the text back."""
-    from crashpy.commands.set import settings
-
     session = Session(program(dumps["vmlinux"], dumps["sysrq.elf"]), io.StringIO())
     kernel = use_session(session.prog, session)
     monkeypatch.setenv("CRASHPAGER", "cat > /dev/null")
-    s = settings(session)
+    s = session.settings
     monkeypatch.setattr(s, "scroll", True)
     monkeypatch.setattr(s, "scroll_command", "CRASHPAGER")
     session.paging = True

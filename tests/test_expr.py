@@ -10,7 +10,6 @@ from crashpy.expr.evaluator import BUILTIN_TYPES, Evaluator, Scope, ValueHistory
 from crashpy.expr.lexer import parse_number, tokenize
 from crashpy.expr.parser import Binary, Cast, Member, Num, Parser, SizeofType, TypeExpr, Unary
 from crashpy.object import Object, ObjectError, pointer_to
-from crashpy.types.format import type_to_string
 from crashpy.types.model import (
     ArrayType,
     EnumType,
@@ -24,6 +23,7 @@ from crashpy.types.model import (
 from crashpy.types.model import (
     Member as TMember,
 )
+from crashpy.types.typeprint import type_to_string
 
 # ---------------------------------------------------------------------------------------------------------
 # A small synthetic kernel: struct list_head, struct item { int id; char name[8]; struct list_head node; }

@@ -4,19 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from crashpy.commands.p import fgets_lines, process_gdb_output
-from crashpy.commands.struct import parse_for_member, parse_for_member_extended
 from crashpy.expr.evaluator import BUILTIN_TYPES
-from crashpy.types.format import (
-    PrintOptions,
-    TypePrinter,
-    ValuePrinter,
-    char_literal,
-    enum_text,
-    printstr,
-    type_to_string,
-    whatis_text,
-)
+from crashpy.expr.gdb import fgets_lines, process_gdb_output
+from crashpy.expr.struct_members import parse_for_member, parse_for_member_extended
+from crashpy.types.c_literals import char_literal, enum_text, printstr
 from crashpy.types.model import (
     ArrayType,
     EnumType,
@@ -30,6 +21,8 @@ from crashpy.types.model import (
     TypedefType,
     TypeKind,
 )
+from crashpy.types.typeprint import TypePrinter, type_to_string, whatis_text
+from crashpy.types.valprint import PrintOptions, ValuePrinter
 
 INT = BUILTIN_TYPES["int"]
 UINT = IntType("unsigned int", 4, False)

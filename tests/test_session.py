@@ -144,12 +144,10 @@ def test_repeat_until_failure_or_ctrl_c(session: tuple[object, io.StringIO]) -> 
 
 
 def test_pager(session: tuple[object, io.StringIO], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from crashpy.commands.set import settings
-
     s, _out = session  # type: ignore[misc]
     paged = tmp_path / "paged.txt"
     monkeypatch.setenv("CRASHPAGER", f"cat > {paged}")
-    st = settings(s)
+    st = s.settings  # type: ignore[attr-defined]
     saved = (st.scroll, st.scroll_command)
     try:
         st.scroll, st.scroll_command = True, "CRASHPAGER"

@@ -19,6 +19,8 @@ import pytest
 
 from crashpy.elf import ElfError, ElfFile
 from crashpy.types.btf import BTF, BTFFormatError, load_btf_from_elf
+from crashpy.types.int_names import canonical_int_name
+from crashpy.types.lookup import iter_members_recursive
 from crashpy.types.model import (
     ArrayType,
     EnumType,
@@ -33,8 +35,6 @@ from crashpy.types.model import (
     TypeKind,
     TypeLookupError,
     VarDecl,
-    canonical_int_name,
-    iter_members_recursive,
 )
 from tests.kernel_facts import kernel_paths
 

@@ -20,6 +20,7 @@ import pytest
 from crashpy.elf import ElfError
 from crashpy.types.btf import BTF, load_btf_from_elf
 from crashpy.types.dwarf import DwarfFormatError, DwarfTypes
+from crashpy.types.lookup import iter_members_recursive
 from crashpy.types.model import (
     ArrayType,
     EnumType,
@@ -29,7 +30,6 @@ from crashpy.types.model import (
     StructType,
     Type,
     TypeKind,
-    iter_members_recursive,
 )
 from tests.kernel_facts import banner as kernel_banner
 from tests.kernel_facts import elf_symbol as kernel_elf_symbol

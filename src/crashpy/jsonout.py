@@ -326,9 +326,8 @@ def task_document(session_or_prog: Session | Program, argv: list[str]) -> dict[s
         if isinstance(session_or_prog, Program):
             tasks = [table.panic_context()]
         else:
-            from crashpy.commands.set import current_context
 
-            tasks = [current_context(session_or_prog)]
+            tasks = [session_or_prog.current_context()]
     rows = []
     for tc in tasks:
         ts = api.object("struct task_struct", tc.task)
@@ -372,9 +371,8 @@ def bt_document(session_or_prog: Session | Program, argv: list[str]) -> dict[str
         if "p" in opts or isinstance(session_or_prog, Program):
             tasks = [table.panic_context()]
         else:
-            from crashpy.commands.set import current_context
 
-            tasks = [current_context(session_or_prog)]
+            tasks = [session_or_prog.current_context()]
     rows = []
     for tc in tasks:
         result = Tracer(prog, table, tc, BtOptions(), 10).run()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import struct as _struct
 from typing import TYPE_CHECKING, Any
 
+from crashpy.bits import MASK64
 from crashpy.dwarf.errors import DWARF_READ_ERRORS
 from crashpy.errors import AddressSpace, CrashpyError, FaultError, FaultKind
 from crashpy.types.model import (
@@ -37,7 +38,6 @@ from crashpy.types.model import (
 if TYPE_CHECKING:
     from crashpy.program import Program
 
-MASK64 = (1 << 64) - 1
 POINTER_SIZE = 8
 
 

@@ -343,7 +343,7 @@ class Program:
         return offs
 
     def percpu_address(self, sym_addr: int, cpu: int) -> int:
-        return (sym_addr + self.percpu_offsets[cpu]) & 0xFFFFFFFFFFFFFFFF
+        return (sym_addr + self.percpu_offsets[cpu]) & MASK64
 
     def cache(self, key: str, factory: Any) -> Any:
         """A per-program cache for helpers: factory() is called once per key."""

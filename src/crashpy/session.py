@@ -8,12 +8,16 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from crashpy.commands.registry import Command, load_all
-from crashpy.errors import CrashpyError
+from crashpy.errors import AddressSpace, CommandError, CrashpyError
 from crashpy.helpers.numbers import parse_line
 from crashpy.program import Program
+
+if TYPE_CHECKING:
+    from crashpy.expr.gdb import Gdb
+    from crashpy.helpers.tasks import TaskContext, TaskTable
 
 
 class ExitSession(Exception):
@@ -59,6 +63,31 @@ UNPAGED_COMMANDS = {"repeat", "py", "python"}
 MINIMAL_COMMANDS = {"log", "dis", "rd", "sym", "eval", "set", "extend", "help", "exit", "q"}
 
 
+@dataclass
+class Settings:
+    """crash's settable variables, as `set -v` shows them (the defaults of `crash` with piped output)."""
+
+    scroll: bool = False
+    scroll_command: str = "none"  # less | more | none | CRASHPAGER
+    refresh: bool = True
+    print_max: int = 256
+    print_array: bool = False
+    console: str | None = None
+    debug: int = 0
+    core: bool = False
+    hash: bool = True
+    silent: bool = False
+    edit: str = "vi"
+    unwind: bool = False
+    zero_excluded: bool = False
+    null_stop: bool = False
+    gdb: bool = False
+    scope: int = 0
+    offline_hide: bool = False
+    redzone: bool = True
+    error: str = "default"
+
+
 def split_redirect(line: str) -> tuple[str, str, str]:
     """Split crash's way: the first `|`, `!`, `>` or `>>` outside parentheses and quotes (`->` is no
     redirection) ends the command; returns (command, "|" or ">" or ">>" or "", the rest)."""
@@ -83,7 +112,8 @@ def split_redirect(line: str) -> tuple[str, str, str]:
 
 
 class Session:
-    """The command loop's state: the program, the output stream, crash's `set` context."""
+    """The command loop's state: the program, the output stream, crash's settings (`set`), the current
+    task context, and gdb's state (value history)."""
 
     def __init__(self, prog: Program, out: TextIO | None = None, *, minimal: bool = False) -> None:
         self.prog = prog
@@ -91,7 +121,9 @@ class Session:
         self.minimal = minimal
         self.commands = load_all()
         self.radix = 10
+        self.settings = Settings(refresh=not minimal)  # minimal mode has no task table to refresh
         self.current_cmd = ""
+        self.current_line = ""  # the command line as typed, for commands that read it whole (py, p)
         self.errors = 0  # commands that failed (an error line); a non-interactive run exits 3 if any
         self.interrupted = False  # Ctrl-C stopped the last command
         self.json_all = False  # crashpy --json: every command with a JSON form prints it
@@ -102,9 +134,74 @@ class Session:
             name: Alias(name, parse_line(text), "builtin") for name, text in BUILTIN_ALIASES
         }
         self.alias_origin = "runtime"  # what `alias` records as the origin of new aliases
+        self.context_task: int | None = None  # the current context's task_struct (`set`); None: the panic task
+        self.active_override: dict[int, int] = {}  # {cpu: task} that `set -a` made the active task of a cpu
+        self._gdb: Gdb | None = None
 
     def write(self, text: str) -> None:
         self.out.write(text)
+
+    # ---- gdb inside the session ------------------------------------------------------------------
+
+    @property
+    def gdb(self) -> Gdb:
+        """gdb as crash embeds it: the value history (kept for the session) and crash's readmem callback
+        over this session's program."""
+        from crashpy.expr.gdb import Gdb, GdbMemory
+
+        prog = self.prog
+        g = self._gdb
+        if g is None or g.memory.prog is not prog:
+            from crashpy.helpers.crash_reads import read_as_crash
+
+            def read_kernel(addr: int, size: int, what: str) -> bytes:
+                return read_as_crash(prog, addr, size, AddressSpace.KVADDR, what)
+
+            memory = GdbMemory(prog, read_kernel, lambda: self.current_cmd)
+            if g is None:
+                g = self._gdb = Gdb(memory)
+            else:
+                g.memory = memory
+        return g
+
+    # ---- the task context (crash's `set`) ----------------------------------------------------------
+
+    def task_table(self) -> TaskTable:
+        """The task table, or one line in crash's manner when the dump's task list cannot be read."""
+        from crashpy.helpers.tasks import task_table
+
+        try:
+            return task_table(self.prog)
+        except CommandError:
+            raise
+        except Exception as e:  # a damaged dump or a program without a kernel: no contexts to show
+            raise CommandError(f"cannot read the task list: {e}") from None
+
+    def current_context(self) -> TaskContext:
+        """The current task context: the panic task until `set` changes it."""
+        table = self.task_table()
+        task = self.context_task
+        if task is not None and task in table.by_task:
+            return table.by_task[task]
+        return table.panic_context()
+
+    @property
+    def current_cpu(self) -> int:
+        """The cpu an empty cpuspec (`p sym:`, `struct name addr:`) stands for."""
+        cpu = self.state.get("current_cpu")
+        return cpu if isinstance(cpu, int) else 0
+
+    def active_set(self) -> list[int]:
+        """The active task of each cpu (rq->curr), as changed by `set -a` in this session."""
+        active = list(self.task_table().active)
+        for cpu, task in self.active_override.items():
+            if 0 <= cpu < len(active):
+                active[cpu] = task
+        return active
+
+    def active_tasks(self) -> set[int]:
+        """crash's is_task_active(): the panic task, and each cpu's active task."""
+        return {*self.active_set(), self.task_table().panic_task}
 
     def println(self, text: str = "") -> None:
         self.out.write(text + "\n")
@@ -130,9 +227,7 @@ class Session:
         """The shell command `set scroll` pages through, or None when output is not paged."""
         if not self.paging:
             return None
-        from crashpy.commands.set import settings
-
-        s = settings(self)
+        s = self.settings
         if not s.scroll or s.silent:
             return None
         if s.scroll_command == "CRASHPAGER":

@@ -10,7 +10,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
-from crashpy.arch.x86_64 import MASK64, START_KERNEL_MAP
+from crashpy.arch.x86_64 import START_KERNEL_MAP
+from crashpy.bits import MASK64
 from crashpy.dumpfile.base import Note
 from crashpy.errors import FaultError
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MASK64 = 0xFFFFFFFFFFFFFFFF
+from crashpy.bits import MASK64
+
 START_KERNEL_MAP = 0xFFFFFFFF80000000
 PAGE_SIZE = 4096
 PAGE_SHIFT = 12

@@ -16,9 +16,9 @@ def print_banner(session: Session) -> None:
         return
     session.run_line("sys")
     try:
-        from crashpy.commands.set import current_context, format_context
+        from crashpy.commands.set import format_context
 
-        session.write(format_context(session, current_context(session), indent=5))
+        session.write(format_context(session, session.current_context(), indent=5))
     except Exception:  # no task table (damaged dump): sys alone, as before
         pass
     session.println()

@@ -332,13 +332,11 @@ def _run(args: argparse.Namespace, machine: MachineOptions, script: str | None, 
     for item in machine.ignored:
         _notice(f"-m {item}: not supported; ignored")
 
-    from crashpy.commands.set import settings
-
     session = Session(prog, sys.stdout, minimal=args.minimal)
     if args.json_all:
         session.json_all = True
         args.silent = True
-    s = settings(session)
+    s = session.settings
     s.debug = args.debug
     s.zero_excluded = args.zero_excluded
     s.silent = args.silent
@@ -407,12 +405,11 @@ def _run(args: argparse.Namespace, machine: MachineOptions, script: str | None, 
 def _run_lines(session: Session, lines: list[str] | TextIO, *, from_file: bool) -> None:
     """Run commands read from a file (-i, .crashpyrc) or a pipe, echoed after the prompt as crash echoes
     them unless silent; a Ctrl-C stops the rest of them."""
-    from crashpy.commands.set import settings
     for raw in lines:
         line = raw.rstrip("\n")
         if from_file and (not line.strip() or line.lstrip().startswith("#")):
             continue
-        if not settings(session).silent:
+        if not session.settings.silent:
             session.write(f"{PROMPT}{line}\n")
             session.out.flush()
         try:

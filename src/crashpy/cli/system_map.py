@@ -3,6 +3,7 @@ no vmlinux symbol table."""
 
 from __future__ import annotations
 
+from crashpy.bits import MASK64
 from crashpy.errors import StartupError
 from crashpy.program import Program
 from crashpy.symbols.table import Symbol
@@ -10,7 +11,6 @@ from crashpy.symbols.table import Symbol
 # Symbols every x86_64 kernel has, at addresses that differ between any two builds.
 ANCHORS = ("_stext", "_etext", "_sdata", "_edata", "__bss_start", "_end", "linux_banner", "init_task")
 _KERNEL_IMAGE_BASE = 0xFFFFFFFF80000000
-_MASK64 = 0xFFFFFFFFFFFFFFFF
 
 
 def read_system_map(path: str) -> list[tuple[str, int, str]]:
@@ -55,7 +55,7 @@ def load_system_map(prog: Program, path: str) -> int:
     count = 0
     for name, addr, letter in read_system_map(path):
         if addr >= _KERNEL_IMAGE_BASE and prog.kaslr_offset:
-            addr = (addr + prog.kaslr_offset) & _MASK64
+            addr = (addr + prog.kaslr_offset) & MASK64
         prog.symbols.add(Symbol(name, addr, letter))
         count += 1
     return count

@@ -138,7 +138,6 @@ class _Runner:
 @command("bt", summary="backtrace", help=HELP)
 def cmd_bt(session: Session, args: list[str]) -> None:
     from crashpy.commands.help import print_usage
-    from crashpy.commands.set import current_context
 
     prog = session.prog
     parsed = getopt(args, "D:fFI:S:c:n:aAloreEgstTdxR:Ovp")
@@ -254,7 +253,7 @@ def cmd_bt(session: Session, args: list[str]) -> None:
                 session.println(f"bt: cannot determine active task on cpu {cpu}")
         return
     if not parsed.args:
-        tc = table.panic_context() if panic else current_context(session)
+        tc = table.panic_context() if panic else session.current_context()
         if group and tc.pid:
             _group(runner, table, tc)
         else:

@@ -21,6 +21,7 @@ import bisect
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from crashpy.bits import MASK64
 from crashpy.commands.registry import command
 from crashpy.errors import AddressSpace, CommandError, FaultError, FaultKind
 from crashpy.helpers.numbers import DivisionByZero, can_eval, eval_expression, hexadecimal, htol, stol
@@ -188,7 +189,7 @@ def symstr(table: CrashSymtab, value: int, radix: int) -> str:
     if found is None:
         return ""
     sym, offset = found
-    offset &= (1 << 64) - 1
+    offset &= MASK64
     if not offset:
         return sym.name
     if radix == 16:
@@ -501,11 +502,10 @@ def cmd_dis(session: Session, args: list[str]) -> None:
 
 def _user_reader(session: Session) -> Callable[[int, int], bytes]:
     """Reads from the user address space of the current context (crash's MEMTYPE_UVADDR)."""
-    from crashpy.commands.set import current_context
     from crashpy.errors import AddressSpace, FaultKind
 
     prog = session.prog
-    mm = current_context(session).mm
+    mm = session.current_context().mm
     pgd = 0
     if mm:
         pgd = prog.read_u64(mm + prog.offsetof("mm_struct", "pgd"))

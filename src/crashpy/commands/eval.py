@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from crashpy.bits import MASK64
 from crashpy.commands.registry import command
 from crashpy.errors import CommandError
-from crashpy.helpers.numbers import MASK64, DivisionByZero, crash_args, eval_expression
+from crashpy.helpers.numbers import DivisionByZero, crash_args, eval_expression
 from crashpy.session import Session
 
 _BITS_HDR = "   bits set: "

@@ -270,7 +270,6 @@ class Foreach:
 @command("foreach", summary="display command data for multiple tasks in the system", help=HELP)
 def cmd_foreach(session: Session, args: list[str]) -> None:
     from crashpy.commands.help import print_usage
-    from crashpy.commands.set import active_tasks
 
     parsed = getopt(args, OPTSTRING)
     for err in parsed.errors:
@@ -311,7 +310,7 @@ def cmd_foreach(session: Session, args: list[str]) -> None:
 
         # crash sorts its task table by last run, most recent first, before the loop.
         order = tasks_by_last_run(session.prog, table)
-    tasks = select_tasks(table, sel, active_tasks(session), order)
+    tasks = select_tasks(table, sel, session.active_tasks(), order)
     shown_groups: set[int] = set()
     shown: dict[str, bool] = {}
     ps_opts = run.ps_options()

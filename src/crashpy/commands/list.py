@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from crashpy.commands.p import fgets_lines, render_errors
 from crashpy.commands.registry import command
-from crashpy.commands.struct import parse_for_member, parse_for_member_extended, struct_text
+from crashpy.commands.struct import struct_text
 from crashpy.commands.whatis import STRUCT_REQUEST, arg_to_datatype, datatype_info, member_offset, ptype_lines
 from crashpy.errors import CrashpyError, FaultError
+from crashpy.expr.gdb import fgets_lines, render_errors
+from crashpy.expr.struct_members import parse_for_member, parse_for_member_extended
 from crashpy.helpers.list import (
     BrentNote,
     DuplicateEntry,
@@ -23,7 +24,7 @@ from crashpy.helpers.list import (
     walk_list,
     walk_list_brent,
 )
-from crashpy.helpers.numbers import eval_expression, getopt, htol, is_a_number, stol
+from crashpy.helpers.numbers import command_args, eval_expression, getopt, htol, is_a_number, stol
 from crashpy.session import Session
 
 # ---------------------------------------------------------------------------------------------------------
@@ -115,7 +116,7 @@ def _is_string(session: Session, struct: str, member: str) -> bool:
 def fill_member_offsets(session: Session, spec: str) -> FastMembers:
     """crash's fill_member_offsets(): offset, size and kind of each member of `struct.m1,m2`."""
     from crashpy.expr import evaluate
-    from crashpy.types.format import strip, type_length
+    from crashpy.types.gdb_view import strip, type_length
     from crashpy.types.model import TypeKind
 
     name, dot, members = spec.partition(".")
@@ -606,9 +607,8 @@ EXAMPLES
 
 @command("list", summary="linked list", help=HELP)
 def cmd_list(session: Session, args: list[str]) -> None:
-    from crashpy.commands.p import args_of
 
-    a = _parse(session, args_of(session, args))
+    a = _parse(session, command_args(session.current_line, args))
     if a is None:
         return
     prog = session.prog

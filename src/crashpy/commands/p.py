@@ -2,370 +2,32 @@
 
 crash's `p` hands its expression to gdb and post-processes the text (symbols.c: cmd_p,
 process_gdb_output, display_per_cpu_info); crashpy evaluates and prints the expression itself in
-gdb's format, then applies the same post-processing. A failed expression prints crash's one line,
-`p: gdb request failed: p foo` (crash keeps gdb's own message out of its output).
+gdb's format (session.gdb, crashpy/expr/gdb.py), then applies the same post-processing. A failed
+expression prints crash's one line, `p: gdb request failed: p foo` (crash keeps gdb's own message out
+of its output).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
-
 from crashpy.commands.registry import command
-from crashpy.errors import AddressSpace, CrashpyError, FaultError, FaultKind
-from crashpy.expr import Evaluator, GdbError, Scope, ValueHistory
-from crashpy.expr.parser import TypeExpr, parse
-from crashpy.helpers.crash_reads import PAGE_SIZE, read_as_crash
-from crashpy.helpers.numbers import crash_args, getopt, parse_line
-from crashpy.object import Object, is_percpu_symbol
+from crashpy.commands.whatis import whatis_variable
+from crashpy.errors import CrashpyError
+from crashpy.expr import GdbError
+from crashpy.expr.gdb import ERR, PartialPrint, decode_format, marked, process_gdb_output, render_errors
+from crashpy.helpers.numbers import command_args, cpu_spec, getopt
+from crashpy.helpers.sysinfo import crash_cpu_count
+from crashpy.object import is_percpu_symbol
 from crashpy.session import Session
-from crashpy.types.format import PartialOutput, PrintOptions, ValuePrinter
-
-if TYPE_CHECKING:
-    from crashpy.program import Program
-
-# ---------------------------------------------------------------------------------------------------------
-# The gdb side: a value history and gdb's print/whatis/ptype as text
-
-
-class GdbFailed(CrashpyError):
-    """gdb rejected a request (crash then says `gdb request failed: ...`)."""
-
-
-class PartialPrint(GdbError):
-    """print failed after gdb had written `$N = ` (the value is in the history by then)."""
-
-    def __init__(self, message: str, partial: str) -> None:
-        super().__init__(message)
-        self.partial = partial
-
-
-def _partial(fault: FaultError) -> bool:
-    """Whether crash's readmem() returns what it read before `fault` when asked to (RETURN_PARTIAL):
-    for a page makedumpfile excluded or could not write, not for a read error."""
-    return fault.kind in (FaultKind.EXCLUDED, FaultKind.INCOMPLETE)
-
-
-class GdbMemory:
-    """The Program as gdb sees it inside crash: reads go through crash's gdb_readmem_callback(), which
-    refuses non-kernel addresses silently, reads a 1-byte request as 4 bytes, and prints crash's readmem
-    error line (`p: invalid kernel virtual address: ...  type: "gdb_readmem_callback"`) for a kernel
-    address it cannot read. Those lines are collected in `log` in the order they happen."""
-
-    def __init__(self, prog: Program, session: Session) -> None:
-        self._prog = prog
-        self._session = session
-        self.log: list[str] = []
-        # crash's PARTIAL_READ_OK, set while struct/union print a downsized type (helpers/downsized.py):
-        # a read that reaches a page makedumpfile left out, past its first page, stops there without an
-        # error and the rest of gdb's buffer stays zero.
-        self.partial_ok = False
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._prog, name)
-
-    def read(self, addr: int, size: int, space: AddressSpace = AddressSpace.KVADDR, what: str = "") -> bytes:
-        prog = self._prog
-        try:
-            kv = prog.is_kvaddr(addr)
-        except Exception:  # noqa: BLE001
-            kv = addr >= 0xFFFF800000000000
-        if not kv:
-            raise FaultError(addr, FaultKind.INVALID, AddressSpace.KVADDR, "gdb_readmem_callback")
-        want = 4 if size == 1 else size
-        what = "gdb_readmem callback" if size == 4 else "gdb_readmem_callback"
-        try:
-            data = self._read_pages(addr, want, what)
-        except FaultError as e:
-            self.log.append(f"{self._session.current_cmd}: {e.message()}\n")
-            raise
-        return data[:size]
-
-    def _read_pages(self, addr: int, size: int, what: str) -> bytes:
-        """crash's readmem(): the pages makedumpfile left out of an ELF dump read as zeros (crash reads
-        them so), and with partial_ok a left-out page after the first page ends the read."""
-        prog = self._prog
-        try:
-            return read_as_crash(prog, addr, size, AddressSpace.KVADDR, what)
-        except FaultError as e:
-            if not (self.partial_ok and e.address > addr and _partial(e)):
-                raise
-        out = bytearray()
-        cur, end = addr, addr + size
-        while cur < end:
-            n = min(end, (cur | (PAGE_SIZE - 1)) + 1) - cur
-            try:
-                out += read_as_crash(prog, cur, n, AddressSpace.KVADDR, what)
-            except FaultError as e:
-                if cur > addr and _partial(e):
-                    return bytes(out) + bytes(end - cur)
-                raise
-            cur += n
-        return bytes(out)
-
-    def take(self) -> list[str]:
-        out, self.log = self.log, []
-        return out
-
-
-@dataclass
-class GdbState:
-    """What gdb keeps between commands in a crash session."""
-
-    history: ValueHistory = field(default_factory=ValueHistory)
-    memory: GdbMemory | None = None
-
-
-def gdb_state(session: Session) -> GdbState:
-    st = session.state.get("gdb")
-    if not isinstance(st, GdbState):
-        st = GdbState()
-        session.state["gdb"] = st
-    if st.memory is None or st.memory._prog is not session.prog:
-        st.memory = GdbMemory(session.prog, session)
-    return st
-
-
-def gdb_memory(session: Session) -> GdbMemory:
-    mem = gdb_state(session).memory
-    assert mem is not None
-    return mem
-
-
-ERR = "\x00"  # brackets a crash error line inside gdb's text (see render_errors)
-
-
-def render_errors(text: str, inline: bool) -> tuple[str, str]:
-    """Split gdb text with ERR-bracketed error lines into (errors printed first, text). inline: the
-    lines stay where gdb was when they were printed (gdb writing straight to crash's output)."""
-    if ERR not in text:
-        return "", text
-    parts = text.split(ERR)
-    plain = "".join(parts[0::2])
-    errors = "".join(parts[1::2])
-    if inline:
-        return "", "".join(parts)
-    return errors, plain
-
-
-def args_of(session: Session, args: list[str]) -> list[str]:
-    """The command's arguments split by crash's rules (quotes, parentheses) when the session keeps the
-    raw command line; else the given args, re-split where they hold parentheses."""
-    line = getattr(session, "current_line", None)
-    if isinstance(line, str) and line.strip():
-        words = parse_line(line)
-        return words[1:]
-    return crash_args(args)
-
-
-def output_format(session: Session, radix: int = 0) -> str:
-    """gdb's output_format for crash's radix: 'x' in hexadecimal mode (set radix 16, -x)."""
-    r = radix or session.radix
-    return "x" if r == 16 else ""
-
-
-def _printer(session: Session) -> ValuePrinter:
-    mem = gdb_memory(session)
-
-    def take() -> list[str]:
-        return [ERR + line + ERR for line in mem.take()]
-
-    return ValuePrinter(session.prog, mem.read, take)
-
-
-def _scope(session: Session) -> Scope:
-    mem = gdb_memory(session)
-    sc = Scope(cast("Program", mem))
-    return sc
-
-
-def evaluate_text(session: Session, expr: str) -> Object:
-    """gdb's parse_expression + evaluate_expression over the session's program; GdbError on failure.
-    Reads that fail leave crash's error lines in gdb_memory(session).log."""
-    sc = _scope(session)
-    node = parse(expr, sc)
-    if isinstance(node, TypeExpr):
-        raise GdbError("Attempt to use a type name as an expression")
-    return Evaluator(sc, gdb_state(session).history).evaluate(node)
-
-
-def format_value(session: Session, obj: Object, fmt: str = "", radix: int = 0) -> str:
-    """What gdb's print_formatted writes for `obj` (no `$N = `, no newline); crash error lines from
-    reads made while printing are ERR-bracketed in the text."""
-    try:
-        data = obj.data_()
-    except PartialOutput:
-        raise
-    except CrashpyError as e:
-        raise GdbError(str(e)) from None
-    opts = PrintOptions(format=fmt, output_format=output_format(session, radix))
-    return _printer(session).value_print(obj.type_, data, obj.address_, opts)
-
-
-def _marked(lines: list[str]) -> str:
-    return "".join(ERR + line + ERR for line in lines)
-
-
-def gdb_print(session: Session, expr: str, fmt: str = "", radix: int = 0) -> str:
-    """gdb's `print[/fmt] expr`: `$N = value\n`, the value recorded in the history, crash's error lines
-    ERR-bracketed where they happened. PartialPrint when it fails (with what was written by then)."""
-    mem = gdb_memory(session)
-    mem.take()
-    hist = gdb_state(session).history
-    try:
-        obj = evaluate_text(session, expr) if expr.strip() else hist.get(0)
-        obj.data_()  # record_latest_value() fetches the value: a bad read fails before `$N = `
-    except CrashpyError as e:
-        raise PartialPrint(str(e), _marked(mem.take())) from None
-    lead = _marked(mem.take())
-    num = hist.record(obj)
-    try:
-        text = format_value(session, obj, fmt, radix)
-    except PartialOutput as e:
-        raise PartialPrint(str(e), f"{lead}${num} = {e.partial}{_marked(mem.take())}") from None
-    except CrashpyError as e:
-        raise PartialPrint(str(e), f"{lead}${num} = {_marked(mem.take())}") from None
-    return f"{lead}${num} = {text}\n"
-
-
-def gdb_output(session: Session, expr: str, fmt: str = "", radix: int = 0) -> str:
-    """gdb's `output expr`: the value alone, no history, no newline."""
-    return format_value(session, evaluate_text(session, expr), fmt, radix)
-
-
-def decode_format(spec: str, command: str) -> str:
-    """gdb's decode_format + validate_format for print/output: every lowercase letter is a format
-    (an unknown one fails only when a scalar is printed with it), b/h/w/g are sizes, r is raw."""
-    i = 0
-    while i < len(spec) and spec[i].isdigit():
-        i += 1
-    count = int(spec[:i]) if i else 1
-    fmt = ""
-    size = ""
-    for ch in spec[i:]:
-        if ch in "bhwg":
-            size = ch
-        elif ch == "r":
-            continue
-        elif "a" <= ch <= "z":
-            fmt = ch
-        else:
-            break
-    if size:
-        raise GdbError(f'Size letters are meaningless in "{command}" command.')
-    if count != 1:
-        raise GdbError(f'Item count other than 1 is meaningless in "{command}" command.')
-    if fmt == "i":
-        raise GdbError(f'Format letter "i" is meaningless in "{command}" command.')
-    return fmt
-
-
-# ---------------------------------------------------------------------------------------------------------
-# crash's post-processing
-
-
-BUFSIZE = 1500  # crash's line buffer: fgets() hands it long lines in pieces of BUFSIZE - 1
-
-
-def fgets_lines(text: str, size: int = BUFSIZE) -> list[str]:
-    """The pieces crash's `while (fgets(buf, BUFSIZE, fp))` loops get: lines, long ones cut into chunks
-    of size - 1 characters."""
-    out: list[str] = []
-    for line in text.splitlines(keepends=True):
-        while len(line) > size - 1:
-            out.append(line[: size - 1])
-            line = line[size - 1 :]
-        if line:
-            out.append(line)
-    return out
-
-
-def process_gdb_output(text: str, leader: str | None) -> str:
-    """crash's process_gdb_output(): `leader = ` before gdb's text, and a first line that holds a `{`
-    not followed by a newline broken before it."""
-    if leader is None:
-        return text
-    out = [f"{leader} = "]
-    lines = fgets_lines(text)
-    for k, line in enumerate(lines):
-        p1 = line.find("{")
-        if k == 0 and p1 >= 0 and not line[p1:].startswith("{\n"):
-            out.append(line[:p1])
-            out.append("\n {")
-            out.append(line[p1 + 1 :])
-        else:
-            out.append(line)
-    return "".join(out)
-
-
-def whatis_variable(session: Session, name: str) -> str:
-    """crash's whatis_variable(): the declaration `type name;` made from gdb's `whatis name`."""
-    from crashpy.commands.ptype import gdb_type_text
-
-    try:
-        text = gdb_type_text(session, name, -1)
-    except CrashpyError:
-        raise CrashpyError(f"gdb request failed: whatis {name}") from None
-    buf = text.splitlines()[0] if text else "type = "
-    buf = buf.strip()
-    body = buf[len("type = ") :] if buf.startswith("type = ") else buf
-    if "[" in buf:
-        k = body.index("[")
-        return body[:k] + name + body[k:] + ";\n"
-    if "(" in buf:
-        if buf.index("(") == buf.rindex("("):
-            k = body.index("(")
-        else:
-            k = body.index(")")
-        return body[:k] + name + body[k:] + ";\n"
-    sep = "" if body.endswith("*") else " "
-    return f"{body}{sep}{name};\n"
+from crashpy.types.valprint import PartialOutput
 
 
 def cpu_mask(session: Session, spec: str) -> list[int]:
-    """crash's make_cpumask(): "1", "0-1", "0,2", "a"/"all"; "" is the current context's CPU."""
-    ncpus = _cpu_count(session)
-    if spec == "":
-        return [_current_cpu(session)]
-    cpus: set[int] = set()
-    for part in spec.split(","):
-        if part in ("a", "all"):
-            start, end = 0, ncpus - 1
-        else:
-            lo, _, hi = part.partition("-")
-            try:
-                start = int(lo)
-                end = int(hi) if hi else start
-            except ValueError:
-                raise CrashpyError(f"invalid cpu specification: {spec}") from None
-        if not (0 <= start < ncpus and 0 <= end < ncpus):
-            session.println(f"{session.current_cmd}: invalid cpu specification: {spec}")
-            raise _Restart()
-        cpus.update(range(start, end + 1))
-    return sorted(cpus)
+    """crash's make_cpumask() for `symbol:cpuspec`: "1", "0-1", "0,2", "a"/"all"; "" is the current cpu."""
 
+    def warn(message: str) -> None:
+        session.println(f"{session.current_cmd}: {message}")
 
-class _Restart(CrashpyError):
-    """crash's RESTART(): the message is out already; stop the command."""
-
-
-def _cpu_count(session: Session) -> int:
-    prog = session.prog
-
-    def count() -> int:
-        from crashpy.helpers.sysinfo import cpu_count
-
-        try:
-            return cpu_count(prog)
-        except Exception:  # noqa: BLE001
-            return len(prog.percpu_offsets)
-
-    return prog.cache("crash_cpus", count)  # type: ignore[no-any-return]
-
-
-def _current_cpu(session: Session) -> int:
-    cpu = session.state.get("current_cpu")
-    return cpu if isinstance(cpu, int) else 0
+    return cpu_spec(spec, crash_cpu_count(session.prog), session.current_cpu, warn)
 
 
 def display_per_cpu_info(session: Session, name: str, address: int, radix: int, cpuspec: str | None) -> bool:
@@ -384,7 +46,7 @@ def display_per_cpu_info(session: Session, name: str, address: int, radix: int, 
         else:
             session.write(whatis_variable(session, name))
         session.write("PER-CPU ADDRESSES:\n")
-    for c in range(_cpu_count(session)):
+    for c in range(crash_cpu_count(session.prog)):
         if cpus is not None and c not in cpus:
             continue
         addr = prog.percpu_address(address, c)
@@ -419,7 +81,7 @@ def _run_gdb_print(session: Session, request: str, radix: int, leader: str | Non
     writes to a temporary file, so crash's read errors come out first and a failure shows no value."""
     expr = request[1:].strip() if request.startswith("p") else request
     try:
-        text = gdb_print(session, expr, "", radix)
+        text = session.gdb.print(expr, "", radix or session.radix)
     except PartialPrint as e:
         errors, plain = render_errors(e.partial, inline=leader is None)
         session.write(errors if leader is not None else plain)
@@ -487,7 +149,7 @@ EXAMPLES
 def cmd_p(session: Session, args: list[str]) -> None:
     from crashpy.commands.help import print_usage
 
-    argv = args_of(session, args)
+    argv = command_args(session.current_line, args)
     parsed = getopt(argv, "dhxu")
     radix = 0
     for opt, _ in parsed.opts:
@@ -566,21 +228,21 @@ def run_gdb_command(session: Session, line: str) -> None:
         if name in ("p", *_PRINT_NAMES):
             fmt = decode_format(spec, "print") if slash else ""
             try:
-                session.write(render_errors(gdb_print(session, rest, fmt), inline=True)[1])
+                session.write(render_errors(session.gdb.print(rest, fmt, session.radix), inline=True)[1])
             except PartialPrint as e:
                 session.write(render_errors(e.partial, inline=True)[1])
                 raise
         elif name == "output":
             fmt = decode_format(spec, "output") if slash else ""
-            mem = gdb_memory(session)
+            mem = session.gdb.memory
             mem.take()
             try:
-                text = gdb_output(session, rest, fmt)
+                text = session.gdb.output(rest, fmt, session.radix)
             except PartialOutput as e:
-                session.write(render_errors(e.partial + _marked(mem.take()), inline=True)[1])
+                session.write(render_errors(e.partial + marked(mem.take()), inline=True)[1])
                 raise
             except CrashpyError:
-                session.write(_marked(mem.take()).replace(ERR, ""))
+                session.write(marked(mem.take()).replace(ERR, ""))
                 raise
             session.write(render_errors(text, inline=True)[1])
         elif name in ("ptype", "whatis"):

@@ -308,9 +308,8 @@ def cmd_ps(session: Session, args: list[str]) -> None:
         _show_last_run(session, table, selected if specified else None, keep, cpus, "m" in flags, policy)
         return
 
-    from crashpy.commands.set import active_tasks
 
-    active = active_tasks(session)
+    active = session.active_tasks()
     seen_groups: set[int] = set()
     shown: dict[str, bool] = {}
     for tc in selected:

@@ -12,13 +12,13 @@ The command itself is registered with gdb's other pass-through commands (command
 
 from __future__ import annotations
 
-from crashpy.commands.p import gdb_state
 from crashpy.expr import GdbError, parse_expression, scope
 from crashpy.expr.evaluator import expression_type
 from crashpy.expr.parser import TypeExpr
 from crashpy.session import Session
-from crashpy.types.format import _peel, whatis_text
+from crashpy.types.gdb_view import peel
 from crashpy.types.model import TypeKind
+from crashpy.types.typeprint import whatis_text
 
 
 def gdb_type_text(session: Session, expr: str, show: int, offsets: bool = False) -> str:
@@ -27,18 +27,18 @@ def gdb_type_text(session: Session, expr: str, show: int, offsets: bool = False)
     whatis of a type name strips one typedef level; of an expression it keeps the expression's type;
     ptype strips every typedef (typeprint.c: whatis_exp)."""
     if not expr.strip():
-        hist = gdb_state(session).history
+        hist = session.gdb.history
         t = hist.get(0).type_
         return whatis_text(t, show, offsets)
     node = parse_expression(session.prog, expr)
     if isinstance(node, TypeExpr):
         t = node.type
         if show < 0:
-            base = _peel(t)[0]
+            base = peel(t)[0]
             if base.kind is TypeKind.TYPEDEF and base is t:
                 t = base.target
     else:
-        t = expression_type(scope(session.prog), node, gdb_state(session).history)
+        t = expression_type(scope(session.prog), node, session.gdb.history)
     return whatis_text(t, show, offsets)
 
 

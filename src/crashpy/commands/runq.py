@@ -324,7 +324,6 @@ def _by_task_group(session: Session, table: TaskTable, active: list[int], cpus: 
 @command("runq", summary="run queue", help=HELP)
 def cmd_runq(session: Session, args: list[str]) -> None:
     from crashpy.commands.help import print_usage
-    from crashpy.commands.set import active_set
 
     parsed = getopt(args, "dtTgmc:")
     flags: set[str] = set()
@@ -349,7 +348,7 @@ def cmd_runq(session: Session, args: list[str]) -> None:
     if bad:
         print_usage(session, "runq")
         return
-    active = active_set(session)
+    active = session.active_set()
     cpus = _cpus(table, wanted)
     if "t" in flags:
         _timestamps(session, table, active, cpus)

@@ -1,51 +1,21 @@
-"""set: crash's internal variables (radix, scroll, ...) and, once tasks exist, the task context."""
+"""set: crash's internal variables (radix, scroll, ...) and, once tasks exist, the task context.
+
+The settings and the context live in the Session (session.settings, session.current_context()); this
+command parses and prints them.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from crashpy.commands.registry import command
 from crashpy.errors import CommandError
 from crashpy.helpers.numbers import decimal, getopt, hexadecimal, htol, is_a_number, stol
-from crashpy.helpers.tasks import TaskContext, TaskTable, state_verbose, str_to_context, task_table
+from crashpy.helpers.tasks import TaskContext, TaskTable, state_verbose, str_to_context
 from crashpy.session import Session
 
-CONTEXT_KEY = "task_context"  # session.state: the current context's task_struct address
-
-
-@dataclass
-class Settings:
-    """crash's settable variables, as `set -v` shows them (the defaults of `crash` with piped output)."""
-
-    scroll: bool = False
-    scroll_command: str = "none"  # less | more | none | CRASHPAGER
-    refresh: bool = True
-    print_max: int = 256
-    print_array: bool = False
-    console: str | None = None
-    debug: int = 0
-    core: bool = False
-    hash: bool = True
-    silent: bool = False
-    edit: str = "vi"
-    unwind: bool = False
-    zero_excluded: bool = False
-    null_stop: bool = False
-    gdb: bool = False
-    scope: int = 0
-    offline_hide: bool = False
-    redzone: bool = True
-    error: str = "default"
-
-
-def settings(session: Session) -> Settings:
-    """The session's settings (created on first use)."""
-    s = session.state.get("set")
-    if not isinstance(s, Settings):
-        s = Settings(refresh=not session.minimal)  # minimal mode has no task table to refresh
-        session.state["set"] = s
-    return s
-
+if TYPE_CHECKING:
+    from crashpy.session import Settings
 
 _PAGERS = {"less": "(/usr/bin/less)", "more": "(/bin/more)", "none": "(none)"}
 
@@ -64,7 +34,7 @@ def _onoff(v: bool) -> str:
 
 def format_options(session: Session) -> str:
     """`set -v`: every variable and its value."""
-    s = settings(session)
+    s = session.settings
     prog = session.prog
     radix = session.radix
     radix_name = "decimal" if radix == 10 else "hexadecimal" if radix == 16 else "unknown"
@@ -187,7 +157,7 @@ def _switch(value: str, args: list[str]) -> bool:
 def cmd_set(session: Session, args: list[str]) -> None:
     from crashpy.commands.help import print_usage
 
-    s = settings(session)
+    s = session.settings
     parsed = getopt(args, "pvc:a:")
     for err in parsed.errors:
         session.println(f"set: {err}")
@@ -210,7 +180,7 @@ def cmd_set(session: Session, args: list[str]) -> None:
         if session.minimal:
             session.write(format_options(session))
             return
-        session.write(format_context(session, current_context(session)))
+        session.write(format_context(session, session.current_context()))
         return
     name = rest[0]
     value = rest[1] if len(rest) > 1 else None
@@ -346,58 +316,20 @@ def cmd_set(session: Session, args: list[str]) -> None:
         raise CommandError("invalid argument in minimal mode")
     else:
         for arg in rest:
-            table = _table(session)
+            table = session.task_table()
             kind, _value, tc = str_to_context(table, arg)
             if tc is None:
                 session.println(f"set: invalid task or pid value: {arg}")
                 continue
-            session.state[CONTEXT_KEY] = tc.task
+            session.context_task = tc.task
             session.write(format_context(session, tc))
 
 
 # ---- the task context ------------------------------------------------------------------------------
 
 
-def _table(session: Session) -> TaskTable:
-    """The task table, or one line in crash's manner when the dump's task list cannot be read."""
-    try:
-        return task_table(session.prog)
-    except CommandError:
-        raise
-    except Exception as e:  # a damaged dump or a program without a kernel: no contexts to show
-        raise CommandError(f"cannot read the task list: {e}") from None
-
-
-def current_context(session: Session) -> TaskContext:
-    """The session's current task context: the panic task until `set` changes it."""
-    table = _table(session)
-    task = session.state.get(CONTEXT_KEY)
-    if isinstance(task, int) and task in table.by_task:
-        return table.by_task[task]
-    return table.panic_context()
-
-
-ACTIVE_KEY = "active_set"  # session.state: {cpu: task} that `set -a` made the active task of a cpu
-
-
-def active_set(session: Session) -> list[int]:
-    """The active task of each cpu (rq->curr), as changed by `set -a` in this session."""
-    active = list(_table(session).active)
-    override = session.state.get(ACTIVE_KEY)
-    if isinstance(override, dict):
-        for cpu, task in override.items():
-            if 0 <= cpu < len(active):
-                active[cpu] = task
-    return active
-
-
-def active_tasks(session: Session) -> set[int]:
-    """crash's is_task_active(): the panic task, and each cpu's active task."""
-    return {*active_set(session), _table(session).panic_task}
-
-
 def _active_marker(session: Session, table: TaskTable, tc: TaskContext) -> str:
-    if tc.task not in active_tasks(session):
+    if tc.task not in session.active_tasks():
         return ""
     if table.sysrq and tc.task == table.panic_task:
         return "(SYSRQ)"
@@ -408,7 +340,7 @@ def _active_marker(session: Session, table: TaskTable, tc: TaskContext) -> str:
 
 def context_lines(session: Session, tc: TaskContext) -> list[str]:
     """crash's show_context(): PID, COMMAND, TASK, CPU and STATE of a task."""
-    table = _table(session)
+    table = session.task_table()
     count = len(table.by_pid(tc.pid))
     of = f"(1 of {count})  " if count > 1 else ""
     return [
@@ -425,28 +357,28 @@ def format_context(session: Session, tc: TaskContext, indent: int = 0) -> str:
 
 
 def _context_option(session: Session, opt: str, val: str) -> None:
-    table = _table(session)
+    table = session.task_table()
     if opt == "p":
         if not table.panic_task:
             session.println("set: no panic task found!")
             return
-        session.state[CONTEXT_KEY] = table.panic_task
+        session.context_task = table.panic_task
         session.write(format_context(session, table.panic_context()))
         return
     if opt == "c":
         if not decimal(val):
             raise CommandError(f"invalid decimal argument: {val}")
         cpu = int(val)
-        active = active_set(session)
+        active = session.active_set()
         ncpus = len(active)
         if cpu >= ncpus:
             raise CommandError(f"invalid cpu number: system has only {ncpus} cpu{'s' if ncpus > 1 else ''}")
         task = active[cpu]
-        if task == current_context(session).task:
+        if task == session.current_context().task:
             return
         if task not in table.by_task:
             raise CommandError(f"cannot determine active task on cpu {cpu}")
-        session.state[CONTEXT_KEY] = task
+        session.context_task = task
         session.write(format_context(session, table.by_task[task]))
         return
     # -a: make a task the active one of its cpu
@@ -455,7 +387,5 @@ def _context_option(session: Session, opt: str, val: str) -> None:
         raise CommandError(f"invalid task or pid value: {val}")
     if kind == "pid" and len(table.by_pid(value)) > 1:
         raise CommandError(f"pid {value} has {len(table.by_pid(value))} tasks: use a task address")
-    override = session.state.setdefault(ACTIVE_KEY, {})
-    if isinstance(override, dict):
-        override[tc.cpu] = tc.task
+    session.active_override[tc.cpu] = tc.task
     session.println(f'"{tc.comm}" task {tc.task:x} has been marked as the active task on cpu {tc.cpu}')

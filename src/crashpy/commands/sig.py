@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from crashpy.bits import MASK64
 from crashpy.commands.ps import group_leader_shown, task_header
 from crashpy.commands.registry import command
 from crashpy.errors import CommandError
@@ -89,7 +90,7 @@ def _center(text: str, size: int) -> str:
 
 
 def _handler(value: int) -> str:
-    if value == 0xFFFFFFFFFFFFFFFF:
+    if value == MASK64:
         return "SIG_ERR"
     if value == 0:
         return "SIG_DFL"
@@ -177,7 +178,6 @@ def sig_thread_group(
 @command("sig", summary="task signal handling", help=HELP)
 def cmd_sig(session: Session, args: list[str]) -> None:
     from crashpy.commands.help import print_usage
-    from crashpy.commands.set import current_context
 
     parsed = getopt(args, "lR:s:g")
     bad = False
@@ -225,7 +225,7 @@ def cmd_sig(session: Session, args: list[str]) -> None:
             session.println(f"sig: invalid task or pid value: {arg}")
             session.println()
     if not tasks and not bogus:
-        tasks.append(current_context(session))
+        tasks.append(session.current_context())
     shown: dict[str, bool] = {}
     for tc in tasks:
         if group:

@@ -10,17 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
-from crashpy.commands.p import (
-    BUFSIZE,
-    ERR,
-    _cpu_count,
-    args_of,
-    cpu_mask,
-    fgets_lines,
-    format_value,
-    gdb_memory,
-    render_errors,
-)
 from crashpy.commands.registry import command
 from crashpy.commands.whatis import (
     STRUCT_REQUEST,
@@ -32,6 +21,8 @@ from crashpy.commands.whatis import (
 )
 from crashpy.errors import AddressSpace, CrashpyError, FaultError
 from crashpy.expr import GdbError
+from crashpy.expr.gdb import BUFSIZE, ERR, PartialPrint, fgets_lines, render_errors
+from crashpy.expr.struct_members import leading_blanks, parse_for_member, parse_for_member_extended
 from crashpy.helpers.crash_reads import (
     accessible_as_crash,
     read_as_crash,
@@ -39,10 +30,11 @@ from crashpy.helpers.crash_reads import (
     read_u64_as_crash,
 )
 from crashpy.helpers.downsized import is_downsized
-from crashpy.helpers.numbers import getopt, htol, is_a_number, parse_line, stol
+from crashpy.helpers.numbers import command_args, cpu_spec, getopt, htol, is_a_number, parse_line, stol
+from crashpy.helpers.sysinfo import crash_cpu_count
 from crashpy.object import Object, is_percpu_symbol
 from crashpy.session import Session
-from crashpy.types.format import PartialOutput
+from crashpy.types.valprint import PartialOutput
 
 if TYPE_CHECKING:
     from crashpy.commands.rd import ReadSpan
@@ -56,11 +48,11 @@ def struct_text(session: Session, dm: DataType, kind: str, addr: int, radix: int
     """crash's print_struct()/print_union(): `struct name ` + gdb's output of the object (+ newline for
     a struct only, as crash 8.0.6 does). crash's read-error lines are ERR-bracketed where they came."""
     head = f"{'union' if kind == UNION_REQUEST else 'struct'} {dm.name} "
-    mem = gdb_memory(session)
+    mem = session.gdb.memory
     mem.take()
     mem.partial_ok = is_downsized(session.prog, dm.name)
     try:
-        body = format_value(session, Object(cast("Program", mem), dm.type, addr), "", radix)
+        body = session.gdb.format_value(Object(cast("Program", mem), dm.type, addr), "", radix or session.radix)
     except PartialOutput as e:
         body = e.partial  # gdb's message stays out of crash's output; what it printed stays
     except (CrashpyError, GdbError):
@@ -69,246 +61,6 @@ def struct_text(session: Session, dm: DataType, kind: str, addr: int, radix: int
         mem.partial_ok = False
     body += "".join(ERR + line + ERR for line in mem.take())
     return head + body + ("\n" if kind != UNION_REQUEST else "")
-
-
-def _leading(s: str) -> int:
-    return len(s) - len(s.lstrip(" \t"))
-
-
-def parse_for_member(lines: list[str], member: str) -> str:
-    """crash's parse_for_member(PARSE_FOR_DATA): the lines of one member in a printed struct."""
-    out: list[str] = []
-    lookfor1 = f"  {member} "
-    lookfor2 = f"  {member}["
-    indent = 0
-    array = False
-    on = 0
-    embed = 0
-    pos = 0
-    while True:
-        while pos < len(lines):
-            buf = lines[pos]
-            pos += 1
-            lead = _leading(buf)
-            if (embed and lead == embed) or ("}}" in buf and embed == lead - 2):
-                embed = 0
-            if not on and not embed and "= {" in buf and lookfor1 not in buf:
-                embed = lead
-            if embed:
-                continue
-            if lookfor1 in buf or lookfor2 in buf:
-                on += 1
-                if "= {" in buf:
-                    indent = lead
-                if "[" in buf:
-                    array = True
-            if on:
-                if (indent and on > 1 and lead == indent and "}" not in buf) or buf[:1] == "}":
-                    break
-                if indent and on > 1 and indent == lead - 2 and "}}" in buf:
-                    out.append(buf)
-                    break
-                if not indent:
-                    k = buf.find(", \n")
-                    if k >= 0:
-                        buf = buf[:k] + "\n"
-                    out.append(buf)
-                    break
-                if "}" in buf and lead == indent:
-                    k = buf.find("}, \n")
-                    if k >= 0:
-                        buf = buf[:k] + "}\n"
-                    out.append(buf)
-                    break
-                out.append(buf)
-                on += 1
-        if array:
-            on = 0
-            array = False
-            continue
-        break
-    return "".join(out)
-
-
-@dataclass
-class _Elem:
-    field_name: str = ""
-    value: str = ""
-    is_array_root: bool = False
-    parent: _Elem | None = None
-    inner: _Elem | None = None
-    next: _Elem | None = None
-
-
-def _is_right_brace(b: str) -> int:
-    i = 0
-    while i < len(b) and b[i] == " ":
-        i += 1
-    r = 0
-    if i < len(b) and b[i] == "}":
-        i += 1
-        r = 1
-        if i < len(b) and b[i] == "}":
-            r = 2
-            i += 1
-    if i < len(b) and b[i] == ",":
-        i += 1
-    return r if i == len(b) else 0
-
-
-def _find_node(s: _Elem | None, n: str) -> _Elem | None:
-    if n == "" or s is None:
-        return s
-    p = n.find(".")
-    if p < 0:
-        p = len(n)
-    b = 0
-    while b < p and n[b] != "[":
-        b += 1
-    t = s
-    cur: _Elem | None = s
-    while cur is not None:
-        if cur.field_name == "":
-            cur = cur.next
-            continue
-        if b != len(cur.field_name) or cur.field_name != n[:b]:
-            cur = cur.next
-            continue
-        if cur.is_array_root and (b >= len(n) or n[b] != "[") and p < len(n):
-            return None
-        if b < len(n) and n[b] == "[":
-            j = b + 1
-            while j < len(n) and n[j].isdigit():
-                j += 1
-            if not (cur.is_array_root and j < len(n) and n[j] == "]" and j != b + 1):
-                return None
-            i = int(n[b + 1 : j])
-            cur = cur.inner
-            while cur is not None and i:
-                cur = cur.next
-                i -= 1
-            if i or cur is None:
-                return None
-        if p >= len(n):
-            return cur
-        return _find_node(cur.inner, n[p + 1 :])
-    cur = t
-    found: _Elem | None = None
-    while cur is not None:
-        if cur.field_name:
-            cur = cur.next
-            continue
-        found = _find_node(cur.inner, n)
-        if found is not None:
-            break
-        cur = cur.next
-    return found
-
-
-def _dump_node(out: list[str], p: _Elem | None, f: str | None, level: int, is_array: int) -> None:
-    if p is None:
-        return
-
-    def put(m: int, text: str) -> None:
-        out.append(" " * (2 + 2 * (m * is_array + level)))
-        out.append(text)
-
-    while True:
-        if p.inner is not None:
-            if p.field_name:
-                put(1, f"{f if f else p.field_name} = {'{{' if p.inner.is_array_root else '{'}\n")
-            else:
-                if f:
-                    put(1, f"{f} = ")
-                put(1, f"{'{{' if p.inner.is_array_root else '{'}\n")
-            _dump_node(out, p.inner, None, is_array + level + 1, int(p.inner.is_array_root))
-            comma = "," if p.next is not None and not p.next.is_array_root else ""
-            put(1, f"{'}}' if p.inner.is_array_root else '}'}{comma}\n")
-        else:
-            tail = ",\n" if p.next is not None else "\n"
-            put(1, f"{f if f else p.field_name} = {p.value}{tail}")
-        if level:
-            nxt = p.next
-            if nxt is not None and nxt.is_array_root:
-                put(0, "}, {\n")
-            if nxt is None:
-                break
-            p = nxt
-        else:
-            break
-
-
-def parse_for_member_extended(lines: list[str], member: str) -> str | None:
-    """crash's parse_for_member_extended(): a nested member (`se.avg`, `pids[1].node`) of a printed struct;
-    None when it is not there."""
-    root = _Elem()
-    current: _Elem | None = root
-
-    def alloc_inner() -> None:
-        nonlocal current
-        assert current is not None
-        e = _Elem(parent=current)
-        current.inner = e
-        current = e
-
-    def alloc_next() -> None:
-        nonlocal current
-        assert current is not None
-        e = _Elem(parent=current.parent)
-        current.next = e
-        current = e
-
-    alloc_inner()
-    for raw in lines:
-        buf = raw.rstrip("\n")
-        buf = buf.rstrip("".join(chr(c) for c in range(33)))
-        trailing_comma = buf.endswith(",")
-        if trailing_comma:
-            buf = buf[:-1]
-        braces = _is_right_brace(buf)
-        if braces:
-            while braces and current is not None:
-                current = current.parent
-                braces -= 1
-            assert current is not None
-            if current.parent is root or trailing_comma:
-                alloc_next()
-            continue
-        p1 = len(buf) - len(buf.lstrip(" "))
-        p = buf.find(" = ")
-        s_e = buf[p + 3 :] if p >= 0 else buf[p1:]
-        if current is not None and p >= 0:
-            current.field_name = buf[p1:p]
-        if p >= 0 and (not s_e.startswith("{") or (s_e.startswith("{") and buf.endswith("}"))):
-            assert current is not None
-            current.value = s_e
-            if trailing_comma:
-                alloc_next()
-        elif s_e.startswith("{"):
-            alloc_inner()
-            if s_e[1:2] == "{":
-                assert current is not None and current.parent is not None
-                current.parent.is_array_root = True
-                alloc_inner()
-        elif "}, {" in s_e:
-            assert current is not None and current.parent is not None
-            current = current.parent
-            alloc_next()
-            alloc_inner()
-        elif buf.startswith("struct "):
-            q = buf.find(" {")
-            assert current is not None
-            current.field_name = buf[7:q] if q >= 0 else buf[7:]
-            alloc_inner()
-    out: list[str] = []
-    i = root.inner
-    while i is not None:
-        node = _find_node(i.inner, member)
-        if node is not None:
-            _dump_node(out, node, member, 0, 0)
-            return "".join(out)
-        i = i.next
-    return None
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -334,7 +86,7 @@ def _fatal(msg: str) -> CrashpyError:
 def datatype_common(session: Session, args: list[str], kind: str | None) -> None:
     """The struct, union and `*` commands (kind None: whichever the name is)."""
     cmd = session.current_cmd
-    argv = args_of(session, args)
+    argv = command_args(session.current_line, args)
     parsed = getopt(argv, "pxdhfuc:rvol:")
     req = _Request()
     prog = session.prog
@@ -423,7 +175,13 @@ def datatype_common(session: Session, args: list[str], kind: str | None) -> None
         session.println("possible alternatives:")
         _symbol_query(session, arg)
         return
-    cpus = cpu_mask(session, cpuspec) if cpuspec is not None else None
+    cpus = None
+    if cpuspec is not None:
+
+        def warn(message: str) -> None:
+            session.println(f"{cmd}: {message}")
+
+        cpus = cpu_spec(cpuspec, crash_cpu_count(prog), session.current_cpu, warn)
     if count is None:
         count = 1
     elif not aflag:
@@ -471,7 +229,7 @@ def datatype_common(session: Session, args: list[str], kind: str | None) -> None
         session.write(datatype_declaration(session, dm, dm.typedef, kind, show_offset, radix))
         return
     if cpus is not None:
-        for c in range(_cpu_count(session)):
+        for c in range(crash_cpu_count(session.prog)):
             if c not in cpus:
                 continue
             cpuaddr = prog.percpu_address(addr, c)
@@ -559,7 +317,7 @@ def _value_symbol(session: Session, value: int) -> str | None:
 def _symbol_type_code(session: Session, name: str) -> str | None:
     """gdb's type code of a symbol (get_symbol_type): struct, union, int, pointer, array, function..."""
     from crashpy.object import function_type, variable_type
-    from crashpy.types.format import strip
+    from crashpy.types.gdb_view import strip
 
     t = variable_type(session.prog, name) or function_type(session.prog, name)
     if t is None:
@@ -570,7 +328,7 @@ def _symbol_type_code(session: Session, name: str) -> str | None:
 def _datatype_code(session: Session, name: str) -> str | None:
     """crash's datatype_exists(): gdb's type code for a type name (typedefs resolved), or None."""
     from crashpy.commands.whatis import datatype_info
-    from crashpy.types.format import strip
+    from crashpy.types.gdb_view import strip
 
     dm = datatype_info(session, name.split(".")[0])
     if dm is None:
@@ -585,7 +343,6 @@ def _accessible(session: Session, addr: int) -> bool:
 def dereference_pointer(session: Session, dm: DataType, kind: str, addr: int, radix: int) -> bool:
     """crash's dereference_pointer(): a pointer member shown with what it points to; False when the member
     is no pointer (the caller prints it as usual)."""
-    from crashpy.commands.p import PartialPrint, gdb_print
     from crashpy.commands.whatis import ptype_lines
 
     member = dm.member or ""
@@ -687,7 +444,7 @@ def dereference_pointer(session: Session, dm: DataType, kind: str, addr: int, ra
         out(f"  -> ({typeptr}: no debuginfo data)\n")
         return True
     try:
-        text = gdb_print(session, request[2:], "", radix)
+        text = session.gdb.print(request[2:], "", radix or session.radix)
     except PartialPrint as e:
         session.write(render_errors(e.partial, inline=False)[0])
         return False
@@ -715,7 +472,7 @@ def print_struct_with_dereference(session: Session, dm: DataType, kind: str, add
     errors, text = render_errors(struct_text(session, dm, kind, addr, radix), inline=False)
     session.write(errors)
     for buf1 in fgets_lines(text):
-        if _leading(buf1) != 2 or "{" in buf1 or "}" in buf1:
+        if leading_blanks(buf1) != 2 or "{" in buf1 or "}" in buf1:
             session.write(buf1)
             continue
         k = buf1.find(" =")
@@ -985,4 +742,4 @@ def cmd_pointer(session: Session, args: list[str]) -> None:
     datatype_common(session, args, None)
 
 
-__all__ = ["is_datatype_command", "parse_for_member", "parse_for_member_extended", "struct_text"]
+__all__ = ["is_datatype_command", "struct_text"]

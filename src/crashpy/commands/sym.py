@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from crashpy.bits import MASK64
 from crashpy.commands.registry import command
 from crashpy.helpers.numbers import getopt, hexadecimal, htol, is_a_number
 from crashpy.symbols.crash_view import CrashSymbol, crash_symtab
@@ -37,7 +38,7 @@ def format_symbol(sym: CrashSymbol, offset: int = 0, radix: int = 10) -> str:
         # nearest a relocated kernel's unrelocated address) shows as a negative long
         signed = offset - (1 << 64) if offset >= 1 << 63 else offset
         off = f"+0x{offset:x}" if radix == 16 else f"+{signed}"
-        return f"{(sym.value + offset) & ((1 << 64) - 1):x} ({sym.type}) {sym.name}{off}{mod}"
+        return f"{(sym.value + offset) & MASK64:x} ({sym.type}) {sym.name}{off}{mod}"
     return f"{sym.value:x} ({sym.type}) {sym.name}{mod}"
 
 

@@ -42,9 +42,9 @@ EXAMPLES
 def _struct_text(session: Session, name: str, addr: int, radix: int) -> str:
     """What `struct <name> <addr>` prints, in the given radix (0: the session's); crash's read-error
     lines, named after the task command, where they happen (crash's dump_struct())."""
-    from crashpy.commands.p import render_errors
     from crashpy.commands.struct import struct_text
     from crashpy.commands.whatis import STRUCT_REQUEST, arg_to_datatype
+    from crashpy.expr.gdb import render_errors
 
     code, dm = arg_to_datatype(session, name)
     if code != 1 or dm is None:
@@ -90,7 +90,7 @@ def _member_lines(text: str, members: list[str]) -> str:
 
 
 def _extended(text: str, member: str) -> str | None:
-    from crashpy.commands.struct import parse_for_member_extended
+    from crashpy.expr.struct_members import parse_for_member_extended
 
     return parse_for_member_extended(text.splitlines(keepends=True), member)
 
@@ -125,7 +125,6 @@ def do_task(session: Session, tc: TaskContext, members: list[str] | None, radix:
 @command("task", summary="task_struct contents", help=HELP)
 def cmd_task(session: Session, args: list[str]) -> None:
     from crashpy.commands.help import print_usage
-    from crashpy.commands.set import current_context
 
     parsed = getopt(args, "xdhR:")
     radix = 0
@@ -172,6 +171,6 @@ def cmd_task(session: Session, args: list[str]) -> None:
             session.println(f"task: invalid task, pid, or task_struct member: {arg}")
             session.println()
     if not tasks and not bogus:
-        tasks.append(current_context(session))
+        tasks.append(session.current_context())
     for tc in tasks:
         do_task(session, tc, [m for m in members if m] if referenced else None, radix)

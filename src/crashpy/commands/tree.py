@@ -18,7 +18,7 @@ from crashpy.helpers.maple_tree import (
     xa_is_value,
     xa_is_zero,
 )
-from crashpy.helpers.numbers import getopt, htol, is_a_number
+from crashpy.helpers.numbers import command_args, getopt, htol, is_a_number
 from crashpy.helpers.radix_tree import radix_tree_is_xarray, radix_tree_map_mask, radix_tree_walk
 from crashpy.helpers.rbtree import RbNote, rb_root_node, rbtree_walk
 from crashpy.helpers.xarray import xa_layout, xa_walk
@@ -117,9 +117,8 @@ def _p(value: int) -> str:
 
 @command("tree", summary="display radix tree, XArray, red-black tree or maple tree", help=HELP)
 def cmd_tree(session: Session, args: list[str]) -> None:
-    from crashpy.commands.p import args_of
 
-    argv = args_of(session, args)
+    argv = command_args(session.current_line, args)
     cmd = session.current_cmd
     parsed = getopt(argv, "xdt:r:o:s:S:plNv")
     kind: str | None = None

@@ -1,7 +1,7 @@
 """whatis: a type's definition and size, or a symbol's declaration (crash's cmd_whatis).
 
 crash builds its answers from gdb's `ptype` text (symbols.c: datatype_info, do_datatype_declaration,
-show_member_offset, whatis_variable); crashpy makes the same gdb text (crashpy.types.format) and edits it
+show_member_offset, whatis_variable); crashpy makes the same gdb text (crashpy.types.typeprint, crashpy.types.valprint) and edits it
 the way crash does, so the odd corners (typedefs of function pointers, `-o` offsets of anonymous members)
 come out the same.
 """
@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crashpy.commands.p import GdbFailed, args_of, fgets_lines, whatis_variable
 from crashpy.commands.ptype import gdb_type_text
 from crashpy.commands.registry import command
 from crashpy.errors import CrashpyError
 from crashpy.expr import evaluate, parse_expression
+from crashpy.expr.gdb import GdbFailed, fgets_lines
 from crashpy.expr.parser import Name, TypeExpr
-from crashpy.helpers.numbers import getopt, parse_line
+from crashpy.helpers.numbers import command_args, getopt, parse_line
 from crashpy.session import Session
-from crashpy.types.format import _peel, check_typedef, strip, type_length
+from crashpy.types.gdb_view import check_typedef, peel, strip, type_length
 from crashpy.types.model import EnumType, StructType, Type, TypeKind
 
 STRUCT_REQUEST = "struct"
@@ -95,7 +95,7 @@ def datatype_info(session: Session, name: str) -> DataType | None:
         node = None
     if isinstance(node, TypeExpr):
         t = node.type
-        typedef = _peel(t)[0].kind is TypeKind.TYPEDEF
+        typedef = peel(t)[0].kind is TypeKind.TYPEDEF
         r = check_typedef(t)
         kind = _kind_of(r)
         if kind is None:
@@ -339,6 +339,28 @@ def _empty_offset(out: list[str], dm: DataType, inbuf: str, end_of_block: bool, 
 # ---------------------------------------------------------------------------------------------------------
 # The command
 
+
+def whatis_variable(session: Session, name: str) -> str:
+    """crash's whatis_variable(): the declaration `type name;` made from gdb's `whatis name`."""
+    try:
+        text = gdb_type_text(session, name, -1)
+    except CrashpyError:
+        raise CrashpyError(f"gdb request failed: whatis {name}") from None
+    buf = text.splitlines()[0] if text else "type = "
+    buf = buf.strip()
+    body = buf[len("type = ") :] if buf.startswith("type = ") else buf
+    if "[" in buf:
+        k = body.index("[")
+        return body[:k] + name + body[k:] + ";\n"
+    if "(" in buf:
+        if buf.index("(") == buf.rindex("("):
+            k = body.index("(")
+        else:
+            k = body.index(")")
+        return body[:k] + name + body[k:] + ";\n"
+    sep = "" if body.endswith("*") else " "
+    return f"{body}{sep}{name};\n"
+
 HELP = """\
 NAME
   whatis - search symbol table for data or type information
@@ -407,7 +429,7 @@ def _usage(session: Session) -> None:
 
 @command("whatis", summary="search symbol table for data or type information", help=HELP)
 def cmd_whatis(session: Session, args: list[str]) -> None:
-    argv = args_of(session, args)
+    argv = command_args(session.current_line, args)
     parsed = getopt(argv, "om:r:")
     show_offset = False
     member: str | None = None
@@ -542,7 +564,7 @@ def request_types(session: Session, lowest: int, highest: int, member: str | Non
 
 
 def type_name_of(t: Type) -> str | None:
-    from crashpy.types.format import type_name
+    from crashpy.types.gdb_view import type_name
 
     return type_name(t)
 
@@ -553,15 +575,15 @@ def _struct_contents(t: StructType, type_name: str, depth: int) -> bool:
     if depth > 64 or not t.is_complete:
         return False
     for m in t.members():
-        mt = _peel(m.type)[0]
+        mt = peel(m.type)[0]
         if mt.kind is TypeKind.ARRAY:
-            mt = _peel(mt.element)[0]  # type: ignore[attr-defined]
+            mt = peel(mt.element)[0]  # type: ignore[attr-defined]
         if mt.kind is TypeKind.STRUCT:
             assert isinstance(mt, StructType)
             if _struct_contents(mt, type_name, depth + 1):
                 return True
         if mt.kind is TypeKind.POINTER:
-            mt = _peel(mt.target)[0]
+            mt = peel(mt.target)[0]
         n = type_name_of(mt) if mt.kind not in (TypeKind.POINTER, TypeKind.ARRAY, TypeKind.FUNCTION) else None
         if n and type_name in n:
             return True

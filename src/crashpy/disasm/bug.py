@@ -16,6 +16,7 @@ import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from crashpy.bits import MASK64
 from crashpy.errors import FaultError
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ def parse_bug_entries(
         (disp_f,) = struct.unpack_from("<i", data, off + o_file)
         (line,) = struct.unpack_from("<H", data, off + o_line)
         (flags,) = struct.unpack_from("<H", data, off + o_flags)
-        mask = (1 << 64) - 1
+        mask = MASK64
         out.append(
             ((base + off + o_addr + disp_a) & mask, (base + off + o_file + disp_f) & mask, line, flags)
         )

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import capstone
 from capstone import x86 as cs_x86
 
+from crashpy.bits import MASK64
+
 __all__ = ["Insn", "decode", "decode_one"]
 
 _OP_REG = cs_x86.X86_OP_REG
@@ -273,7 +275,7 @@ def _format(insn: capstone.CsInsn) -> Insn:
                     or insn.group(cs_x86.X86_GRP_CALL)
                     or base in ("loop", "jrcxz", "jecxz", "xbegin")
                 ):
-                    value &= (1 << 64) - 1
+                    value &= MASK64
                     texts.append(f"0x{value:x}")
                     target = value
                 else:
@@ -287,10 +289,10 @@ def _format(insn: capstone.CsInsn) -> Insn:
                 text = f"%{seg}:" if seg else ""
                 if base_r == "rip":
                     text += f"{_hex_signed(m.disp)}(%rip)"
-                    target = (next_ip + m.disp) & ((1 << 64) - 1)
+                    target = (next_ip + m.disp) & MASK64
                     comment = f"        # 0x{target:x}"
                 elif base_r is None and index_r is None:
-                    text += f"0x{m.disp & ((1 << 64) - 1):x}"
+                    text += f"0x{m.disp & MASK64:x}"
                 else:
                     if m.disp or insn.disp_size:
                         text += _hex_signed(m.disp)

@@ -28,6 +28,7 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from crashpy.bits import MASK64
 from crashpy.dwarf.constants import (
     LNE_DEFINE_FILE,
     LNE_END_SEQUENCE,
@@ -312,7 +313,7 @@ def decode_lines(
                 elif ext == LNE_SET_ADDRESS:
                     a = int.from_bytes(data[pos : pos + addr_size], order)
                     pos += addr_size
-                    if (a == 0 and cu_lowpc > 0) or a == 0xFFFFFFFFFFFFFFFF:
+                    if (a == 0 and cu_lowpc > 0) or a == MASK64:
                         recording = False  # a function the linker dropped (PR gdb/12528)
                     op_index = 0
                     address = a

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from crashpy.types.format import GdbError
+from crashpy.types.valprint import GdbError
 
 __all__ = ["GdbError"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from crashpy.bits import MASK64
 from crashpy.errors import CrashpyError, FaultError
 from crashpy.expr import parser as P
 from crashpy.expr.errors import GdbError
@@ -40,7 +41,6 @@ from crashpy.types.model import (
 if TYPE_CHECKING:
     from crashpy.program import Program
 
-MASK64 = (1 << 64) - 1
 
 # gdb's builtin C types, by gdb's names.
 BUILTIN_TYPES: dict[str, Type] = {

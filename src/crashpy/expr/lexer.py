@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from crashpy.bits import MASK64
 from crashpy.expr.errors import GdbError
-
-MASK64 = (1 << 64) - 1
 
 # Three- and two-character operators, longest first (c-exp.y: tokentab3, tokentab2).
 _OPS3 = ("<<=", ">>=", "->*", "...")

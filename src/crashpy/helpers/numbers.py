@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from crashpy.errors import CommandError
+from crashpy.bits import MASK64
+from crashpy.errors import CommandError, CrashpyError
 
-MASK64 = (1 << 64) - 1
 MAX_HEXADDR_STRLEN = 16  # x86_64
 LONG_LONG_PRLEN = 16
 
@@ -118,6 +118,14 @@ def crash_args(args: Sequence[str]) -> list[str]:
     if any("(" in a or ")" in a for a in args):
         return parse_line(" ".join(["-", *args]))[1:]  # crash groups `(...)` only after a blank
     return list(args)
+
+
+def command_args(line: str, args: Sequence[str]) -> list[str]:
+    """A command's arguments split by crash's rules (quotes, parentheses) from the raw command `line` when
+    there is one; else the given args, re-split where they hold parentheses."""
+    if line.strip():
+        return parse_line(line)[1:]
+    return crash_args(args)
 
 
 @dataclass
@@ -340,6 +348,34 @@ def make_cpumask(spec: str, ncpus: int) -> list[int]:
             raise CommandError(f"invalid cpu specification: {spec}")
         out.update(range(start, end + 1))
     return sorted(out)
+
+
+class CpuSpecRestart(CrashpyError):
+    """crash's RESTART() after a cpuspec named a cpu the dump does not have: the message is out already."""
+
+
+def cpu_spec(spec: str, ncpus: int, current: int, warn: Callable[[str], None]) -> list[int]:
+    """crash's make_cpumask() for a `symbol:cpuspec` (p, struct): "1", "0-1", "0,2", "a"/"all"; "" is
+    `current`. A cpu out of range is reported through `warn` (crash's error() line), then
+    CpuSpecRestart is raised."""
+    if spec == "":
+        return [current]
+    cpus: set[int] = set()
+    for part in spec.split(","):
+        if part in ("a", "all"):
+            start, end = 0, ncpus - 1
+        else:
+            lo, _, hi = part.partition("-")
+            try:
+                start = int(lo)
+                end = int(hi) if hi else start
+            except ValueError:
+                raise CrashpyError(f"invalid cpu specification: {spec}") from None
+        if not (0 <= start < ncpus and 0 <= end < ncpus):
+            warn(f"invalid cpu specification: {spec}")
+            raise CpuSpecRestart()
+        cpus.update(range(start, end + 1))
+    return sorted(cpus)
 
 
 def _power(base: int, exp: int) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from crashpy.bits import MASK64
 from crashpy.errors import CommandError
 
 if TYPE_CHECKING:
@@ -193,7 +194,7 @@ def task_signals(prog: Program, task: int) -> TaskSignals:
     # kernel the second is real_blocked, whose low half lands in the top of the value it shows.
     lo = prog.read_u64(task + blocked_off)
     hi = prog.read_u64(task + blocked_off + 8)
-    blocked = (lo | (hi << 32)) & 0xFFFFFFFFFFFFFFFF
+    blocked = (lo | (hi << 32)) & MASK64
     pend = task + prog.offsetof("task_struct", "pending")
     pending = prog.read_u64(pend + prog.offsetof("sigpending", "signal"))
     queue = _queue(prog, pend + prog.offsetof("sigpending", "list"))

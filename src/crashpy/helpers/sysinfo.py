@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from crashpy.bits import MASK64
 from crashpy.errors import CrashpyError, FaultError
 from crashpy.helpers import tasks
 
@@ -85,7 +86,7 @@ def uptime_jiffies(prog: Program, hz_value: int) -> int:
             wrapped -= 0x100000000
             j = ((j & 0xFFFFFFFF) | wrapped) + 300 * hz_value
         else:
-            j = (j - ((-300 * hz_value) & 0xFFFFFFFF)) & 0xFFFFFFFFFFFFFFFF
+            j = (j - ((-300 * hz_value) & 0xFFFFFFFF)) & MASK64
         return j
     return prog.read_u64(prog.symbol_address("jiffies"))
 
@@ -146,7 +147,7 @@ def cpu_count(prog: Program) -> int:
     cpus = 0
     for i, off in enumerate(prog.percpu_offsets):
         try:
-            n = prog.read_u32((sym.address + off) & 0xFFFFFFFFFFFFFFFF)
+            n = prog.read_u32((sym.address + off) & MASK64)
         except FaultError:
             break
         if n != i:
@@ -156,6 +157,18 @@ def cpu_count(prog: Program) -> int:
     if present and (not cpus or present < cpus):
         cpus = present
     return cpus
+
+
+def crash_cpu_count(prog: Program) -> int:
+    """kt->cpus, as crash's commands count CPUs (cpu_count(), or one per per-CPU offset), kept on `prog`."""
+
+    def count() -> int:
+        try:
+            return cpu_count(prog)
+        except Exception:  # noqa: BLE001
+            return len(prog.percpu_offsets)
+
+    return prog.cache("crash_cpus", count)  # type: ignore[no-any-return]
 
 
 def memory_bytes(prog: Program) -> int:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from crashpy.bits import MASK64
 from crashpy.progress import Progress
 
 if TYPE_CHECKING:
@@ -252,7 +253,7 @@ class CrashSymtab:
                 ):
                     continue
             if offset and first_start <= value <= last_end:
-                value = (value + offset) & 0xFFFFFFFFFFFFFFFF
+                value = (value + offset) & MASK64
             self.names.append(name)
             self.values.append(value)
             self.types.append(letter)

@@ -11,13 +11,13 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
+from crashpy.bits import MASK64
 from crashpy.elf.file import ElfFile
 from crashpy.elf.symtab import SymbolRow
 
 _STB_GLOBAL, _STB_WEAK = 1, 2
 _STT_OBJECT, _STT_FUNC, _STT_SECTION, _STT_FILE = 1, 2, 3, 4
 _SHN_ABS = 0xFFF1
-_MASK64 = 0xFFFFFFFFFFFFFFFF
 _KERNEL_IMAGE_BASE = 0xFFFFFFFF80000000  # __START_KERNEL_map
 
 
@@ -71,7 +71,7 @@ class _ElfSymbols:
         """A symbol value relocated: KASLR moves the kernel image only (per-CPU offsets and small
         absolute values stay put)."""
         if value >= _KERNEL_IMAGE_BASE and self.offset:
-            return (value + self.offset) & _MASK64
+            return (value + self.offset) & MASK64
         return value
 
     def symbol(self, i: int) -> Symbol:

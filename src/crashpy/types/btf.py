@@ -26,6 +26,8 @@ from pathlib import Path
 
 from crashpy.elf.file import ElfFile
 from crashpy.errors import CrashpyError
+from crashpy.types.int_names import canonical_int_name
+from crashpy.types.lookup import lookup_type, split_tag
 from crashpy.types.model import (
     ArrayType,
     DataSec,
@@ -47,10 +49,7 @@ from crashpy.types.model import (
     TypeLookupError,
     VarDecl,
     VoidType,
-    canonical_int_name,
-    lookup_type,
     no_type_error,
-    split_tag,
 )
 
 BTF_MAGIC = 0xEB9F

@@ -95,6 +95,8 @@ from crashpy.dwarf.forms import DATA_SIZES, REF_FORMS, read_uleb
 from crashpy.dwarf.info import Die, DwarfInfo
 from crashpy.dwarf.names import DieFinder
 from crashpy.elf.file import ElfFile
+from crashpy.types.int_names import canonical_int_name
+from crashpy.types.lookup import lookup_type, split_tag
 from crashpy.types.model import (
     ArrayType,
     EnumType,
@@ -113,9 +115,6 @@ from crashpy.types.model import (
     TypeKind,
     TypeLookupError,
     VoidType,
-    canonical_int_name,
-    lookup_type,
-    split_tag,
 )
 
 __all__ = ["DwarfFormatError", "DwarfTypes", "NamedTypeResolver"]

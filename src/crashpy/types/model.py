@@ -5,16 +5,19 @@ recursive (`struct list_head { struct list_head *next; }`): a pointer, typedef, 
 parameter refers to its target through a `LazyType` (source + type id) that is resolved on first use.
 Types compare and hash by identity; `repr()` and `type_name()` never walk into members, so nothing
 recurses without bound.
+
+Look-ups by C spelling (`lookup_type`) are in types/lookup.py, integer names in types/int_names.py.
 """
 
 from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import NamedTuple, Protocol
 
 from crashpy.errors import CrashpyError
+from crashpy.types.int_names import gdb_int_name
 
 # ---------------------------------------------------------------------------------------------------------
 # Errors
@@ -113,56 +116,6 @@ class TypeKind(enum.Enum):
 
 QUALIFIER_KINDS = frozenset({TypeKind.CONST, TypeKind.VOLATILE, TypeKind.RESTRICT})
 _QUALIFIER_ORDER = (TypeKind.CONST, TypeKind.VOLATILE, TypeKind.RESTRICT)
-
-# gcc's DWARF (and so pahole's BTF) spells integers "long unsigned int"; gdb 13 prints "unsigned long".
-_GDB_INT_NAMES = {
-    "short int": "short",
-    "short unsigned int": "unsigned short",
-    "long int": "long",
-    "long unsigned int": "unsigned long",
-    "long long int": "long long",
-    "long long unsigned int": "unsigned long long",
-}
-
-
-def canonical_int_name(name: str) -> str:
-    """gdb's spelling of a C integer type name in any word order: `long unsigned int` -> `unsigned long`.
-
-    Names that are not plain C integer spellings (`__int128 unsigned`, `_Bool`, typedef names) are
-    returned unchanged.
-    """
-    words = name.split()
-    if len(words) <= 1:
-        if name == "unsigned":
-            return "unsigned int"
-        if name == "signed":
-            return "int"
-        return name
-    if not set(words) <= {"unsigned", "signed", "short", "long", "int", "char"}:
-        return name
-    unsigned = "unsigned" in words
-    signed = "signed" in words
-    if unsigned and signed:
-        return name
-    longs = words.count("long")
-    if "char" in words:
-        if longs or "short" in words or "int" in words:
-            return name
-        return "unsigned char" if unsigned else "signed char" if signed else "char"
-    if "short" in words:
-        if longs:
-            return name
-        base = "short"
-    elif longs == 1:
-        base = "long"
-    elif longs == 2:
-        base = "long long"
-    elif longs == 0:
-        base = "int"
-    else:
-        return name
-    return f"unsigned {base}" if unsigned else base
-
 
 # ---------------------------------------------------------------------------------------------------------
 # Members, parameters, member look-ups
@@ -441,7 +394,7 @@ class IntType(Type):
 
     def _base_name(self, raw_int_names: bool) -> str:
         name = self.name or "?"
-        return name if raw_int_names else _GDB_INT_NAMES.get(name, name)
+        return name if raw_int_names else gdb_int_name(name)
 
 
 class FloatType(Type):
@@ -810,87 +763,3 @@ def _spell(t: Type, inner: str, inner_is_qual: bool, raw: bool, depth: int = 0) 
             base = " ".join(q.value for q in _QUALIFIER_ORDER if q in quals) + " " + base
         return f"{base} {inner}" if inner else base
     return "<cycle>"
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Look-ups by spelling, shared by every type source
-
-
-class TypeIndex(Protocol):
-    """A source of named types: the BTF reader, later DWARF, or both chained."""
-
-    @property
-    def pointer_size(self) -> int: ...
-
-    def find(self, name: str, kind: str | None = None) -> Type | None: ...
-
-
-TYPE_KIND_NAMES = ("struct", "union", "enum", "typedef", "int", "float", "func", "var", "datasec")
-_TAG_PREFIX = re.compile(r"^(struct|union|enum)\s+(.+)$")
-_SUFFIX = re.compile(r"(\*|\[\s*(?:0x[0-9a-fA-F]+|\d+)?\s*\])\s*$")
-
-
-def split_tag(spelling: str) -> tuple[str | None, str]:
-    """("struct", "task_struct") for "struct task_struct"; (None, name) without a tag."""
-    m = _TAG_PREFIX.match(spelling.strip())
-    if m:
-        return m.group(1), m.group(2).strip()
-    return None, spelling.strip()
-
-
-def lookup_type(index: TypeIndex, spelling: str, bare_tags: bool = True) -> Type:
-    """The type a C type name spells: "struct task_struct", "unsigned long", "pid_t", "char *",
-    "struct list_head *[4]", "const char *". With bare_tags a bare name may name a struct, union or
-    enum too ("task_struct"), as crash's commands accept. Raises TypeLookupError in gdb's words."""
-    text = spelling.strip()
-    suffixes: list[str] = []
-    while True:
-        m = _SUFFIX.search(text)
-        if not m or m.start() == 0:
-            break
-        suffixes.append(m.group(1))
-        text = text[: m.start()].rstrip()
-    words = text.split()
-    quals = [w for w in words if w in ("const", "volatile", "restrict")]
-    words = [w for w in words if w not in ("const", "volatile", "restrict")]
-    t = _lookup_named(index, " ".join(words), bare_tags)
-    for q in quals:
-        t = QualifiedType(TypeKind(q), t)
-    # Suffixes were collected right to left; apply them left to right: "int *[4]" is an array of pointers.
-    for s in reversed(suffixes):
-        if s == "*":
-            t = PointerType(t, index.pointer_size)
-        else:
-            inside = s[1:-1].strip()
-            t = ArrayType(t, int(inside, 0) if inside else 0, is_flexible=not inside)
-    return t
-
-
-def _lookup_named(index: TypeIndex, text: str, bare_tags: bool) -> Type:
-    tag, name = split_tag(text)
-    if tag is not None:
-        t = index.find(name, tag)
-        if t is None:
-            raise no_type_error(tag, name)
-        return t
-    if name == "void":
-        return VoidType()
-    for kind in ("typedef", "int", "float"):
-        t = index.find(name, kind)
-        if t is not None:
-            return t
-    if bare_tags:
-        for kind in ("struct", "union", "enum"):
-            t = index.find(name, kind)
-            if t is not None:
-                return t
-    raise no_type_error(None, name)
-
-
-def iter_members_recursive(t: Type, base: int = 0) -> Iterable[tuple[int, Member]]:
-    """Every named member of struct/union `t`, anonymous members flattened, with absolute bit offsets."""
-    for m in t.members():
-        if m.name:
-            yield base + m.bit_offset, m
-        else:
-            yield from iter_members_recursive(m.type, base + m.bit_offset)
