@@ -7,18 +7,12 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from typing import TextIO
 
-from crashpy.commands.registry import Command, load_all
+from crashpy.commands.registry import COMMANDS, Alias, Command, ExitSession
 from crashpy.errors import CrashpyError
 from crashpy.helpers.numbers import parse_line
 from crashpy.program import Program
-
-
-class ExitSession(Exception):
-    """`q` / `exit`: leave the session."""
-
 
 # Commands crash hands to the shell when it has no command of that name (main.c is_external_command).
 EXTERNAL_COMMANDS = {"vi", "pwd", "grep", "cat", "more", "less", "echo", "ls", "clear"}
@@ -41,15 +35,6 @@ BUILTIN_ALIASES = (
     ("lsmod", "mod"),
     ("last", "ps -l"),
 )
-
-
-@dataclass
-class Alias:
-    """One alias: `name` stands for `words` (the command and its leading arguments)."""
-
-    name: str
-    words: list[str]
-    origin: str  # "builtin", "runtime", "$HOME/.crashpyrc" or ".crashpyrc", as `alias` lists it
 
 
 # Commands never handed to the pager: an endless stream (repeat), a console that talks with the user (py).
@@ -89,7 +74,7 @@ class Session:
         self.prog = prog
         self.out: TextIO = out if out is not None else sys.stdout
         self.minimal = minimal
-        self.commands = load_all()
+        self.commands = COMMANDS  # a command's module is imported when it is first looked up
         self.radix = 10
         self.current_cmd = ""
         self.errors = 0  # commands that failed (an error line); a non-interactive run exits 3 if any
@@ -233,10 +218,10 @@ class Session:
             # stands for the command it was rewritten to
             self.current_line = " ".join([name, *args]) if rewritten else cmdline
             if "--json" in args or self.json_all:  # the command's data as JSON (crashpy/jsonout.py)
-                from crashpy import jsonout
+                from crashpy.jsonout import render, supports
 
-                if jsonout.supports(cmd.name):
-                    self.write(jsonout.render(self, cmd.name, args))
+                if supports(cmd.name):
+                    self.write(render(self, cmd.name, args))
                     return
             cmd.func(self, args)
         except ExitSession:

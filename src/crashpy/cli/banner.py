@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from crashpy import __version__
 from crashpy.session import Session
+from crashpy.version import __version__
 
 
 def print_banner(session: Session) -> None:

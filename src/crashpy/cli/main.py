@@ -12,10 +12,11 @@ import argparse
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from crashpy import __version__
+from crashpy.commands.registry import PROVIDERS
 from crashpy.errors import CrashpyError, StartupError
+from crashpy.version import __version__
 
 if TYPE_CHECKING:
     from crashpy.program import Program
@@ -167,6 +168,13 @@ def _read_lines(path: str) -> list[str]:
             return [line.rstrip("\n") for line in f]
     except OSError as e:
         raise StartupError(f"{path}: {e.strerror}") from None
+
+
+def _py_namespace(prog: Program, session: Session) -> dict[str, Any]:
+    """The `py` command's globals, from crashpy.api (imported when `py` first runs)."""
+    from crashpy.api import namespace
+
+    return namespace(prog, session)
 
 
 def _command_help(name: str) -> int:
@@ -335,6 +343,7 @@ def _run(args: argparse.Namespace, machine: MachineOptions, script: str | None, 
     from crashpy.commands.set import settings
 
     session = Session(prog, sys.stdout, minimal=args.minimal)
+    PROVIDERS.setdefault("py.namespace", _py_namespace)
     if args.json_all:
         session.json_all = True
         args.silent = True

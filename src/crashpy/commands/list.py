@@ -9,6 +9,7 @@ stops with crash's `duplicate list entry` error; `-B` finds the loop with R. P. 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from crashpy.commands.p import fgets_lines, render_errors
 from crashpy.commands.registry import command
@@ -24,7 +25,9 @@ from crashpy.helpers.list import (
     walk_list_brent,
 )
 from crashpy.helpers.numbers import eval_expression, getopt, htol, is_a_number, stol
-from crashpy.session import Session
+
+if TYPE_CHECKING:
+    from crashpy.session import Session
 
 # ---------------------------------------------------------------------------------------------------------
 # Printing a structure, or members of it, for each entry (shared with `tree`)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from crashpy.commands.registry import command
 from crashpy.errors import CommandError
 from crashpy.helpers import printk
 from crashpy.helpers.printk import LogEntry, LogNote, MissingRecord, PrintkLog, PrintkRecord, SafeSeqBufCpu
-from crashpy.session import Session
+
+if TYPE_CHECKING:
+    from crashpy.session import Session
 
 SYNOPSIS = "[-Ttdmasc]"
 

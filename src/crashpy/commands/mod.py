@@ -11,6 +11,7 @@ plain table, as crash does when no object file has been loaded.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from crashpy.commands.help import print_usage
 from crashpy.commands.registry import command
@@ -18,7 +19,9 @@ from crashpy.errors import CommandError, CrashpyError
 from crashpy.helpers.modules import LoadedModule, module_symtab
 from crashpy.helpers.numbers import getopt, hexadecimal
 from crashpy.program import Program
-from crashpy.session import Session
+
+if TYPE_CHECKING:
+    from crashpy.session import Session
 
 HELP = """\
 NAME

@@ -18,11 +18,11 @@ from crashpy.expr.parser import TypeExpr, parse
 from crashpy.helpers.crash_reads import PAGE_SIZE, read_as_crash
 from crashpy.helpers.numbers import crash_args, getopt, parse_line
 from crashpy.object import Object, is_percpu_symbol
-from crashpy.session import Session
 from crashpy.types.format import PartialOutput, PrintOptions, ValuePrinter
 
 if TYPE_CHECKING:
     from crashpy.program import Program
+    from crashpy.session import Session
 
 # ---------------------------------------------------------------------------------------------------------
 # The gdb side: a value history and gdb's print/whatis/ptype as text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from crashpy.commands.registry import command
 from crashpy.errors import CommandError, FaultError
@@ -16,7 +17,9 @@ from crashpy.helpers.tasks import (
     str_to_context,
     task_table,
 )
-from crashpy.session import Session
+
+if TYPE_CHECKING:
+    from crashpy.session import Session
 
 HELP = """\
 NAME

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from crashpy.commands.registry import command
 from crashpy.errors import CommandError
 from crashpy.helpers.numbers import decimal, getopt, hexadecimal, htol, is_a_number, stol
 from crashpy.helpers.tasks import TaskContext, TaskTable, state_verbose, str_to_context, task_table
-from crashpy.session import Session
+
+if TYPE_CHECKING:
+    from crashpy.session import Session
 
 CONTEXT_KEY = "task_context"  # session.state: the current context's task_struct address
 

@@ -41,12 +41,12 @@ from crashpy.helpers.crash_reads import (
 from crashpy.helpers.downsized import is_downsized
 from crashpy.helpers.numbers import getopt, htol, is_a_number, parse_line, stol
 from crashpy.object import Object, is_percpu_symbol
-from crashpy.session import Session
 from crashpy.types.format import PartialOutput
 
 if TYPE_CHECKING:
     from crashpy.commands.rd import ReadSpan
     from crashpy.program import Program
+    from crashpy.session import Session
 
 # ---------------------------------------------------------------------------------------------------------
 # print_struct / print_union

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from crashpy.commands.ps import task_header
 from crashpy.commands.registry import command
 from crashpy.errors import CommandError
 from crashpy.helpers.numbers import getopt, is_a_number
 from crashpy.helpers.tasks import TaskContext, str_to_context, task_table
-from crashpy.session import Session
+
+if TYPE_CHECKING:
+    from crashpy.session import Session
 
 HELP = """\
 NAME

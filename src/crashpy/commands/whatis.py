@@ -9,6 +9,7 @@ come out the same.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from crashpy.commands.p import GdbFailed, args_of, fgets_lines, whatis_variable
 from crashpy.commands.ptype import gdb_type_text
@@ -17,9 +18,11 @@ from crashpy.errors import CrashpyError
 from crashpy.expr import evaluate, parse_expression
 from crashpy.expr.parser import Name, TypeExpr
 from crashpy.helpers.numbers import getopt, parse_line
-from crashpy.session import Session
 from crashpy.types.format import _peel, check_typedef, strip, type_length
 from crashpy.types.model import EnumType, StructType, Type, TypeKind
+
+if TYPE_CHECKING:
+    from crashpy.session import Session
 
 STRUCT_REQUEST = "struct"
 UNION_REQUEST = "union"
