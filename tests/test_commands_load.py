@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from crashpy.commands.registry import MODULES, load_all, registered
+from crashpy.commands.registry import JSON_COMMANDS, MODULES, load_all, registered
 
 
 def test_every_command_module_loads() -> None:
@@ -43,3 +43,10 @@ def test_start_up_imports_no_command_module() -> None:
     env = {**os.environ, "PYTHONPATH": src}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
     assert out.strip() == "['crashpy.commands.registry'] ['crashpy.commands.sym']"
+
+
+def test_json_commands_are_those_with_a_document() -> None:
+    """registry.JSON_COMMANDS (which `--json` reads without importing the modules) names the commands
+    that register a JSON document beside their text."""
+    commands = load_all()
+    assert {cmd.name for cmd in commands.values() if cmd.json is not None} == JSON_COMMANDS
