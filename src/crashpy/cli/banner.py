@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from crashpy.errors import CrashpyError
 from crashpy.session import Session
 from crashpy.version import __version__
 
@@ -19,6 +20,6 @@ def print_banner(session: Session) -> None:
         from crashpy.commands.set import current_context, format_context
 
         session.write(format_context(session, current_context(session), indent=5))
-    except Exception:  # no task table (damaged dump): sys alone, as before
+    except CrashpyError:  # no task table (damaged dump): sys alone, as before
         pass
     session.println()

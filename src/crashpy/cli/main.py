@@ -35,7 +35,7 @@ RC_NAME = ".crashpyrc"
 MACHINE_OPTIONS = ("phys_base", "kaslr", "page_offset")
 
 
-class UsageError(Exception):
+class UsageError(CrashpyError):
     """A bad command line: one line on stderr, exit status 2."""
 
 

@@ -170,7 +170,7 @@ def dump_struct_members_fast(session: Session, fm: FastMembers, radix: int, addr
     try:
         if not prog.is_kvaddr(addr):
             return
-    except Exception:  # noqa: BLE001
+    except CrashpyError:  # no kernel layout: not a kernel address
         return
     radix = radix or session.radix
     for m in fm.members:
@@ -260,7 +260,7 @@ def usage(session: Session, name: str) -> None:
 def _is_kvaddr(session: Session, addr: int) -> bool:
     try:
         return bool(session.prog.is_kvaddr(addr))
-    except Exception:  # noqa: BLE001
+    except CrashpyError:  # no kernel layout: not a kernel address
         return False
 
 
