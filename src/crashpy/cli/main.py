@@ -179,9 +179,9 @@ def _py_namespace(prog: Program, session: Session) -> dict[str, Any]:
 
 def _command_help(name: str) -> int:
     """crash -h command: that command's help page."""
-    from crashpy.commands.registry import load_all
+    from crashpy.commands.registry import COMMANDS
 
-    cmd = load_all().get(name)
+    cmd = COMMANDS.get(name)  # imports that command's module only
     if cmd is None or not cmd.help:
         sys.stderr.write(f"crashpy: no such command: {name}\n")
         return EXIT_USAGE
