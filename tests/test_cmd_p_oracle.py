@@ -161,19 +161,3 @@ def test_known_differences(paths: dict[str, Path], command: str) -> None:
     bad = compare(paths, "sysrq.elf", [command])
     if bad:
         pytest.xfail(KNOWN_DIFFERENCES[command])
-
-
-def test_p_timing(paths: dict[str, Path]) -> None:
-    """`p jiffies` and `p init_task` are quick on a fresh program (DWARF and symbol caches cold)."""
-    import time
-
-    from crashpy.loader import open_program
-    from crashpy.session import Session
-
-    prog = open_program(str(paths["vmlinux"]), [str(paths["sysrq.elf"])])
-    import io
-
-    session = Session(prog, io.StringIO())
-    t = time.perf_counter()
-    session.run_line("p init_task")
-    print(f"p init_task: {time.perf_counter() - t:.3f} s")  # speed is measured in benchmarks/

@@ -169,22 +169,3 @@ def test_datatype_commands(paths: dict[str, Path]) -> None:
     expected = run_crash(paths["vmlinux"], paths["sysrq.elf"], list(cases))
     got = run_crashpy(paths["vmlinux"], paths["sysrq.elf"], list(cases.values()))
     assert got == expected
-
-
-def test_struct_timing(paths: dict[str, Path]) -> None:
-    """`whatis task_struct` and `struct task_struct <addr>` on a fresh program: the issue's targets."""
-    import io
-    import time
-
-    from crashpy.loader import open_program
-    from crashpy.session import Session
-
-    prog = open_program(str(paths["vmlinux"]), [str(paths["sysrq.elf"])])
-    session = Session(prog, io.StringIO())
-    t = time.perf_counter()
-    session.run_line("whatis task_struct")
-    print(f"whatis task_struct: {time.perf_counter() - t:.3f} s")  # speed is measured in benchmarks/
-    addr = prog.symbol_address("init_task")
-    t = time.perf_counter()
-    session.run_line(f"struct task_struct {addr:x}")
-    print(f"struct task_struct: {time.perf_counter() - t:.3f} s")

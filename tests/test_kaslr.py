@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from crashpy.dumpfile.sniff import open_dump
-from crashpy.helpers.vmcoreinfo import VmcoreInfo
+from crashpy.dumpfile.vmcoreinfo import VmcoreInfo
 from crashpy.program import Program
 from tests.kernel_facts import banner as kernel_banner
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 import pytest
 
 from crashpy.commands import log as logcmd
+from crashpy.dumpfile.vmcoreinfo import VmcoreInfo
 from crashpy.errors import AddressSpace, FaultError, FaultKind
 from crashpy.helpers import printk
 from crashpy.helpers.printk import DESC_FLAGS_SHIFT, MissingRecord, PrintkRecord
-from crashpy.helpers.vmcoreinfo import VmcoreInfo
 
 PAGE = 4096
 BASE = 0xFFFF888000000000

@@ -11,7 +11,6 @@ import re
 import shutil
 import struct
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -753,24 +752,14 @@ def kernel_btf() -> BTF:
     return btf
 
 
-def test_real_index_is_fast(kernel_btf: BTF) -> None:
-    t0 = time.perf_counter()
+def test_real_index(kernel_btf: BTF) -> None:
+    """A fresh load of the vmlinux's BTF and its name index (how fast: benchmarks/timings.py; the
+    target is 0.3 s for the whole index)."""
     btf = load_btf_from_elf(VMLINUX)
     assert btf is not None
-    opened = time.perf_counter() - t0
     assert len(btf) > 90_000
-    t1 = time.perf_counter()
     task = btf.find("task_struct", "struct")  # builds the name index
-    first = time.perf_counter() - t1
-    t2 = time.perf_counter()
-    for _ in range(100):
-        btf.offsetof("task_struct", "thread.sp")
-    lookup = (time.perf_counter() - t2) / 100
-    print(
-        f"open+index {opened * 1000:.1f} ms, first find {first * 1000:.1f} ms, offsetof {lookup * 1e6:.1f} us"
-    )
     assert task is not None
-    # Speed is measured, not asserted (benchmarks/): the target is 0.3 s for the whole index.
 
 
 # Sizes (path None) and member offsets crashpy reads dumps with, each checked against gdb 13 on the

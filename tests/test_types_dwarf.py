@@ -11,8 +11,6 @@ import os
 import re
 import shutil
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -476,43 +474,24 @@ def gdb13_answers() -> dict[str, tuple[str, str | None]]:
     return gdb_whatis_sizeof(VMLINUX, GDB_VARIABLES, GDB_FUNCTIONS, cache=_cache_root() / "oracle-runs")
 
 
-def _timed(fn: Callable[[], object]) -> tuple[object, float]:
-    t0 = time.perf_counter()
-    result = fn()
-    return result, time.perf_counter() - t0
-
-
-def test_real_first_lookup_is_fast(kernel_btf: BTF) -> None:
-    """Opening the 600 MB vmlinux and finding jiffies' type, without any on-disk index."""
-    t0 = time.perf_counter()
+def test_real_first_lookups(kernel_btf: BTF) -> None:
+    """Opening the 600 MB vmlinux and finding jiffies' type, without any on-disk index (how fast:
+    benchmarks/timings.py; the target is 0.5 s for the first look-up)."""
     dt = DwarfTypes(VMLINUX, btf=kernel_btf, disk_cache=False)
-    opened = time.perf_counter() - t0
-    jiffies, first = _timed(lambda: dt.variable_type("jiffies"))
+    jiffies = dt.variable_type("jiffies")
     assert isinstance(jiffies, Type) and jiffies.type_name() == "volatile unsigned long"
-    timings = [f"open {opened * 1000:.0f} ms", f"jiffies {first * 1000:.0f} ms"]
     for name in ["init_task", "runqueues", "prb", "linux_banner", "avenrun", "tk_core"]:
-        t, secs = _timed(lambda n=name: dt.variable_type(n))  # type: ignore[misc]
-        assert t is not None, name
-        timings.append(f"{name} {secs * 1000:.0f} ms")
+        assert dt.variable_type(name) is not None, name
     for name in ["schedule", "vfs_read"]:
-        t, secs = _timed(lambda n=name: dt.function_type(n))  # type: ignore[misc]
-        assert t is not None, name
-        timings.append(f"{name}() {secs * 1000:.0f} ms")
-    _, again = _timed(lambda: dt.variable_type("jiffies"))
-    timings.append(f"jiffies again {again * 1e6:.1f} us")
-    print("; ".join(timings))
-    # Speed is measured, not asserted (benchmarks/): the target is 0.5 s for the first look-up.
+        assert dt.function_type(name) is not None, name
 
 
-def test_real_disk_index_makes_a_new_session_fast(kernel_btf: BTF, tmp_path: Path) -> None:
+def test_real_disk_index_serves_a_new_session(kernel_btf: BTF, tmp_path: Path) -> None:
     names = ["jiffies", "init_task", "runqueues", "linux_banner"]
     cold = DwarfTypes(VMLINUX, btf=kernel_btf, cache_dir=tmp_path)
     types_cold = [cold.variable_type(n) for n in names]
-    t0 = time.perf_counter()
     warm = DwarfTypes(VMLINUX, btf=kernel_btf, cache_dir=tmp_path)
     types_warm = [warm.variable_type(n) for n in names]
-    secs = time.perf_counter() - t0
-    print(f"new session, 4 variables from the index: {secs * 1000:.0f} ms")
     assert [t.type_name() for t in types_warm if t] == [t.type_name() for t in types_cold if t]
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 from types import CodeType
 from typing import TYPE_CHECKING, Any
 
+from crashpy.commands.registry import PROVIDERS
 from crashpy.errors import CrashpyError
 from crashpy.object import Object, ObjectError, object_for_symbol, per_cpu
 from crashpy.program import Program
@@ -330,6 +331,9 @@ def namespace(prog: Program, session: Session | None = None) -> dict[str, Any]:
         "crashpy": crashpy,
         "Object": Object,
     }
+
+
+PROVIDERS["py.namespace"] = namespace  # the `py` command's globals (commands may not import this layer)
 
 
 def _print_user_traceback(exc: BaseException, filename: str) -> None:

@@ -27,6 +27,7 @@ from crashpy.types.model import (
     EnumType,
     FuncDecl,
     FunctionType,
+    IncompleteTypeError,
     IntType,
     PointerType,
     StructType,
@@ -89,7 +90,7 @@ def sizeof(t: Type) -> int:
         return 1
     try:
         return r.size
-    except Exception:  # noqa: BLE001 - incomplete: no length
+    except IncompleteTypeError:  # incomplete: no length
         return 0
 
 

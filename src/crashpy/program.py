@@ -15,10 +15,10 @@ from crashpy.arch.x86_64 import (
     make_layout,
 )
 from crashpy.dumpfile.base import DumpFile
+from crashpy.dumpfile.vmcoreinfo import VmcoreInfo
 from crashpy.elf.errors import ElfError
 from crashpy.elf.file import ElfFile
 from crashpy.errors import AddressSpace, CommandError, FaultError, FaultKind, StartupError
-from crashpy.helpers.vmcoreinfo import VmcoreInfo
 from crashpy.memory import KernelMemory, Partial, PhysicalMemory, UserMemory
 from crashpy.memory.pagetable import page_frame
 from crashpy.symbols.table import Symbol, SymbolTable

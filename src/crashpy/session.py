@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
-from crashpy.commands.registry import Command, load_all
+from crashpy.commands.registry import COMMANDS, Alias, Command, ExitSession
 from crashpy.errors import AddressSpace, CommandError, CrashpyError
 from crashpy.helpers.numbers import parse_line
 from crashpy.program import Program
@@ -18,11 +18,6 @@ from crashpy.program import Program
 if TYPE_CHECKING:
     from crashpy.expr.gdb import Gdb
     from crashpy.helpers.tasks import TaskContext, TaskTable
-
-
-class ExitSession(Exception):
-    """`q` / `exit`: leave the session."""
-
 
 # Commands crash hands to the shell when it has no command of that name (main.c is_external_command).
 EXTERNAL_COMMANDS = {"vi", "pwd", "grep", "cat", "more", "less", "echo", "ls", "clear"}
@@ -45,15 +40,6 @@ BUILTIN_ALIASES = (
     ("lsmod", "mod"),
     ("last", "ps -l"),
 )
-
-
-@dataclass
-class Alias:
-    """One alias: `name` stands for `words` (the command and its leading arguments)."""
-
-    name: str
-    words: list[str]
-    origin: str  # "builtin", "runtime", "$HOME/.crashpyrc" or ".crashpyrc", as `alias` lists it
 
 
 # Commands never handed to the pager: an endless stream (repeat), a console that talks with the user (py).
@@ -119,7 +105,7 @@ class Session:
         self.prog = prog
         self.out: TextIO = out if out is not None else sys.stdout
         self.minimal = minimal
-        self.commands = load_all()
+        self.commands = COMMANDS  # a command's module is imported when it is first looked up
         self.radix = 10
         self.settings = Settings(refresh=not minimal)  # minimal mode has no task table to refresh
         self.current_cmd = ""
@@ -328,10 +314,10 @@ class Session:
             # stands for the command it was rewritten to
             self.current_line = " ".join([name, *args]) if rewritten else cmdline
             if "--json" in args or self.json_all:  # the command's data as JSON (crashpy/jsonout.py)
-                from crashpy import jsonout
+                from crashpy.jsonout import render, supports
 
-                if jsonout.supports(cmd.name):
-                    self.write(jsonout.render(self, cmd.name, args))
+                if supports(cmd.name):
+                    self.write(render(self, cmd.name, args))
                     return
             cmd.func(self, args)
         except ExitSession:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from crashpy import __version__
+from crashpy.errors import CrashpyError
 from crashpy.session import Session
+from crashpy.version import __version__
 
 
 def print_banner(session: Session) -> None:
@@ -19,6 +20,6 @@ def print_banner(session: Session) -> None:
         from crashpy.commands.set import format_context
 
         session.write(format_context(session, session.current_context(), indent=5))
-    except Exception:  # no task table (damaged dump): sys alone, as before
+    except CrashpyError:  # no task table (damaged dump): sys alone, as before
         pass
     session.println()

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
+from crashpy.errors import CrashpyError
 from crashpy.session import EXTERNAL_COMMANDS, Session
 
 # Commands whose arguments name a struct or union first.
@@ -77,7 +78,7 @@ def type_names(session: Session, prefix: str) -> list[str]:
 
     try:
         every: list[str] = session.prog.cache("completion_types", names)
-    except Exception:  # no BTF: nothing to offer
+    except CrashpyError:  # no BTF: nothing to offer
         return []
     return [n for n in every if n.startswith(prefix)][:MAX_MATCHES]
 
@@ -91,7 +92,7 @@ def member_paths(session: Session, word: str) -> list[str]:
         if path:
             t = t.lookup_member(".".join(path)).type
         members = t.members()
-    except Exception:
+    except CrashpyError:  # no such type or member, or a type without members
         return []
     out: list[str] = []
     for m in members:
@@ -105,7 +106,7 @@ def pids(session: Session, prefix: str) -> list[str]:
         from crashpy.helpers.tasks import task_table
 
         table = task_table(session.prog)
-    except Exception:
+    except CrashpyError:  # no task table (damaged dump, no kernel): no pids to offer
         return []
     return sorted({str(tc.pid) for tc in table.contexts if str(tc.pid).startswith(prefix)}, key=int)
 

@@ -12,10 +12,11 @@ import argparse
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from crashpy import __version__
+from crashpy.commands.registry import PROVIDERS
 from crashpy.errors import CrashpyError, StartupError
+from crashpy.version import __version__
 
 if TYPE_CHECKING:
     from crashpy.program import Program
@@ -34,7 +35,7 @@ RC_NAME = ".crashpyrc"
 MACHINE_OPTIONS = ("phys_base", "kaslr", "page_offset")
 
 
-class UsageError(Exception):
+class UsageError(CrashpyError):
     """A bad command line: one line on stderr, exit status 2."""
 
 
@@ -169,11 +170,18 @@ def _read_lines(path: str) -> list[str]:
         raise StartupError(f"{path}: {e.strerror}") from None
 
 
+def _py_namespace(prog: Program, session: Session) -> dict[str, Any]:
+    """The `py` command's globals, from crashpy.api (imported when `py` first runs)."""
+    from crashpy.api import namespace
+
+    return namespace(prog, session)
+
+
 def _command_help(name: str) -> int:
     """crash -h command: that command's help page."""
-    from crashpy.commands.registry import load_all
+    from crashpy.commands.registry import COMMANDS
 
-    cmd = load_all().get(name)
+    cmd = COMMANDS.get(name)  # imports that command's module only
     if cmd is None or not cmd.help:
         sys.stderr.write(f"crashpy: no such command: {name}\n")
         return EXIT_USAGE
@@ -333,6 +341,7 @@ def _run(args: argparse.Namespace, machine: MachineOptions, script: str | None, 
         _notice(f"-m {item}: not supported; ignored")
 
     session = Session(prog, sys.stdout, minimal=args.minimal)
+    PROVIDERS.setdefault("py.namespace", _py_namespace)
     if args.json_all:
         session.json_all = True
         args.silent = True

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from crashpy.commands.registry import command
+from typing import TYPE_CHECKING
+
+from crashpy.commands.registry import Alias, command
 from crashpy.errors import CommandError
 from crashpy.helpers.numbers import parse_line
-from crashpy.session import Alias, Session
+
+if TYPE_CHECKING:
+    from crashpy.session import Session
 
 HELP = """\
 NAME

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 from crashpy.commands.ps import task_header
 from crashpy.commands.registry import command
 from crashpy.errors import CommandError
 from crashpy.helpers.numbers import getopt, htol, make_cpumask
 from crashpy.helpers.tasks import TaskContext, TaskTable, str_to_context, task_table
-from crashpy.session import Session
 from crashpy.unwind.x86_64 import Backtrace, BtOptions, Tracer, _Stop, unwinder
+
+if TYPE_CHECKING:
+    from crashpy.session import Session
 
 HELP = """\
 NAME

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from crashpy.bits import MASK64
 from crashpy.commands.registry import command
-from crashpy.errors import AddressSpace, CommandError, FaultError, FaultKind
+from crashpy.errors import AddressSpace, CommandError, CrashpyError, FaultError, FaultKind
 from crashpy.helpers.numbers import DivisionByZero, can_eval, eval_expression, hexadecimal, htol, stol
 
 if TYPE_CHECKING:
@@ -626,5 +626,5 @@ def _bug_table(prog: Program) -> dict[int, str]:
 
     try:
         return {e.address: e.note for e in bug_table(prog)}
-    except Exception:
+    except CrashpyError:  # no readable bug table: no BUG notes
         return {}

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from crashpy.bits import MASK64
 from crashpy.commands.registry import command
 from crashpy.errors import CommandError
 from crashpy.helpers.numbers import DivisionByZero, crash_args, eval_expression
-from crashpy.session import Session
+
+if TYPE_CHECKING:
+    from crashpy.session import Session
 
 _BITS_HDR = "   bits set: "
 

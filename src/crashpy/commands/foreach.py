@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 from crashpy.commands.ps import EXCLUSIVE, make_sched_policy, task_header
 from crashpy.commands.registry import command
@@ -11,7 +12,9 @@ from crashpy.helpers.numbers import getopt
 from crashpy.helpers.task_select import SelectionError, parse_selection, select_tasks
 from crashpy.helpers.tasks import TaskContext, TaskTable, task_table
 from crashpy.progress import Progress
-from crashpy.session import Session
+
+if TYPE_CHECKING:
+    from crashpy.session import Session
 
 HELP = """\
 NAME

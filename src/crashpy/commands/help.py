@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from crashpy import __version__
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
 from crashpy.commands.registry import COMMANDS, Command
 from crashpy.commands.registry import command as register
 from crashpy.helpers.numbers import getopt
-from crashpy.session import Session
+from crashpy.version import __version__
+
+if TYPE_CHECKING:
+    from crashpy.session import Session
 
 HELP_COLUMNS = 5
 PROGRAM_NAME = "crashpy"
 
 
-def menu_names(commands: dict[str, Command]) -> list[str]:
+def menu_names(commands: Mapping[str, Command]) -> list[str]:
     """Every command name crashpy has, in crash's menu order: alphabetical, but "q" last."""
     return sorted((n for n, c in commands.items() if c.name == n), key=lambda n: (n == "q", n))
 

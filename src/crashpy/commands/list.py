@@ -9,6 +9,7 @@ stops with crash's `duplicate list entry` error; `-B` finds the loop with R. P. 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from crashpy.commands.registry import command
 from crashpy.commands.struct import struct_text
@@ -25,7 +26,9 @@ from crashpy.helpers.list import (
     walk_list_brent,
 )
 from crashpy.helpers.numbers import command_args, eval_expression, getopt, htol, is_a_number, stol
-from crashpy.session import Session
+
+if TYPE_CHECKING:
+    from crashpy.session import Session
 
 # ---------------------------------------------------------------------------------------------------------
 # Printing a structure, or members of it, for each entry (shared with `tree`)
@@ -168,7 +171,7 @@ def dump_struct_members_fast(session: Session, fm: FastMembers, radix: int, addr
     try:
         if not prog.is_kvaddr(addr):
             return
-    except Exception:  # noqa: BLE001
+    except CrashpyError:  # no kernel layout: not a kernel address
         return
     radix = radix or session.radix
     for m in fm.members:
@@ -258,7 +261,7 @@ def usage(session: Session, name: str) -> None:
 def _is_kvaddr(session: Session, addr: int) -> bool:
     try:
         return bool(session.prog.is_kvaddr(addr))
-    except Exception:  # noqa: BLE001
+    except CrashpyError:  # no kernel layout: not a kernel address
         return False
 
 

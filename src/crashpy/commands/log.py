@@ -5,12 +5,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from crashpy.commands.registry import command
+from crashpy.commands.rows import hex_address, no_arguments, reject_options
+from crashpy.commands.rows import text as json_text
 from crashpy.errors import CommandError
 from crashpy.helpers import printk
+from crashpy.helpers.numbers import getopt
 from crashpy.helpers.printk import LogEntry, LogNote, MissingRecord, PrintkLog, PrintkRecord, SafeSeqBufCpu
-from crashpy.session import Session
+
+if TYPE_CHECKING:
+    from crashpy.session import Session
 
 SYNOPSIS = "[-Ttdmasc]"
 
@@ -402,7 +408,54 @@ def boot_time(session: Session) -> int:
     return printk.crash_boot_time(session.prog)
 
 
-@command("log", summary="dump system message buffer", help=HELP, minimal=True)
+def caller_text(caller_id: int | None) -> str | None:
+    """A record's caller as the JSON document gives it: "T<pid>" or "C<cpu>"."""
+    if caller_id is None:
+        return None
+    return ("C" if caller_id & printk.CALLER_CPU else "T") + str(caller_id & ~printk.CALLER_CPU)
+
+
+def record_json(rec: PrintkRecord) -> dict[str, Any]:
+    """A record of the log as `log --json` shows it (docs/json.md)."""
+    return {
+        "seq": rec.seq,
+        "ts_nsec": rec.ts_nsec,
+        "level": rec.level,
+        "facility": rec.facility,
+        "caller": caller_text(rec.caller_id),
+        "text": json_text(rec.text),
+        "subsystem": json_text(rec.subsystem) or None,
+        "device": json_text(rec.device) or None,
+        "dict": [json_text(e) for e in rec.dict.split(b"\0") if e],
+    }
+
+
+def missing_json(entry: MissingRecord) -> dict[str, Any]:
+    """A record that could not be read, as `log --json` lists it."""
+    return {
+        "seq": entry.seq,
+        "address": hex_address(entry.address) if entry.address is not None else None,
+        "error": str(entry.fault),
+    }
+
+
+def log_document(session: Session, argv: list[str]) -> dict[str, Any]:
+    """`log --json`: every record of the kernel log (the entries `log` prints), oldest first, each with
+    all its data (so the display options -T -t -d -m -c change nothing); records that could not be
+    read are listed apart."""
+    parsed = getopt(argv, "Ttdmasc")  # log's own options
+    reject_options(parsed, "Ttdmc")
+    no_arguments(parsed.args)
+    log = printk.read_printk_log(session.prog)
+    return {
+        "layout": log.layout,
+        "records": [record_json(e) for e in log.entries if isinstance(e, PrintkRecord)],
+        "missing": [missing_json(e) for e in log.entries if isinstance(e, MissingRecord)],
+        "plain_text": json_text(log.plain_text) if log.layout == "plain" else None,
+    }
+
+
+@command("log", summary="dump system message buffer", help=HELP, minimal=True, json=log_document)
 def cmd_log(session: Session, args: list[str]) -> None:
     opts, bad = parse_options(args)
     if bad:

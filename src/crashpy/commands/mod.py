@@ -10,15 +10,21 @@ plain table, as crash does when no object file has been loaded.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from crashpy.commands.help import print_usage
 from crashpy.commands.registry import command
+from crashpy.commands.rows import hex_address, no_arguments
 from crashpy.errors import CommandError, CrashpyError
 from crashpy.helpers.modules import LoadedModule, module_symtab
 from crashpy.helpers.numbers import getopt, hexadecimal
 from crashpy.program import Program
-from crashpy.session import Session
+
+if TYPE_CHECKING:
+    from crashpy.session import Session
 
 HELP = """\
 NAME
@@ -100,23 +106,54 @@ def _has_kallsyms(prog: Program, lm: LoadedModule) -> bool:
     return inside(symtab) and inside(strtab)
 
 
-def list_modules(session: Session, modules: list[LoadedModule], header: bool = True) -> None:
-    prog = session.prog
-    name_w = max((len(lm.name) for lm in modules), default=0)
-    size_w = max((len(str(lm.size)) for lm in modules), default=0)
+@dataclass(frozen=True)
+class ModRow:
+    """One loaded module of `mod`'s table, as data: the text and the JSON document are written from it."""
+
+    module: int  # struct module *
+    name: str
+    base: int
+    size: int
+    text_size: int
+    object_file: str | None  # crashpy never loads a module's object file
+    kallsyms: bool
+
+    def json(self) -> dict[str, Any]:
+        """The row as `mod --json` shows it (docs/json.md): addresses as hexadecimal strings."""
+        row = dataclasses.asdict(self)
+        return {**row, "module": hex_address(self.module), "base": hex_address(self.base)}
+
+
+def mod_rows(prog: Program) -> list[ModRow]:
+    """The loaded modules by base address, as `mod` lists them."""
+    if prog.has_symbol("modules") and prog.has_member("module", "mem"):
+        raise CommandError("modules of Linux 6.4 and later (module.mem[]) are not supported yet")
+    return [
+        ModRow(lm.struct_addr, lm.name, lm.base, lm.size, lm.text_size, None, _has_kallsyms(prog, lm))
+        for lm in module_symtab(prog).modules
+    ]
+
+
+def list_modules(session: Session, rows: list[ModRow], header: bool = True) -> None:
+    name_w = max((len(row.name) for row in rows), default=0)
+    size_w = max((len(str(row.size)) for row in rows), default=0)
     if header:
         session.println(
             f"{_center('MODULE', VADDR_PRLEN)}  {'NAME'.ljust(name_w)}  "
             f"{_center('BASE', VADDR_PRLEN)}  {'SIZE'.rjust(size_w)}  OBJECT FILE"
         )
-    for lm in modules:
-        line = (
-            f"{lm.struct_addr:016x}  {lm.name.ljust(name_w)}  {lm.base:016x}  {str(lm.size).rjust(size_w)}  "
-        )
-        line += "(not loaded)"
-        if _has_kallsyms(prog, lm):
+    for row in rows:
+        line = f"{row.module:016x}  {row.name.ljust(name_w)}  {row.base:016x}  {str(row.size).rjust(size_w)}  "
+        line += row.object_file or "(not loaded)"
+        if row.kallsyms:
             line += "  [CONFIG_KALLSYMS]"
         session.println(line)
+
+
+def mod_document(session: Session, argv: list[str]) -> dict[str, Any]:
+    """`mod --json`: one object per loaded module, by base address, as `mod` lists them."""
+    no_arguments(argv)
+    return {"modules": [row.json() for row in mod_rows(session.prog)]}
 
 
 def show_taints(session: Session, modules: list[LoadedModule]) -> None:
@@ -166,7 +203,9 @@ def _strip_g_r(args: list[str]) -> list[str]:
     return out
 
 
-@command("mod", summary="module information and loading of symbols and debugging data", help=HELP)
+@command(
+    "mod", summary="module information and loading of symbols and debugging data", help=HELP, json=mod_document
+)
 def cmd_mod(session: Session, args: list[str]) -> None:
     prog = session.prog
     if prog.has_symbol("modules") and prog.has_member("module", "mem"):
@@ -222,4 +261,4 @@ def cmd_mod(session: Session, args: list[str]) -> None:
     if flag == "t":
         show_taints(session, modules)
         return
-    list_modules(session, modules)  # "" and R (re-reading the list of a dump changes nothing)
+    list_modules(session, mod_rows(prog))  # "" and R (re-reading the list of a dump changes nothing)

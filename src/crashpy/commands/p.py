@@ -9,6 +9,8 @@ of its output).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from crashpy.commands.registry import command
 from crashpy.commands.whatis import whatis_variable
 from crashpy.errors import CrashpyError
@@ -17,8 +19,10 @@ from crashpy.expr.gdb import ERR, PartialPrint, decode_format, marked, process_g
 from crashpy.helpers.numbers import command_args, cpu_spec, getopt
 from crashpy.helpers.sysinfo import crash_cpu_count
 from crashpy.object import is_percpu_symbol
-from crashpy.session import Session
 from crashpy.types.valprint import PartialOutput
+
+if TYPE_CHECKING:
+    from crashpy.session import Session
 
 
 def cpu_mask(session: Session, spec: str) -> list[int]:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from crashpy.commands.registry import command
+from crashpy.commands.rows import hex_address, reject_options
 from crashpy.errors import CommandError, FaultError
-from crashpy.helpers.numbers import getopt, make_cpumask
+from crashpy.helpers.numbers import Options, getopt, make_cpumask
 from crashpy.helpers.sysinfo import format_uptime, hz, uptime_jiffies
 from crashpy.helpers.tasks import (
     TaskContext,
@@ -16,7 +21,9 @@ from crashpy.helpers.tasks import (
     str_to_context,
     task_table,
 )
-from crashpy.session import Session
+
+if TYPE_CHECKING:
+    from crashpy.session import Session
 
 HELP = """\
 NAME
@@ -85,26 +92,78 @@ def task_header(tc: TaskContext) -> str:
     return f'PID: {tc.pid:<7}  TASK: {tc.task:<16x}  CPU: {tc.cpu!s:<3}  COMMAND: "{tc.comm}"'
 
 
-def _ps_line(session: Session, table: TaskTable, tc: TaskContext, kstackp: bool, active: set[int]) -> str:
+@dataclass(frozen=True)
+class PsRow:
+    """One task's line of `ps`, as data: the text and the JSON document are both written from it."""
+
+    pid: int
+    ppid: int
+    tgid: int
+    cpu: int
+    task: int  # struct task_struct *
+    state: str  # crash's two-letter code (RU, IN, ...)
+    state_value: int
+    mem_pct: float
+    vsz_kb: int
+    rss_kb: int
+    comm: str
+    kernel_thread: bool
+    active: bool  # running on a cpu at the time of the dump (or the panic task): ">" in the text
+    panic: bool
+
+    def json(self) -> dict[str, Any]:
+        """The row as `ps --json` shows it (docs/json.md): addresses as hexadecimal strings."""
+        return {**dataclasses.asdict(self), "task": hex_address(self.task)}
+
+
+def ps_row(session: Session, table: TaskTable, tc: TaskContext, active: set[int]) -> PsRow:
+    """The row of `tc`; `active` is the set of active tasks (Session.active_tasks)."""
+    try:
+        mem = mem_usage(session.prog, table, tc)
+        ppid = table.ppid(tc)
+    except FaultError as e:
+        raise CommandError(str(e)) from None
+    return PsRow(
+        pid=tc.pid,
+        ppid=ppid,
+        tgid=tc.tgid,
+        cpu=tc.cpu,
+        task=tc.task,
+        state=tc.st,
+        state_value=tc.state,
+        mem_pct=mem.pct_physmem,
+        vsz_kb=mem.total_vm * 4,
+        rss_kb=mem.rss * 4,
+        comm=tc.comm,
+        kernel_thread=tc.is_kernel_thread,
+        active=tc.task in active,
+        panic=tc.task == table.panic_task,
+    )
+
+
+def ps_line(session: Session, row: PsRow, kstackp: bool) -> str:
+    """The row as crash's `ps` line; with -s (`kstackp`) the kernel stack pointer in place of the task."""
     prog = session.prog
-    mark = "> " if tc.task in active else "  "
+    mark = "> " if row.active else "  "
     if kstackp:
-        if tc.task in active:
+        if row.active:
             ptr = f"{'--':^16}"
         else:
-            ptr = f"{prog.read_u64(tc.task + prog.offsetof('task_struct', 'thread.sp')):16x}"
+            try:
+                ptr = f"{prog.read_u64(row.task + prog.offsetof('task_struct', 'thread.sp')):16x}"
+            except FaultError as e:
+                raise CommandError(str(e)) from None
     else:
-        ptr = f"{tc.task:16x}"
-    mem = mem_usage(prog, table, tc)
-    st = tc.st
-    pct = f"{mem.pct_physmem:.1f}"
+        ptr = f"{row.task:16x}"
+    st = row.state
+    pct = f"{row.mem_pct:.1f}"
     if len(pct) == 3:
         pct = f"{pct:>4}"
-    comm = f"[{tc.comm}]" if tc.is_kernel_thread else tc.comm
+    comm = f"[{row.comm}]" if row.kernel_thread else row.comm
     pad = " " if len(st) > 3 else "  "
     return (
-        f"{mark}{tc.pid:7d} {table.ppid(tc):7d} {tc.cpu!s:>3}  {ptr} {st:>3}{pad}{pct} "
-        f"{mem.total_vm * 4:8d} {mem.rss * 4:8d}  {comm}"
+        f"{mark}{row.pid:7d} {row.ppid:7d} {row.cpu!s:>3}  {ptr} {st:>3}{pad}{pct} "
+        f"{row.vsz_kb:8d} {row.rss_kb:8d}  {comm}"
     )
 
 
@@ -203,18 +262,22 @@ def _tgid_list(
     session.println()
 
 
-@command("ps", summary="display process status information", help=HELP)
-def cmd_ps(session: Session, args: list[str]) -> None:
-    from crashpy.commands.help import print_usage
+@dataclass
+class PsArgs:
+    """ps's parsed command line."""
 
+    flags: set[str]
+    policy: int
+    cpuspec: str | None
+    args: list[str]
+
+
+def _parse_args(args: list[str]) -> tuple[PsArgs, Options]:
+    """ps's options (and getopt's answer); the mutually exclusive ones are refused here."""
     parsed = getopt(args, "HASgstcpkuGlmarC:y:")
     flags: set[str] = set()
     policy = 0
     cpuspec: str | None = None
-    bad = False
-    for err in parsed.errors:
-        session.println(f"ps: {err}")
-        bad = True
     for opt, _val in parsed.opts:
         if opt == "?":
             continue
@@ -227,56 +290,133 @@ def cmd_ps(session: Session, args: list[str]) -> None:
         if opt == "C":
             cpuspec = _val or ""
         flags.add(opt)
-    if bad:
+    return PsArgs(flags, policy, cpuspec, parsed.args), parsed
+
+
+def _selected(
+    session: Session, table: TaskTable, args: list[str], flags: set[str], invalid: Callable[[str], None]
+) -> list[TaskContext] | None:
+    """The tasks the arguments name, in table order (every task without arguments); a task matched by
+    several arguments is there once per match.  `invalid` is told of each argument that names no task;
+    None after a bad regular expression."""
+    if not args:
+        return list(table.contexts)
+    wanted: list[tuple[str, object]] = []
+    for arg in args:
+        if _is_number(arg):
+            kind, value, _tc = str_to_context(table, arg)
+            if kind == "invalid":
+                invalid(f"invalid task or pid value: {arg}")
+                continue
+            wanted.append((kind, value))
+        elif len(arg) >= 2 and arg[0] == "'" and arg[-1] == "'":
+            try:
+                wanted.append(("regex", re.compile(arg[1:-1])))
+            except re.error:
+                invalid(f"invalid regular expression: {arg[1:-1]}")
+                return None
+        else:
+            wanted.append(("comm", (arg[1:] if arg.startswith("\\") else arg)[:15]))
+    if len(wanted) == 1 and wanted[0][0] in ("pid", "task"):  # one task or pid: no pass over them all
+        how, what = wanted[0]
+        assert isinstance(what, int)
+        one = table.by_task.get(what)
+        return table.by_pid(what) if how == "pid" else [one] if one is not None else []
+    return _matching(table, wanted, bool(flags & set("gG")))
+
+
+def _shown(
+    session: Session, table: TaskTable, selected: list[TaskContext], opts: PsArgs
+) -> Iterator[TaskContext]:
+    """The selected tasks ps lists: -k, -u and -y filter them, -G puts each group's leader in their
+    place (once)."""
+    flags = opts.flags
+    specified = bool(opts.args)
+    seen_groups: set[int] = set()
+    for tc in selected:
+        if not _keep(session, tc, opts):
+            continue
+        if "G" in flags:
+            leader = group_leader(table, tc, specified)
+            if leader is None or leader.task in seen_groups:
+                continue
+            tc = leader
+            seen_groups.add(tc.task)
+        yield tc
+
+
+def _keep(session: Session, tc: TaskContext, opts: PsArgs) -> bool:
+    if "u" in opts.flags and tc.is_kernel_thread:
+        return False
+    if "k" in opts.flags and not tc.is_kernel_thread:
+        return False
+    return not ("y" in opts.flags and not (_task_policy(session, tc) & opts.policy))
+
+
+def ps_rows(session: Session, table: TaskTable, selected: list[TaskContext], opts: PsArgs) -> Iterator[PsRow]:
+    """The rows of ps's table (no -t, -l, -m, -p, -c, -g, -a, -r or -S) of the selected tasks, in order."""
+    active = session.active_tasks()
+    for tc in _shown(session, table, selected, opts):
+        if "A" in opts.flags and not opts.args and tc.task not in active:
+            continue
+        yield ps_row(session, table, tc, active)
+
+
+def ps_document(session: Session, argv: list[str]) -> dict[str, Any]:
+    """`ps --json [-k|-u] [-G] [-A] [-H] [pid | task | command | 'regex'] ...`: ps's rows as data."""
+    opts, parsed = _parse_args(argv)
+    reject_options(parsed, "kuGAH")
+
+    def invalid(message: str) -> None:
+        raise CommandError(message)
+
+    table = task_table(session.prog)
+    selected = _selected(session, table, opts.args, opts.flags, invalid) or []
+    return {"tasks": [row.json() for row in ps_rows(session, table, selected, opts)]}
+
+
+@command("ps", summary="display process status information", help=HELP, json=ps_document)
+def cmd_ps(session: Session, args: list[str]) -> None:
+    from crashpy.commands.help import print_usage
+
+    opts, parsed = _parse_args(args)
+    for err in parsed.errors:
+        session.println(f"ps: {err}")
+    if parsed.errors:
         print_usage(session, "ps")
         return
+    flags = opts.flags
 
     table = task_table(session.prog)
     cpus: list[int] | None = None
-    if cpuspec is not None:
-        cpus = make_cpumask(cpuspec, len(table.active))
+    if opts.cpuspec is not None:
+        cpus = make_cpumask(opts.cpuspec, len(table.active))
         if not flags & set("lm"):
             session.println("ps: -C option is only applicable with -l and -m")
             return
-    specified = bool(parsed.args)
+    specified = bool(opts.args)
     if specified and "S" in flags:
         raise CommandError("-S option takes no arguments")
+    if specified and cpus is not None:
+        session.println("ps: -C option is not applicable with specified tasks")
+
+    def invalid(message: str) -> None:
+        session.println(f"ps: {message}")
+        if message.startswith("invalid task"):
+            session.println()
 
     # Which tasks, in table order; a task matched by several arguments is shown once per match.
-    selected: list[TaskContext] = []
-    if not specified:
-        selected = list(table.contexts)
-    else:
-        if cpus is not None:
-            session.println("ps: -C option is not applicable with specified tasks")
-        wanted: list[tuple[str, object]] = []
-        for arg in parsed.args:
-            if _is_number(arg):
-                kind, value, _tc = str_to_context(table, arg)
-                if kind == "invalid":
-                    session.println(f"ps: invalid task or pid value: {arg}")
-                    session.println()
-                    continue
-                wanted.append((kind, value))
-            elif len(arg) >= 2 and arg[0] == "'" and arg[-1] == "'":
-                try:
-                    wanted.append(("regex", re.compile(arg[1:-1])))
-                except re.error:
-                    session.println(f"ps: invalid regular expression: {arg[1:-1]}")
-                    return
-            else:
-                wanted.append(("comm", (arg[1:] if arg.startswith("\\") else arg)[:15]))
-        if len(wanted) == 1 and wanted[0][0] in ("pid", "task"):  # one task or pid: no pass over them all
-            how, what = wanted[0]
-            assert isinstance(what, int)
-            one = table.by_task.get(what)
-            selected = table.by_pid(what) if how == "pid" else [one] if one is not None else []
-        else:
-            selected = _matching(table, wanted, bool(flags & set("gG")))
+    selected = _selected(session, table, opts.args, flags, invalid)
+    if selected is None:
+        return
 
-    if not (flags & set("atcpglmSr")) and "H" not in flags:
-        name = f"{'KSTACKP':>12}    " if "s" in flags else f"{'TASK':^16}"
-        session.println(f"      PID    PPID  CPU {name}  ST  %MEM      VSZ      RSS  COMM")
+    if not (flags & set("atcpglmSr")):  # the table: the same rows as ps --json
+        if "H" not in flags:
+            name = f"{'KSTACKP':>12}    " if "s" in flags else f"{'TASK':^16}"
+            session.println(f"      PID    PPID  CPU {name}  ST  %MEM      VSZ      RSS  COMM")
+        for row in ps_rows(session, table, selected, opts):
+            session.println(ps_line(session, row, "s" in flags))
+        return
 
     if "S" in flags:
         if flags & set("kuG"):
@@ -288,15 +428,8 @@ def cmd_ps(session: Session, args: list[str]) -> None:
             session.println(f"  {st}: {n}")
         return
 
-    def keep(tc: TaskContext) -> bool:
-        if "u" in flags and tc.is_kernel_thread:
-            return False
-        if "k" in flags and not tc.is_kernel_thread:
-            return False
-        return not ("y" in flags and not (_task_policy(session, tc) & policy))
-
     if "t" in flags:
-        tcs = [tc for tc in selected if keep(tc)]
+        tcs = [tc for tc in selected if _keep(session, tc, opts)]
         if "G" in flags:
             tcs = _group_leaders(table, tcs, specified)
         _show_times(session, table, tcs)
@@ -305,24 +438,19 @@ def cmd_ps(session: Session, args: list[str]) -> None:
     if flags & set("lm"):
         if "G" in flags:
             raise CommandError(f"-G not supported with -{'l' if 'l' in flags else 'm'} option")
-        _show_last_run(session, table, selected if specified else None, keep, cpus, "m" in flags, policy)
+        _show_last_run(
+            session,
+            table,
+            selected if specified else None,
+            lambda tc: _keep(session, tc, opts),
+            cpus,
+            "m" in flags,
+            opts.policy,
+        )
         return
 
-
-    active = session.active_tasks()
-    seen_groups: set[int] = set()
     shown: dict[str, bool] = {}
-    for tc in selected:
-        if not keep(tc):
-            continue
-        if "G" in flags:
-            leader = group_leader(table, tc, specified)
-            if leader is None:
-                continue
-            tc = leader
-            if tc.task in seen_groups:
-                continue
-            seen_groups.add(tc.task)
+    for tc in _shown(session, table, selected, opts):
         if "p" in flags:
             _parents(table, session, tc)
             session.println()
@@ -335,13 +463,6 @@ def cmd_ps(session: Session, args: list[str]) -> None:
             _show_args(session, tc)
         elif "r" in flags:
             _show_rlimits(session, tc)
-        else:
-            if "A" in flags and not specified and tc.task not in active:
-                continue
-            try:
-                session.println(_ps_line(session, table, tc, "s" in flags, active))
-            except FaultError as e:
-                raise CommandError(str(e)) from None
 
 
 def _matching(table: TaskTable, wanted: list[tuple[str, object]], leaders_only: bool) -> list[TaskContext]:

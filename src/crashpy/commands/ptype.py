@@ -12,13 +12,17 @@ The command itself is registered with gdb's other pass-through commands (command
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from crashpy.expr import GdbError, parse_expression, scope
 from crashpy.expr.evaluator import expression_type
 from crashpy.expr.parser import TypeExpr
-from crashpy.session import Session
 from crashpy.types.gdb_view import peel
 from crashpy.types.model import TypeKind
 from crashpy.types.typeprint import whatis_text
+
+if TYPE_CHECKING:
+    from crashpy.session import Session
 
 
 def gdb_type_text(session: Session, expr: str, show: int, offsets: bool = False) -> str:

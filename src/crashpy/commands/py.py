@@ -6,10 +6,13 @@ import code
 import contextlib
 import sys
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from crashpy.commands.registry import command
-from crashpy.session import Session
+from crashpy.commands.registry import PROVIDERS, command
+from crashpy.errors import CommandError
+
+if TYPE_CHECKING:
+    from crashpy.session import Session
 
 HELP = """\
 NAME
@@ -66,8 +69,9 @@ def _namespace(session: Session) -> dict[str, Any]:
     """The session's Python globals, made once and kept between py commands."""
     ns = session.state.get(NAMESPACE_KEY)
     if not isinstance(ns, dict):
-        from crashpy.api import namespace
-
+        namespace = PROVIDERS.get("py.namespace")  # crashpy.api's, plugged in from above
+        if namespace is None:
+            raise CommandError("the Python API (crashpy.api) is not loaded")
         ns = namespace(session.prog, session)
         session.state[NAMESPACE_KEY] = ns
     return ns

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from crashpy.commands.registry import command
-from crashpy.session import ExitSession, Session
+from typing import TYPE_CHECKING
+
+from crashpy.commands.registry import ExitSession, command
+
+if TYPE_CHECKING:
+    from crashpy.session import Session
 
 # crash's SYNOPSIS line for a command without arguments ends in two blanks.
 HELP_Q = (

@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from crashpy.commands.registry import command
 from crashpy.errors import AddressSpace, CommandError, FaultError, FaultKind
@@ -22,7 +23,9 @@ from crashpy.helpers.numbers import (
     htoll,
     stol,
 )
-from crashpy.session import Session
+
+if TYPE_CHECKING:
+    from crashpy.session import Session
 
 PAGE_SIZE = 4096
 VADDR_PRLEN = 16

@@ -9,10 +9,10 @@ from crashpy.errors import CommandError
 from crashpy.helpers import sched
 from crashpy.helpers.numbers import getopt, make_cpumask
 from crashpy.helpers.tasks import TaskContext, TaskTable, task_table
-from crashpy.session import Session
 
 if TYPE_CHECKING:
     from crashpy.program import Program
+    from crashpy.session import Session
 
 HELP = """\
 NAME

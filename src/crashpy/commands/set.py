@@ -12,10 +12,9 @@ from crashpy.commands.registry import command
 from crashpy.errors import CommandError
 from crashpy.helpers.numbers import decimal, getopt, hexadecimal, htol, is_a_number, stol
 from crashpy.helpers.tasks import TaskContext, TaskTable, state_verbose, str_to_context
-from crashpy.session import Session
 
 if TYPE_CHECKING:
-    from crashpy.session import Settings
+    from crashpy.session import Session, Settings
 
 _PAGERS = {"less": "(/usr/bin/less)", "more": "(/bin/more)", "none": "(none)"}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from crashpy.bits import MASK64
 from crashpy.commands.ps import group_leader_shown, task_header
 from crashpy.commands.registry import command
@@ -9,7 +11,9 @@ from crashpy.errors import CommandError
 from crashpy.helpers import signals
 from crashpy.helpers.numbers import getopt, htoll, is_a_number
 from crashpy.helpers.tasks import TaskContext, TaskTable, str_to_context, task_table
-from crashpy.session import Session
+
+if TYPE_CHECKING:
+    from crashpy.session import Session
 
 HELP = """\
 NAME

@@ -33,12 +33,12 @@ from crashpy.helpers.downsized import is_downsized
 from crashpy.helpers.numbers import command_args, cpu_spec, getopt, htol, is_a_number, parse_line, stol
 from crashpy.helpers.sysinfo import crash_cpu_count
 from crashpy.object import Object, is_percpu_symbol
-from crashpy.session import Session
 from crashpy.types.valprint import PartialOutput
 
 if TYPE_CHECKING:
     from crashpy.commands.rd import ReadSpan
     from crashpy.program import Program
+    from crashpy.session import Session
 
 # ---------------------------------------------------------------------------------------------------------
 # print_struct / print_union

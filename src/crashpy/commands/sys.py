@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 from crashpy.commands.registry import command
-from crashpy.errors import CommandError
-from crashpy.helpers import sysinfo
-from crashpy.session import Session
+from crashpy.commands.rows import no_arguments
+from crashpy.errors import CommandError, CrashpyError
+from crashpy.helpers import printk, sysinfo
+
+if TYPE_CHECKING:
+    from crashpy.session import Session
 
 HELP = """\
 NAME
@@ -42,15 +48,11 @@ EXAMPLES
 
 
 def log_text_lines(session: Session) -> list[str]:
-    """The kernel log as `log -t` would print it, for the panic-message search."""
-    try:
-        from crashpy.helpers import printk
-    except ImportError:  # pragma: no cover
-        return []
+    """The kernel log as `log -t` would print it, for the panic-message search (none when unreadable)."""
     prog = session.prog
     try:
         return prog.cache("printk.text_lines", lambda: printk.text_lines(prog))  # type: ignore[no-any-return]
-    except Exception:
+    except CrashpyError:
         return []
 
 
@@ -92,7 +94,53 @@ def show_sys(session: Session) -> None:
     p(f'       PANIC: "{info.panic}"{suffix}')
 
 
-@command("sys", summary="system data", help=HELP)
+def sys_document(session: Session, argv: list[str]) -> dict[str, Any]:
+    """`sys --json`: the system record `sys` shows, with numbers where `sys` shows formatted text."""
+    no_arguments(argv)
+    prog = session.prog
+    info = sysinfo.sysinfo(prog, log_text_lines(session))
+    dump = prog.dump.info
+    taint = sysinfo.tainted_mask(prog)
+
+    def maybe(fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except CrashpyError:
+            return None
+
+    hz = sysinfo.hz(prog)
+    load = None
+    if info.load_average != "(unknown)":
+        load = [float(v) for v in info.load_average.split(", ")]
+    return {
+        "kernel": prog.vmlinux_path,
+        "dumpfile": prog.dump_path,
+        "dump_format": dump.format,
+        "partial_dump": bool(dump.dump_level) and dump.format in ("KDUMP", "FLAT", "DISKDUMP"),
+        "incomplete": bool(dump.incomplete),
+        "cpus": info.cpus,
+        "cpus_offline": info.cpus - info.cpus_online if info.cpus_online else 0,
+        "date": info.date,
+        "time": maybe(lambda: sysinfo.xtime_sec(prog)),
+        "uptime": info.uptime,
+        "uptime_seconds": maybe(lambda: sysinfo.uptime_jiffies(prog, hz) // hz),
+        "load_average": load,
+        "tasks": info.tasks,
+        "nodename": info.uts["nodename"],
+        "release": info.uts["release"],
+        "version": info.uts["version"],
+        "machine": info.uts["machine"],
+        "mhz": info.mhz or None,
+        "memory": info.memory,
+        "memory_bytes": maybe(lambda: sysinfo.memory_bytes(prog)),
+        "panic": info.panic,
+        "taint_mask": taint,
+        "tainted": bool(taint),
+        "livepatch": bool(taint & (1 << sysinfo.TAINT_LIVEPATCH)),
+    }
+
+
+@command("sys", summary="system data", help=HELP, json=sys_document)
 def cmd_sys(session: Session, args: list[str]) -> None:
     if not args:
         show_sys(session)

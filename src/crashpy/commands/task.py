@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 from crashpy.commands.ps import task_header
 from crashpy.commands.registry import command
-from crashpy.errors import CommandError
+from crashpy.commands.rows import hex_address, object_data, reject_options
+from crashpy.errors import CommandError, CrashpyError
 from crashpy.helpers.numbers import getopt, is_a_number
 from crashpy.helpers.tasks import TaskContext, str_to_context, task_table
-from crashpy.session import Session
+
+if TYPE_CHECKING:
+    from crashpy.program import Program
+    from crashpy.session import Session
 
 HELP = """\
 NAME
@@ -122,7 +129,79 @@ def do_task(session: Session, tc: TaskContext, members: list[str] | None, radix:
     session.println()
 
 
-@command("task", summary="task_struct contents", help=HELP)
+def _selection(
+    session: Session, args: list[str], invalid: Callable[[str], None]
+) -> tuple[list[TaskContext], list[str], int]:
+    """The tasks the arguments name (pids, task addresses), the task_struct members they name, and how
+    many named no task; `invalid` is told of each argument that is neither."""
+    prog = session.prog
+    table = task_table(prog)
+    tasks: list[TaskContext] = []
+    members: list[str] = []
+    bogus = 0
+    for arg in args:
+        if is_a_number(arg):
+            kind, value, tc = str_to_context(table, arg)
+            if tc is None:
+                bogus += 1
+                invalid(f"invalid task or pid value: {arg}")
+            elif kind == "pid":
+                tasks.extend(table.by_pid(value))
+            else:
+                tasks.append(tc)
+        elif "," in arg or prog.has_member("task_struct", arg) or "." in arg or "[" in arg:
+            members.extend(arg.split(","))
+        else:
+            invalid(f"invalid task, pid, or task_struct member: {arg}")
+    return tasks, members, bogus
+
+
+def _thread_info(prog: Program, task: int) -> int:
+    """Where a task's thread_info is: inside the task_struct since v4.9 (CONFIG_THREAD_INFO_IN_TASK),
+    else at the bottom of its stack (task_struct.stack)."""
+    if prog.has_member("task_struct", "thread_info"):
+        return task + prog.offsetof("task_struct", "thread_info")
+    return prog.read_u64(task + prog.offsetof("task_struct", "stack"))
+
+
+def task_document(session: Session, argv: list[str]) -> dict[str, Any]:
+    """`task --json [-R member[,member]] [pid | task] ...`: the task_struct (and thread_info) Objects
+    `task` prints, as data; without a task, the session's current context."""
+    from crashpy.expr import evaluate, lookup_type
+    from crashpy.object import Object
+
+    prog = session.prog
+    parsed = getopt(argv, "xdhR:")
+    reject_options(parsed, "xdhR")
+    members = [m for opt, val in parsed.opts if opt == "R" and val for m in val.split(",") if m]
+
+    def invalid(message: str) -> None:
+        raise CommandError(message)
+
+    tasks, named, _bogus = _selection(session, parsed.args, invalid)
+    members += [m for m in named if m]
+    if not tasks:
+        tasks = [session.current_context()]
+    rows = []
+    for tc in tasks:
+        row: dict[str, Any] = {"pid": tc.pid, "task": hex_address(tc.task), "cpu": tc.cpu, "comm": tc.comm}
+        if members:
+            chosen: dict[str, Any] = {}
+            for member in members:
+                try:
+                    chosen[member] = object_data(evaluate(prog, f"((struct task_struct *)0x{tc.task:x})->{member}"))
+                except CrashpyError:
+                    raise CommandError(f"{member}: not a task_struct member") from None
+            row["task_struct"] = chosen
+        else:
+            row["task_struct"] = object_data(Object(prog, lookup_type(prog, "struct task_struct"), tc.task))
+            thread_info = Object(prog, lookup_type(prog, "struct thread_info"), _thread_info(prog, tc.task))
+            row["thread_info"] = object_data(thread_info)
+        rows.append(row)
+    return {"tasks": rows}
+
+
+@command("task", summary="task_struct contents", help=HELP, json=task_document)
 def cmd_task(session: Session, args: list[str]) -> None:
     from crashpy.commands.help import print_usage
 
@@ -149,27 +228,15 @@ def cmd_task(session: Session, args: list[str]) -> None:
     if bad:
         print_usage(session, "task")
         return
-    table = task_table(session.prog)
-    tasks: list[TaskContext] = []
-    bogus = 0
-    prog = session.prog
-    for arg in parsed.args:
-        if is_a_number(arg):
-            kind, value, tc = str_to_context(table, arg)
-            if tc is None:
-                bogus += 1
-                session.println(f"task: invalid task or pid value: {arg}")
-                session.println()
-            elif kind == "pid":
-                tasks.extend(table.by_pid(value))
-            else:
-                tasks.append(tc)
-        elif "," in arg or prog.has_member("task_struct", arg) or "." in arg or "[" in arg:
-            members.extend(arg.split(","))
-            referenced = True
-        else:
-            session.println(f"task: invalid task, pid, or task_struct member: {arg}")
-            session.println()
+
+    def invalid(message: str) -> None:
+        session.println(f"task: {message}")
+        session.println()
+
+    tasks, named, bogus = _selection(session, parsed.args, invalid)
+    if named:
+        members.extend(named)
+        referenced = True
     if not tasks and not bogus:
         tasks.append(session.current_context())
     for tc in tasks:

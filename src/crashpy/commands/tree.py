@@ -3,6 +3,8 @@ maple_tree.c), each optionally shown with a structure or members of it as `list 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from crashpy.commands.list import StructRequest, member_offset_arg, start_argument, usage
 from crashpy.commands.registry import command
 from crashpy.errors import CrashpyError
@@ -22,7 +24,9 @@ from crashpy.helpers.numbers import command_args, getopt, htol, is_a_number
 from crashpy.helpers.radix_tree import radix_tree_is_xarray, radix_tree_map_mask, radix_tree_walk
 from crashpy.helpers.rbtree import RbNote, rb_root_node, rbtree_walk
 from crashpy.helpers.xarray import xa_layout, xa_walk
-from crashpy.session import Session
+
+if TYPE_CHECKING:
+    from crashpy.session import Session
 
 RADIX, RBTREE, XARRAY, MAPLE = "radix", "rbtree", "xarray", "maple"
 TYPE_NAMES = {RADIX: "radix trees", RBTREE: "rbtrees", XARRAY: "Xarrays", MAPLE: "maple trees"}

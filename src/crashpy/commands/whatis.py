@@ -9,6 +9,7 @@ come out the same.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from crashpy.commands.ptype import gdb_type_text
 from crashpy.commands.registry import command
@@ -17,9 +18,11 @@ from crashpy.expr import evaluate, parse_expression
 from crashpy.expr.gdb import GdbFailed, fgets_lines
 from crashpy.expr.parser import Name, TypeExpr
 from crashpy.helpers.numbers import command_args, getopt, parse_line
-from crashpy.session import Session
 from crashpy.types.gdb_view import check_typedef, peel, strip, type_length
 from crashpy.types.model import EnumType, StructType, Type, TypeKind
+
+if TYPE_CHECKING:
+    from crashpy.session import Session
 
 STRUCT_REQUEST = "struct"
 UNION_REQUEST = "union"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from crashpy.bits import MASK64
-from crashpy.errors import FaultError
+from crashpy.errors import CrashpyError, FaultError
 
 if TYPE_CHECKING:
     from crashpy.program import Program
@@ -64,7 +64,7 @@ def _layout(prog: Program) -> _Layout:
             prog.offsetof("bug_entry", "line"),
             prog.offsetof("bug_entry", "flags"),
         )
-    except Exception:
+    except CrashpyError:  # no BTF or no struct bug_entry: the x86_64 layout since v4.x
         return _Layout(12, 0, 4, 8, 10)
 
 
@@ -114,7 +114,7 @@ def module_bug_tables(prog: Program) -> list[BugEntry]:
         table_off = prog.offsetof("module", "bug_table")
         num_off = prog.offsetof("module", "num_bugs")
         size = _layout(prog).size
-    except Exception:
+    except CrashpyError:  # no module list or no bug table in struct module (CONFIG_GENERIC_BUG off)
         return out
     node = prog.read_u64(head)
     seen = 0

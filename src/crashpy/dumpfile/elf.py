@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from crashpy.dumpfile.base import DumpFile, DumpInfo, Note
 from crashpy.dumpfile.notes import count_prstatus, parse_notes, vmcoreinfo_of
-from crashpy.dumpfile.source import FileSource, Source, fault_address
+from crashpy.dumpfile.source import FileSource, Source, closed_on_failure, fault_address
 from crashpy.errors import DumpFormatError, FaultError, FaultKind
 
 ELF_MAGIC = b"\x7fELF"
@@ -168,11 +168,8 @@ class ElfDump(DumpFile):
     def open(cls, path: str) -> ElfDump:
         """Open an ELF vmcore file read-only."""
         source = FileSource(path)
-        try:
+        with closed_on_failure([source]):
             return cls(source)
-        except BaseException:
-            source.close()
-            raise
 
     def _build_pieces(self, loads: list[ElfSegment]) -> None:
         """Disjoint sorted physical pieces (start, end, file offset or _EXCLUDED) from the PT_LOADs."""

@@ -18,7 +18,7 @@ import struct
 from bisect import bisect_right
 
 from crashpy.dumpfile.base import DumpFile
-from crashpy.dumpfile.source import FileSource, Source
+from crashpy.dumpfile.source import FileSource, Source, closed_on_failure
 from crashpy.errors import DumpFormatError
 
 MAKEDUMPFILE_SIGNATURE = b"makedumpfile"
@@ -183,11 +183,8 @@ def open_flattened(path: str) -> DumpFile:
     `records`); isinstance(reader, KdumpCompressed/ElfDump) tells the inner format.
     """
     file = FileSource(path)
-    try:
+    with closed_on_failure([file]):
         return open_flattened_source(FlattenedSource(file))
-    except BaseException:
-        file.close()
-        raise
 
 
 def open_flattened_source(source: FlattenedSource) -> DumpFile:

@@ -31,8 +31,8 @@ from typing import Any
 
 from crashpy.dumpfile.base import DumpFile, DumpInfo, Note
 from crashpy.dumpfile.notes import count_prstatus, parse_notes, vmcoreinfo_of
-from crashpy.dumpfile.source import FileSource, Source, fault_address
-from crashpy.errors import DumpFormatError, FaultError, FaultKind
+from crashpy.dumpfile.source import FileSource, Source, closed_on_failure, fault_address
+from crashpy.errors import CrashpyError, DumpFormatError, FaultError, FaultKind
 
 KDUMP_SIGNATURE = b"KDUMP   "
 DISKDUMP_SIGNATURE = b"DISKDUMP"
@@ -108,7 +108,7 @@ def _cstr(raw: bytes) -> str:
     return raw.split(b"\0", 1)[0].decode("utf-8", "replace")
 
 
-class DecompressError(ValueError):
+class DecompressError(CrashpyError, ValueError):
     """A page's compressed data does not decompress."""
 
 
@@ -194,7 +194,7 @@ def _sub_header(raw: bytes, h: KdumpHeader) -> KdumpSubHeader:
     return KdumpSubHeader(*f)
 
 
-class _Fault(Exception):
+class _Fault(CrashpyError):
     """A page could not be had; carries the FaultKind (internal, turned into FaultError by read())."""
 
     def __init__(self, kind: FaultKind) -> None:
@@ -339,11 +339,8 @@ class KdumpCompressed(DumpFile):
     def open(cls, path: str) -> KdumpCompressed:
         """Open a kdump-compressed file read-only."""
         source = FileSource(path)
-        try:
+        with closed_on_failure([source]):
             return cls(source)
-        except BaseException:
-            source.close()
-            raise
 
     @property
     def phys_base(self) -> int | None:

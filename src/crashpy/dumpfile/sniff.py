@@ -8,7 +8,7 @@ from crashpy.dumpfile.base import DumpFile
 from crashpy.dumpfile.elf import ELF_MAGIC, ET_CORE, ElfDump
 from crashpy.dumpfile.flattened import FlattenedSource, is_flattened_header, open_flattened_source
 from crashpy.dumpfile.kdump import DISKDUMP_SIGNATURE, KDUMP_SIGNATURE, KdumpCompressed
-from crashpy.dumpfile.source import FileSource
+from crashpy.dumpfile.source import FileSource, closed_on_failure
 from crashpy.errors import DumpFormatError
 
 _SNIFF_BYTES = 64
@@ -48,7 +48,7 @@ def is_dump(path: str) -> bool:
 def open_dump(path: str) -> DumpFile:
     """Open the dump at `path` read-only, whatever its format; DumpFormatError if it is not one."""
     source = FileSource(path)
-    try:
+    with closed_on_failure([source]):
         head = source.pread(0, _SNIFF_BYTES)
         if not head:
             raise DumpFormatError(f"{path}: not a supported file format (empty file)")
@@ -60,6 +60,3 @@ def open_dump(path: str) -> DumpFile:
         if kind == "FLAT":
             return open_flattened_source(FlattenedSource(source))
         raise DumpFormatError(f"{path}: not a supported file format")
-    except BaseException:
-        source.close()
-        raise

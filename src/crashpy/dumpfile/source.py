@@ -11,6 +11,9 @@ import mmap
 import os
 import stat
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Protocol
 
 from crashpy.errors import DumpFormatError
 
@@ -33,6 +36,24 @@ class Source(ABC):
 
     def close(self) -> None:  # noqa: B027 - a source with nothing to release keeps this
         """Release the file."""
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+@contextmanager
+def closed_on_failure(closables: Iterable[_Closable]) -> Iterator[None]:
+    """Close `closables` (a list may grow inside the block) when the block does not complete, whatever
+    stopped it (an error, Ctrl-C); when it completes they stay open, owned by what was opened over them."""
+    done = False
+    try:
+        yield
+        done = True
+    finally:
+        if not done:
+            for item in closables:
+                item.close()
 
 
 class FileSource(Source):

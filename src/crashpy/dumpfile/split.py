@@ -7,6 +7,7 @@ from bisect import bisect_right
 
 from crashpy.dumpfile.base import DumpFile, DumpInfo
 from crashpy.dumpfile.kdump import KdumpCompressed
+from crashpy.dumpfile.source import closed_on_failure
 from crashpy.errors import DumpFormatError, FaultError, FaultKind
 
 
@@ -75,14 +76,10 @@ def open_split(paths: list[str]) -> SplitDump:
     from crashpy.dumpfile.sniff import open_dump
 
     parts: list[KdumpCompressed] = []
-    try:
+    with closed_on_failure(parts):
         for path in paths:
             dump = open_dump(path)
             parts.append(dump)  # type: ignore[arg-type]
             if not isinstance(dump, KdumpCompressed):
                 raise DumpFormatError(f"{path}: not a part of a split dump (several dump files given)")
         return SplitDump(parts)
-    except BaseException:
-        for part in parts:
-            part.close()
-        raise

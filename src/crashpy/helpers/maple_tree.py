@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from crashpy.errors import CrashpyError
-
 if TYPE_CHECKING:
     from crashpy.program import Program
 
@@ -124,33 +122,28 @@ class _Layout:
 
 def _layout(prog: Program) -> _Layout:
     def build() -> _Layout:
-        try:
-            off = prog.offsetof
-            mt_slots = tuple(prog.read(prog.symbol_address("mt_slots"), 4, what="maple_init read mt_slots"))
-            return _Layout(
-                prog.sizeof("maple_tree"),
-                off("maple_tree", "ma_root"),
-                off("maple_tree", "ma_flags"),
-                prog.sizeof("maple_node"),
-                off("maple_node", "parent"),
-                off("maple_node", "mr64"),
-                off("maple_node", "ma64"),
-                off("maple_node", "slot"),
-                off("maple_range_64", "pivot"),
-                off("maple_range_64", "slot"),
-                off("maple_arange_64", "pivot"),
-                off("maple_arange_64", "slot"),
-                off("maple_arange_64", "gap"),
-                off("maple_arange_64", "meta"),
-                off("maple_metadata", "end"),
-                off("maple_metadata", "gap"),
-                mt_slots,
-                (mt_slots[MAPLE_DENSE], ULONG_MAX, ULONG_MAX, ULONG_MAX),
-            )
-        except CrashpyError:
-            raise
-        except Exception as e:  # noqa: BLE001 - any lookup failure means "no maple trees"
-            raise CrashpyError("maple trees do not exist or have changed their format") from e
+        off = prog.offsetof
+        mt_slots = tuple(prog.read(prog.symbol_address("mt_slots"), 4, what="maple_init read mt_slots"))
+        return _Layout(
+            prog.sizeof("maple_tree"),
+            off("maple_tree", "ma_root"),
+            off("maple_tree", "ma_flags"),
+            prog.sizeof("maple_node"),
+            off("maple_node", "parent"),
+            off("maple_node", "mr64"),
+            off("maple_node", "ma64"),
+            off("maple_node", "slot"),
+            off("maple_range_64", "pivot"),
+            off("maple_range_64", "slot"),
+            off("maple_arange_64", "pivot"),
+            off("maple_arange_64", "slot"),
+            off("maple_arange_64", "gap"),
+            off("maple_arange_64", "meta"),
+            off("maple_metadata", "end"),
+            off("maple_metadata", "gap"),
+            mt_slots,
+            (mt_slots[MAPLE_DENSE], ULONG_MAX, ULONG_MAX, ULONG_MAX),
+        )
 
     result: _Layout = prog.cache("helpers.maple_tree.layout", build)
     return result

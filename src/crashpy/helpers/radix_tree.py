@@ -25,7 +25,7 @@ def radix_tree_is_xarray(prog: Program) -> bool:
     """Whether `struct radix_tree_root` exists and is the XArray (has `xa_head`)."""
     try:
         return prog.has_member("radix_tree_root", "xa_head")
-    except Exception:  # noqa: BLE001
+    except CrashpyError:  # no type information at all
         return False
 
 
@@ -38,7 +38,7 @@ def _layout(prog: Program) -> tuple[int, int, int, int]:
         shift = prog.offsetof("radix_tree_node", "shift")
         slots = prog.offsetof("radix_tree_node", "slots")
         size = int(evaluate(prog, "sizeof(((struct radix_tree_node *)0)->slots)").value_())
-    except Exception as e:  # noqa: BLE001 - any lookup failure means "no such layout"
+    except CrashpyError as e:  # no such type or member (or no BTF): no such layout
         raise CrashpyError("radix trees do not exist or have changed their format") from e
     if size <= 0:
         raise CrashpyError("cannot determine length of radix_tree_node.slots[] array")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from crashpy.errors import CommandError
 from crashpy.helpers.numbers import is_a_number
 from crashpy.helpers.tasks import TaskContext, TaskTable, str_to_context
 
@@ -16,7 +17,7 @@ KEYWORDS = ("bt", "vm", "task", "set", "files", "net", "vtop", "sig", "test", "p
 STATES = ("RU", "IN", "UN", "ST", "TR", "ZO", "DE", "PA", "WA", "ID", "NE", "SW")
 
 
-class SelectionError(Exception):
+class SelectionError(CommandError):
     """A selection crash refuses outright (its error(FATAL) while reading the arguments)."""
 
     def __init__(self, message: str, usage: bool = False) -> None:

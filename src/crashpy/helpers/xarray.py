@@ -49,7 +49,7 @@ def xa_layout(prog: Program) -> XaLayout:
             slots = prog.offsetof("xa_node", "slots")
             shift = prog.offsetof("xa_node", "shift")
             size = _member_size(prog, "xa_node", "slots")
-        except Exception as e:  # noqa: BLE001 - any lookup failure means "no such layout"
+        except CrashpyError as e:  # no such type or member (or no BTF): no such layout
             raise CrashpyError("xarray facility does not exist or has changed its format") from e
         if nslots is None or size <= 0:
             raise CrashpyError("cannot determine length of xa_node.slots[] array")
