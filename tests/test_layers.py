@@ -51,7 +51,6 @@ KNOWN_LONG = {
     "crashpy/helpers/printk.py",
     "crashpy/types/format.py",
     "crashpy/types/model.py",
-    "crashpy/unwind/x86_64.py",
 }
 
 

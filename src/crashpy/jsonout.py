@@ -349,47 +349,10 @@ def task_document(session_or_prog: Session | Program, argv: list[str]) -> dict[s
 
 
 def bt_document(session_or_prog: Session | Program, argv: list[str]) -> dict[str, Any]:
-    """`bt --json [-a | -p | pid | task ...]`: each task's frames as data, and the exception frames'
-    registers; without a task, the session's current context."""
-    from crashpy.helpers.tasks import str_to_context, task_table
-    from crashpy.program import Program
-    from crashpy.unwind.x86_64 import BtOptions, Tracer
+    """`bt --json`: written by the bt command from the unwinder's records (commands/bt.py)."""
+    from crashpy.commands.bt import json_document
 
-    prog = session_or_prog if isinstance(session_or_prog, Program) else session_or_prog.prog
-    parsed = getopt(argv, "ap")
-    _reject_options(parsed, "ap")
-    table = task_table(prog)
-    tasks = []
-    opts = {opt for opt, _ in parsed.opts}
-    if "a" in opts:
-        tasks = [table.by_task[t] for t in table.active if t in table.by_task]
-    for arg in parsed.args:
-        kind, value, tc = str_to_context(table, arg)
-        if tc is None:
-            raise CommandError(f"invalid task or pid value: {arg}")
-        tasks.extend(table.by_pid(value) if kind == "pid" else [tc])
-    if not tasks:
-        if "p" in opts or isinstance(session_or_prog, Program):
-            tasks = [table.panic_context()]
-        else:
-            from crashpy.commands.set import current_context
-
-            tasks = [current_context(session_or_prog)]
-    rows = []
-    for tc in tasks:
-        result = Tracer(prog, table, tc, BtOptions(), 10).run()
-        rows.append({
-            "pid": tc.pid,
-            "task": _hex(tc.task),
-            "cpu": tc.cpu,
-            "comm": tc.comm,
-            "frames": [
-                {"level": f.level, "sp": _hex(f.sp), "pc": _hex(f.pc), "function": f.function, "module": f.module}
-                for f in result.frames
-            ],
-            "error": result.error,
-        })
-    return {"tasks": rows}
+    return json_document(session_or_prog, argv)
 
 
 def _thread_info(prog: Program, task: int) -> int:

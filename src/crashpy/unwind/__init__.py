@@ -1,1 +1,99 @@
-"""crashpy.unwind layer (see ARCHITECTURE.md)."""
+"""crashpy.unwind: kernel stacks unwound into records (see docs/architecture.md).
+
+    from crashpy.unwind import UnwindOptions, unwind
+    bt = unwind(prog, tc, UnwindOptions(source_lines=True))   # tc: a helpers.tasks.TaskContext
+    for frame in bt.frames: ...                              # Frame: level, sp, pc, function, module, ...
+    bt.exception_frames                                      # ExceptionFrame: address, regs, user_mode, ...
+    bt.entries                                               # everything, in the order `bt` shows it
+
+The modules: records.py (the record types), machdep.py (per-Program facts: symbols, frame sizes,
+stacks), orc.py (ORC tables), stacks.py (each CPU's IRQ and exception stacks), eframes.py (a trace's
+state and its pt_regs), start.py (where a trace starts), x86_64.py (the walk).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from crashpy.unwind.records import (
+    Backtrace,
+    Entry,
+    ExceptionFrame,
+    Frame,
+    StackChange,
+    StackRecursion,
+    StackWords,
+    TraceStart,
+    UnwindFatal,
+    UnwindOptions,
+)
+
+if TYPE_CHECKING:
+    from crashpy.helpers.tasks import TaskContext
+    from crashpy.program import Program
+
+
+def unwind(prog: Program, tc: TaskContext, options: UnwindOptions | None = None) -> Backtrace:
+    """The backtrace of the task `tc` (struct task_struct's context) as `bt` finds it: its frames,
+    exception frames and stack changes, innermost first."""
+    from crashpy.unwind.x86_64 import unwind as unwind_x86_64
+
+    return unwind_x86_64(prog, tc, options)
+
+
+def search_exception_frames(
+    prog: Program, tc: TaskContext, base: int, size: int, options: UnwindOptions | None = None
+) -> Backtrace:
+    """The exception frames on the stack [base, base + size) (`bt -E` of one IRQ or exception stack)."""
+    from crashpy.unwind.x86_64 import search_exception_frames as search
+
+    return search(prog, tc, base, size, options)
+
+
+def stack_base(prog: Program, task: int) -> int | None:
+    """task_struct.stack of `task` (struct task_struct *): the bottom of its kernel stack, or None."""
+    from crashpy.unwind.machdep import unwinder
+
+    return unwinder(prog).stack_base(task)
+
+
+def stack_end_marker(prog: Program, task: int) -> tuple[int, int] | None:
+    """(the bottom of the kernel stack of `task` (struct task_struct *), the word there: the kernel's
+    STACK_END_MAGIC unless the stack overflowed), or None when either cannot be read."""
+    from crashpy.unwind.machdep import unwinder
+
+    uw = unwinder(prog)
+    base = uw.stack_base(task)
+    if base is None:
+        return None
+    magic = uw.read_u64(base)
+    return None if magic is None else (base, magic)
+
+
+def old_method(prog: Program, toggle: bool = False) -> bool:
+    """Whether traces scan without frame sizes by default (`bt -O`); `toggle` switches it first."""
+    from crashpy.unwind.machdep import unwinder
+
+    uw = unwinder(prog)
+    if toggle:
+        uw.use_old_bt = not uw.use_old_bt
+    return uw.use_old_bt
+
+
+__all__ = [
+    "Backtrace",
+    "Entry",
+    "ExceptionFrame",
+    "Frame",
+    "StackChange",
+    "StackRecursion",
+    "StackWords",
+    "TraceStart",
+    "UnwindFatal",
+    "UnwindOptions",
+    "old_method",
+    "search_exception_frames",
+    "stack_base",
+    "stack_end_marker",
+    "unwind",
+]
