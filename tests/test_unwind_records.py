@@ -91,3 +91,36 @@ def test_text_json_and_api_agree(vmlinux: Path, dumps: dict[str, Path]) -> None:
     ]
     api = Kernel.of(prog).backtrace()
     assert [(f.sp, f.pc, f.function) for f in api] == [(f.sp, f.pc, f.function) for f in bt.frames]
+
+
+def test_bt_text_from_records_without_a_dump() -> None:
+    """bt's text is written from records alone (commands/bt_text.py): no dump needed."""
+    from typing import Any, cast
+
+    from crashpy.commands.bt_text import BtOptions, backtrace_lines, mentions
+    from crashpy.unwind import StackChange
+
+    regs = {name: 0 for name in ("ip", "sp", "cs", "ss", "flags", "orig_ax", "bp", "ax", "bx", "cx", "dx")}
+    regs.update({name: 0 for name in ("si", "di", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15")})
+    regs.update(ip=0xFFFFFFFF81000010, sp=0xFFFFC90000013F00, cs=0x10, ss=0x18, flags=0x246, orig_ax=0xFFFFFFFFFFFFFFFF)
+    bt = Backtrace(
+        entries=[
+            Frame(0, 0xFFFFC90000013D10, 0xFFFFFFFF819CD21A, "panic", offset=0x2E9),
+            ExceptionFrame(0xFFFFC90000013E00, regs, False, "native_safe_halt", 0x10),
+            StackChange("IRQ", exception=False),
+            Frame(11, 0xFFFFC90000013F58, 0xFFFFFFFFC020E1EC, "oracle_trigger_write", "oracle_crash", 0xCC),
+        ],
+        error="read of stack at ffff failed",
+    )
+    prog = cast(Any, None)
+    lines = backtrace_lines(prog, bt, BtOptions(), 10)
+    assert lines[0] == " #0 [ffffc90000013d10] panic at ffffffff819cd21a"
+    assert lines[1] == "    [exception RIP: native_safe_halt+16]"
+    assert lines[2] == "    RIP: ffffffff81000010  RSP: ffffc90000013f00  RFLAGS: 00000246"
+    assert lines[8] == "    ORIG_RAX: ffffffffffffffff  CS: 0010  SS: 0018"
+    assert lines[9] == "--- <IRQ stack> ---"
+    assert lines[10] == "#11 [ffffc90000013f58] oracle_trigger_write at ffffffffc020e1ec [oracle_crash]"
+    assert lines[-1] == "bt: read of stack at ffff failed"
+    hexed = backtrace_lines(prog, bt, BtOptions(symbol_offset=True, radix=16), 10)
+    assert hexed[0] == " #0 [ffffc90000013d10] panic+0x2e9 at ffffffff819cd21a"
+    assert mentions(bt, "panic") and mentions(bt, "ffffffff81000010") and not mentions(bt, "schedule")

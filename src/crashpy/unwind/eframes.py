@@ -93,7 +93,7 @@ class TraceState:
         return True
 
     def source_line(self, addr: int) -> str | None:
-        """"file: line" of a vmlinux text address when the options ask for source lines, else None."""
+        """The `file: line` of a vmlinux text address when the options ask for source lines, else None."""
         if not self.opts.source_lines or self.uw.module_name(addr) is not None:
             return None
         from crashpy.dwarf.lines import source_line

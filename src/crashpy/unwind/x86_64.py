@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from crashpy.helpers.tasks import TaskContext
     from crashpy.program import Program
 
-# print_stack_entry() results
+# stack_entry() results (crash: print_stack_entry)
 COMPLETE, IGNORED, DISPLAYED, EFRAME_DISPLAYED = 1, 2, 3, 4
 
 EXCEPTION_FUNCTIONS = frozenset(
@@ -66,9 +66,10 @@ class _Stop(UnwindFatal):
 class Tracer(StartFinder):
     """One trace over one task (crash's x86_64_low_budget_back_trace_cmd)."""
 
-    def print_stack_entry(self, level: int, stkindex: int, text: int) -> int:
-        """The Frame of the text address `text` in the stack slot `stkindex` (and the exception frame
-        its function's entry code left), or IGNORED when crash does not take it for a frame."""
+    def stack_entry(self, level: int, stkindex: int, text: int) -> int:
+        """crash's print_stack_entry, as data: the Frame of the text address `text` in the stack slot
+        `stkindex` (and the exception frame its function's entry code left), or IGNORED when crash
+        does not take it for a frame."""
         uw = self.uw
         eframe_check = -1
         if not self.f_save_eframe_ip:
@@ -212,7 +213,7 @@ class Tracer(StartFinder):
                 rsp += step * 8
             value = stack.words[i]
             if uw.is_kernel_text(value):
-                res = self.print_stack_entry(level, i, value)
+                res = self.stack_entry(level, i, value)
                 if res == EFRAME_DISPLAYED:
                     if last_eframe is not None:
                         last_eframe[0] = rsp + 8
@@ -310,7 +311,7 @@ class Tracer(StartFinder):
         elif self.f_kernel_space and self.machdep is not None:
             entries.append(self.eframe_record(0, self.machdep, user_mode=False, from_note=True))
         elif self.f_start:
-            self.print_stack_entry(level, 0, self.instptr)
+            self.stack_entry(level, 0, self.instptr)
             self.f_start = False
             level += 1
 
@@ -369,7 +370,7 @@ class Tracer(StartFinder):
             if uw.asm_common_interrupt:
                 i -= 1
                 self.instptr = self.stack.words[i]
-            self.print_stack_entry(level, i, self.instptr)
+            self.stack_entry(level, i, self.instptr)
             self.f_exception_frame = False
             cs, _ = self.exception_frame(irq_eframe, record=True, verify=False)
             if cs & 3:
@@ -414,7 +415,7 @@ class Tracer(StartFinder):
         if irq_eframe:
             self.f_exception_frame = True
             i = (irq_eframe - self.stack.base) // 8
-            self.print_stack_entry(level, i, self.instptr)
+            self.stack_entry(level, i, self.instptr)
             self.f_exception_frame = False
             self.exception_frame(irq_eframe, record=True, verify=False)
             rsp += uw.pt_regs_size
@@ -443,7 +444,7 @@ class Tracer(StartFinder):
         if not done:
             self.f_start = True
             self.f_save_eframe_ip = True
-            self.print_stack_entry(level, 0, self.instptr)
+            self.stack_entry(level, 0, self.instptr)
             self.f_start = False
             self.f_save_eframe_ip = False
             self.f_framesize_disable = False
