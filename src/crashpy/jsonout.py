@@ -349,8 +349,9 @@ def task_document(session_or_prog: Session | Program, argv: list[str]) -> dict[s
 
 
 def bt_document(session_or_prog: Session | Program, argv: list[str]) -> dict[str, Any]:
-    """`bt --json`: written by the bt command from the unwinder's records (commands/bt.py)."""
-    from crashpy.commands.bt import json_document
+    """`bt --json`: written from the unwinder's records, for the tasks bt's parser selects
+    (commands/bt_json.py)."""
+    from crashpy.commands.bt_json import json_document
 
     return json_document(session_or_prog, argv)
 

@@ -1,7 +1,7 @@
 """bt: backtraces of tasks, as crash prints them, and as JSON (`bt --json`).
 
-The unwinder (crashpy.unwind) returns records; this module is the only place that writes bt's text
-from them (commands/bt_text.py), and the one parser of bt's arguments for the text and the JSON.
+The unwinder (crashpy.unwind) returns records; bt's text is written from them here and in
+commands/bt_text.py, its JSON in commands/bt_json.py; this module parses bt's arguments for both.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from crashpy.commands.bt_text import BtOptions, backtrace_lines, mentions
 from crashpy.commands.ps import task_header
@@ -18,7 +18,7 @@ from crashpy.errors import CommandError
 from crashpy.helpers.numbers import Options, getopt, htol, make_cpumask
 from crashpy.helpers.tasks import TaskContext, TaskTable, str_to_context, task_table
 from crashpy.session import Session
-from crashpy.unwind import Backtrace, ExceptionFrame, old_method, search_exception_frames, stack_base, unwind
+from crashpy.unwind import Backtrace, old_method, search_exception_frames, stack_base, unwind
 
 if TYPE_CHECKING:
     from crashpy.program import Program
@@ -82,7 +82,7 @@ FRAMESIZE_DEBUG_MESSAGE = "bt: -D options are not supported"
 OPTSTRING = "D:fFI:S:c:n:aAloreEgstTdxR:Ovp"
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class BtRequest:
     """One bt command line, parsed: the options and which tasks."""
 
@@ -380,77 +380,3 @@ def _check_stack_overflow(session: Session) -> None:
             total += 1
     if not total:
         session.println("No stack overflows detected")
-
-
-# ---- bt --json ------------------------------------------------------------------------------------
-
-JSON_OPTIONS = "ap"  # the options the document honours: which tasks
-
-
-def json_document(session_or_prog: Session | Program, argv: list[str]) -> dict[str, Any]:
-    """`bt --json [-a | -p | pid | task ...]`: each task's frames and exception frames as data, from
-    the records the text is written from; without a task, the session's current context."""
-    from crashpy.program import Program
-
-    prog = session_or_prog if isinstance(session_or_prog, Program) else session_or_prog.prog
-    parsed = getopt(argv, OPTSTRING)
-    errors = iter(parsed.errors)
-    for opt, _val in parsed.opts:
-        if opt == "?":
-            raise CommandError(next(errors, "invalid option"))
-        if opt not in JSON_OPTIONS:
-            raise CommandError(f"-{opt} is not supported with --json")
-    req = parse(prog, parsed, _ignore)
-    table = task_table(prog)
-
-    def current() -> TaskContext:
-        if isinstance(session_or_prog, Program):
-            return table.panic_context()
-        from crashpy.commands.set import current_context
-
-        return current_context(session_or_prog)
-
-    rows = []
-    for item in select_tasks(table, req, current):
-        if isinstance(item, str):
-            if req.active:
-                continue  # a CPU without a known task: no row
-            raise CommandError(item)
-        rows.append(_json_row(item, unwind(prog, item, req.opts.unwind)))
-    return {"tasks": rows}
-
-
-def _ignore(_line: str) -> None:
-    pass
-
-
-def _json_row(tc: TaskContext, bt: Backtrace) -> dict[str, Any]:
-    return {
-        "pid": tc.pid,
-        "task": f"{tc.task:x}",
-        "cpu": tc.cpu,
-        "comm": tc.comm,
-        "frames": [
-            {
-                "level": f.level,
-                "sp": f"{f.sp:x}",
-                "pc": f"{f.pc:x}",
-                "function": f.function,
-                "offset": f.offset,
-                "module": f.module,
-            }
-            for f in bt.frames
-        ],
-        "exception_frames": [_json_eframe(e) for e in bt.exception_frames],
-        "error": bt.error,
-    }
-
-
-def _json_eframe(e: ExceptionFrame) -> dict[str, Any]:
-    return {
-        "address": f"{e.address:x}" if e.address else None,
-        "user_mode": e.user_mode,
-        "function": e.function,
-        "offset": e.offset,
-        "registers": {name: f"{value:x}" for name, value in e.regs.items()},
-    }

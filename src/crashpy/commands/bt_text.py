@@ -10,9 +10,7 @@ from crashpy.unwind import (
     ExceptionFrame,
     Frame,
     StackChange,
-    StackRecursion,
     StackWords,
-    TraceStart,
     UnwindOptions,
 )
 
@@ -26,7 +24,7 @@ PT_REGS_ORDER = (
 )  # fmt: skip
 
 
-@dataclass
+@dataclass(eq=False)
 class BtOptions:
     """bt's options: what the unwinder is asked for, and how its records are written."""
 
@@ -46,6 +44,10 @@ def backtrace_lines(prog: Program, bt: Backtrace, opts: BtOptions, radix: int) -
     if bt.no_start:
         out.append("bt: cannot determine starting stack pointer")
     text_scan = opts.unwind.text_scan
+    if bt.start is not None:
+        function, pc = bt.start
+        extra = " (schedule)" if function == "thread_return" else ""
+        out.append(f"{' ' * 14}START: {function}{extra} at {pc:x}")
     for entry in bt.entries:
         if isinstance(entry, Frame):
             out.append(_frame_line(entry, opts, radix, text_scan))
@@ -57,11 +59,8 @@ def backtrace_lines(prog: Program, bt: Backtrace, opts: BtOptions, radix: int) -
             out.extend(_words_lines(prog, entry, opts, radix))
         elif isinstance(entry, StackChange):
             out.append(f"--- <{entry.stack} exception stack> ---" if entry.exception else f"--- <{entry.stack} stack> ---")
-        elif isinstance(entry, StackRecursion):
-            out.append(f"    [ {entry.stack} exception stack recursion: prior stack location overwritten ]")
-        elif isinstance(entry, TraceStart):
-            extra = " (schedule)" if entry.function == "thread_return" else ""
-            out.append(f"{' ' * 14}START: {entry.function}{extra} at {entry.pc:x}")
+    if bt.recursion is not None:
+        out.append(f"    [ {bt.recursion} exception stack recursion: prior stack location overwritten ]")
     if bt.fault is not None:
         out.append(f"bt: {bt.fault.message()}")
     if bt.error:

@@ -15,53 +15,31 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from crashpy.unwind.machdep import unwinder
 from crashpy.unwind.records import (
     Backtrace,
     Entry,
     ExceptionFrame,
     Frame,
     StackChange,
-    StackRecursion,
     StackWords,
-    TraceStart,
     UnwindFatal,
     UnwindOptions,
 )
+from crashpy.unwind.x86_64 import search_exception_frames, unwind
 
 if TYPE_CHECKING:
-    from crashpy.helpers.tasks import TaskContext
     from crashpy.program import Program
-
-
-def unwind(prog: Program, tc: TaskContext, options: UnwindOptions | None = None) -> Backtrace:
-    """The backtrace of the task `tc` (struct task_struct's context) as `bt` finds it: its frames,
-    exception frames and stack changes, innermost first."""
-    from crashpy.unwind.x86_64 import unwind as unwind_x86_64
-
-    return unwind_x86_64(prog, tc, options)
-
-
-def search_exception_frames(
-    prog: Program, tc: TaskContext, base: int, size: int, options: UnwindOptions | None = None
-) -> Backtrace:
-    """The exception frames on the stack [base, base + size) (`bt -E` of one IRQ or exception stack)."""
-    from crashpy.unwind.x86_64 import search_exception_frames as search
-
-    return search(prog, tc, base, size, options)
 
 
 def stack_base(prog: Program, task: int) -> int | None:
     """task_struct.stack of `task` (struct task_struct *): the bottom of its kernel stack, or None."""
-    from crashpy.unwind.machdep import unwinder
-
     return unwinder(prog).stack_base(task)
 
 
 def stack_end_marker(prog: Program, task: int) -> tuple[int, int] | None:
     """(the bottom of the kernel stack of `task` (struct task_struct *), the word there: the kernel's
     STACK_END_MAGIC unless the stack overflowed), or None when either cannot be read."""
-    from crashpy.unwind.machdep import unwinder
-
     uw = unwinder(prog)
     base = uw.stack_base(task)
     if base is None:
@@ -72,8 +50,6 @@ def stack_end_marker(prog: Program, task: int) -> tuple[int, int] | None:
 
 def old_method(prog: Program, toggle: bool = False) -> bool:
     """Whether traces scan without frame sizes by default (`bt -O`); `toggle` switches it first."""
-    from crashpy.unwind.machdep import unwinder
-
     uw = unwinder(prog)
     if toggle:
         uw.use_old_bt = not uw.use_old_bt
@@ -86,9 +62,7 @@ __all__ = [
     "ExceptionFrame",
     "Frame",
     "StackChange",
-    "StackRecursion",
     "StackWords",
-    "TraceStart",
     "UnwindFatal",
     "UnwindOptions",
     "old_method",

@@ -39,7 +39,7 @@ def text_candidates(raw: bytes) -> list[int]:
     return out
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Stack:
     """A stack read whole: [base, top) and its words."""
 

@@ -3,7 +3,8 @@
 A `Backtrace` is the ordered list of what a trace met on the stacks (`entries`): `Frame`s, the
 `ExceptionFrame`s (pt_regs) the entry code left, the moves from an IRQ or exception stack back to
 the stack it interrupted (`StackChange`), and, when asked, the stack words of each frame
-(`StackWords`).  `bt` writes crash's text from these (commands/bt.py); the Python API and
+(`StackWords`).  (Records are dataclasses; those nobody compares skip the generated __eq__, as
+each generated method costs import time on every `bt`.)  `bt` writes crash's text from these (commands/bt.py); the Python API and
 `bt --json` hand them out as they are.  Nothing here is text for a terminal.
 """
 
@@ -18,7 +19,7 @@ class UnwindFatal(CrashpyError):
     """crash's error(FATAL, ...) inside bt: this task's trace ends here, with the message."""
 
 
-@dataclass
+@dataclass(eq=False)
 class UnwindOptions:
     """What a trace follows and what it gathers besides the frames."""
 
@@ -61,7 +62,7 @@ class ExceptionFrame:
     from_note: bool = False  # the registers of the dump's NT_PRSTATUS note (no orig_ax)
 
 
-@dataclass
+@dataclass(eq=False)
 class StackWords:
     """The words of the stack between two frames (UnwindOptions.stack_words), from `address` up."""
 
@@ -77,29 +78,16 @@ class StackChange:
     exception: bool  # an IST exception stack (not the IRQ stack)
 
 
-@dataclass
-class StackRecursion:
-    """An exception stack links back into itself: its earlier contents are overwritten; the trace ends."""
-
-    stack: str
+Entry = Frame | ExceptionFrame | StackWords | StackChange
 
 
-@dataclass
-class TraceStart:
-    """Where a text scan (UnwindOptions.text_scan) starts: the task's resume point."""
-
-    function: str
-    pc: int
-
-
-Entry = Frame | ExceptionFrame | StackWords | StackChange | StackRecursion | TraceStart
-
-
-@dataclass
+@dataclass(eq=False)
 class Backtrace:
-    """One task's trace: its entries in the order found, and how it ended."""
+    """One task's trace: where a text scan started, its entries in the order found, and how it ended."""
 
     entries: list[Entry] = field(default_factory=list)
+    start: tuple[str, int] | None = None  # a text scan's start (function, pc): the task's resume point
+    recursion: str | None = None  # the exception stack that linked back into itself, ending the trace
     error: str | None = None  # the message the trace ended with (crash's error(FATAL))
     fault: FaultError | None = None  # the failed read of a stack that ended it, when one did
     no_stack: bool = False  # the task has no stack (task_struct.stack is 0)
@@ -120,9 +108,7 @@ __all__ = [
     "ExceptionFrame",
     "Frame",
     "StackChange",
-    "StackRecursion",
     "StackWords",
-    "TraceStart",
     "UnwindFatal",
     "UnwindOptions",
 ]

@@ -12,6 +12,7 @@ failing the whole task, so a CPU stopped by the panic's IPI or NMI is unwound.
 from __future__ import annotations
 
 import bisect
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from crashpy.errors import FaultError
@@ -20,9 +21,7 @@ from crashpy.unwind.records import (
     Backtrace,
     Frame,
     StackChange,
-    StackRecursion,
     StackWords,
-    TraceStart,
     UnwindFatal,
     UnwindOptions,
 )
@@ -304,7 +303,7 @@ class Tracer(StartFinder):
             if self.f_user_space and not self.opts.text_scan_all:
                 return
             if not self.opts.text_scan_all:
-                entries.append(TraceStart(uw.closest_symbol(self.instptr) or "", self.instptr))
+                self.result.start = (uw.closest_symbol(self.instptr) or "", self.instptr)
         elif self.f_user_space:
             entries.append(self.eframe_record(0, self.machdep or {}, user_mode=True, from_note=True))
             return
@@ -449,7 +448,7 @@ class Tracer(StartFinder):
             self.f_save_eframe_ip = False
             self.f_framesize_disable = False
             if self.in_exception_stack()[0] == estack:
-                self.result.entries.append(StackRecursion(es.name))
+                self.result.recursion = es.name
                 raise _Stop
             level += 1
             fs = self.get_framesize(self.instptr, rsp, None)
@@ -492,7 +491,8 @@ class Tracer(StartFinder):
 
 
 def unwind(prog: Program, tc: TaskContext, opts: UnwindOptions | None = None) -> Backtrace:
-    """The backtrace of the task `tc` (crash's `bt` of one task), as records."""
+    """The backtrace of the task `tc` as `bt` finds it: its frames, exception frames and stack changes,
+    innermost first (unwind/records.py)."""
     from crashpy.helpers.tasks import task_table
 
     return Tracer(prog, task_table(prog), tc, opts or UnwindOptions()).run()
@@ -505,8 +505,7 @@ def search_exception_frames(
     bt -E), read on behalf of the task `tc`."""
     from crashpy.helpers.tasks import task_table
 
-    opts = opts or UnwindOptions()
-    opts.eframe_search = True
+    opts = replace(opts or UnwindOptions(), eframe_search=True)
     tracer = Tracer(prog, task_table(prog), tc, opts)
     tracer.f_eframe_search = True
     try:
