@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from crashpy.errors import FaultError
+from crashpy.helpers.tasks import task_table
 from crashpy.unwind.orc import ORC_REG_BP, ORC_REG_PREV_SP, ORC_REG_SP, ORC_REG_UNDEFINED
 from crashpy.unwind.records import (
     Backtrace,
@@ -100,10 +101,10 @@ class Tracer(StartFinder):
             if self.frameptr:
                 self.frame_words(rsp)
             self.frameptr = rsp + 8
-        frame = Frame(level, rsp, text, name, uw.module_name(text), offset)
-        frame.sizes_given_up = self.f_framesize_disable
-        frame.source = self.source_line(text)
-        self.result.entries.append(frame)
+        source = self.source_line(text) if self.opts.source_lines else None
+        self.result.entries.append(
+            Frame(level, rsp, text, name, uw.module_name(text), offset, source, self.f_framesize_disable)
+        )
         if eframe_check >= 0:
             _cs, ok = self.exception_frame(
                 self.stack.base + stkindex * 8 + eframe_check, record=True, verify=True
@@ -493,8 +494,6 @@ class Tracer(StartFinder):
 def unwind(prog: Program, tc: TaskContext, opts: UnwindOptions | None = None) -> Backtrace:
     """The backtrace of the task `tc` as `bt` finds it: its frames, exception frames and stack changes,
     innermost first (unwind/records.py)."""
-    from crashpy.helpers.tasks import task_table
-
     return Tracer(prog, task_table(prog), tc, opts or UnwindOptions()).run()
 
 
@@ -503,8 +502,6 @@ def search_exception_frames(
 ) -> Backtrace:
     """The exception frames found on the stack [base, base + size) (one CPU's IRQ or exception stack:
     bt -E), read on behalf of the task `tc`."""
-    from crashpy.helpers.tasks import task_table
-
     opts = replace(opts or UnwindOptions(), eframe_search=True)
     tracer = Tracer(prog, task_table(prog), tc, opts)
     tracer.f_eframe_search = True
