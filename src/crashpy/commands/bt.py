@@ -87,7 +87,6 @@ class BtRequest:
     """One bt command line, parsed: the options and which tasks."""
 
     opts: BtOptions = field(default_factory=BtOptions)
-    given: list[str] = field(default_factory=list)  # the option letters, in order
     active: bool = False  # -a
     panic: bool = False  # -p
     group: bool = False  # -g
@@ -105,7 +104,6 @@ def parse(prog: Program, parsed: Options, say: Callable[[str], None]) -> BtReque
     opts = req.opts
     uo = opts.unwind
     for opt, val in parsed.opts:
-        req.given.append(opt)
         if opt == "f":
             uo.stack_words = True
         elif opt == "F":
