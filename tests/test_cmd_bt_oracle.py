@@ -188,8 +188,8 @@ def _check_stopped_cpu(name: str, stopped: int) -> None:
 
 def test_bt_frames_as_data(crash_bin: object) -> None:
     from crashpy.commands.bt import backtrace
+    from crashpy.commands.bt_text import BtOptions
     from crashpy.session import Session
-    from crashpy.unwind.x86_64 import BtOptions
 
     vmlinux, dumps = _paths()
     prog = program(vmlinux, dumps["bug.elf"])

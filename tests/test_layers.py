@@ -42,7 +42,6 @@ KNOWN: set[tuple[str, str]] = {
 # Files still over 800 lines, to be split along their seams (issue 11).
 KNOWN_LONG = {
     "crashpy/helpers/printk.py",
-    "crashpy/unwind/x86_64.py",
 }
 
 

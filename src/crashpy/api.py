@@ -9,8 +9,8 @@
     prog.run("sys")                                # the text the command prints
 
 Everything here is a wrapper of at most a few lines around a helper (crashpy.helpers.*) that the
-commands print from, so `prog.tasks()` and `ps` never disagree.  Backtraces as data are not here yet:
-the unwinder (crashpy.unwind) and `bt` are being written; until then `prog.run("bt")` gives the text.
+commands print from, so `prog.tasks()` and `ps` never disagree; `prog.backtrace()` returns the frames
+the unwinder (crashpy.unwind) records and `bt` writes as text.
 
 NOTE for the command line (cli/main.py), `crashpy -e 'code' vmlinux vmcore` and
 `crashpy script.py [args...] vmlinux vmcore`: open the Program as usual, then
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from crashpy.helpers.tasks import TaskContext
     from crashpy.session import Session
     from crashpy.types.model import Type
-    from crashpy.unwind.x86_64 import Frame
+    from crashpy.unwind import Frame
 
 
 @dataclass(frozen=True)
@@ -219,9 +219,10 @@ class Kernel(Program):
 
     def backtrace(self, task: Task | int | None = None) -> list[Frame]:
         """The frames `bt` shows for a task (a Task, a pid, or None for the panic task), innermost
-        first: level, sp (the stack slot of the return address), pc, function, module."""
+        first: level, sp (the stack slot of the return address), pc, function, offset, module.
+        The exception frames and the rest of the trace: crashpy.unwind.unwind()."""
         from crashpy.helpers.tasks import task_table
-        from crashpy.unwind.x86_64 import BtOptions, Tracer
+        from crashpy.unwind import unwind
 
         table = task_table(self)
         if task is None:
@@ -233,7 +234,7 @@ class Kernel(Program):
         tc = table.by_task.get(address)
         if tc is None:
             raise LookupError(f"no task context at {address:#x}")
-        result = Tracer(self, table, tc, BtOptions(), 10).run()
+        result = unwind(self, tc)
         if result.error and not result.frames:
             raise LookupError(f"bt: {result.error}")
         return result.frames

@@ -20,11 +20,8 @@ from collections.abc import Callable
 from typing import Any
 
 from crashpy.commands.registry import COMMANDS, JSON_COMMANDS
-from crashpy.commands.rows import hex_address as _hex
 from crashpy.commands.rows import object_data
-from crashpy.commands.rows import reject_options as _reject_options
 from crashpy.errors import CommandError
-from crashpy.helpers.numbers import getopt
 from crashpy.program import Program
 from crashpy.session import Session
 
@@ -36,45 +33,11 @@ JSON_FLAG = "--json"
 
 
 def bt_document(session_or_prog: Session | Program, argv: list[str]) -> dict[str, Any]:
-    """`bt --json [-a | -p | pid | task ...]`: each task's frames as data, and the exception frames'
-    registers; without a task, the session's current context."""
-    from crashpy.helpers.tasks import str_to_context, task_table
-    from crashpy.unwind.x86_64 import BtOptions, Tracer
+    """`bt --json`: written from the unwinder's records, for the tasks bt's parser selects
+    (commands/bt_json.py)."""
+    from crashpy.commands.bt_json import json_document
 
-    prog = session_or_prog if isinstance(session_or_prog, Program) else session_or_prog.prog
-    parsed = getopt(argv, "ap")
-    _reject_options(parsed, "ap")
-    table = task_table(prog)
-    tasks = []
-    opts = {opt for opt, _ in parsed.opts}
-    if "a" in opts:
-        tasks = [table.by_task[t] for t in table.active if t in table.by_task]
-    for arg in parsed.args:
-        kind, value, tc = str_to_context(table, arg)
-        if tc is None:
-            raise CommandError(f"invalid task or pid value: {arg}")
-        tasks.extend(table.by_pid(value) if kind == "pid" else [tc])
-    if not tasks:
-        if "p" in opts or isinstance(session_or_prog, Program):
-            tasks = [table.panic_context()]
-        else:
-            tasks = [session_or_prog.current_context()]
-    rows = []
-    for tc in tasks:
-        result = Tracer(prog, table, tc, BtOptions(), 10).run()
-        rows.append({
-            "pid": tc.pid,
-            "task": _hex(tc.task),
-            "cpu": tc.cpu,
-            "comm": tc.comm,
-            "frames": [
-                {"level": f.level, "sp": _hex(f.sp), "pc": _hex(f.pc), "function": f.function, "module": f.module}
-                for f in result.frames
-            ],
-            "error": result.error,
-        })
-    return {"tasks": rows}
-
+    return json_document(session_or_prog, argv)
 
 
 # ---- the entry points --------------------------------------------------------------------------------
@@ -100,7 +63,9 @@ def document(session_or_prog: Session | Program, command: str, argv: list[str]) 
     make = COMMANDS[command].json if command in JSON_COMMANDS else None
     if make is None:
         raise CommandError(f"--json is not supported by {command}")
-    session = session_or_prog if isinstance(session_or_prog, Session) else Session(session_or_prog, io.StringIO())
+    session = (
+        session_or_prog if isinstance(session_or_prog, Session) else Session(session_or_prog, io.StringIO())
+    )
     return {"command": command, "schema_version": SCHEMA_VERSION, **make(session, args)}
 
 

@@ -1,18 +1,26 @@
-"""bt: backtraces of tasks, as crash prints them (the unwinding is in unwind/x86_64.py)."""
+"""bt: backtraces of tasks, as crash prints them, and as JSON (`bt --json`).
+
+The unwinder (crashpy.unwind) returns records; bt's text is written from them here and in
+commands/bt_text.py, its JSON in commands/bt_json.py; this module parses bt's arguments for both.
+"""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from crashpy.commands.bt_text import BtOptions, backtrace_lines, mentions
 from crashpy.commands.ps import task_header
 from crashpy.commands.registry import command
 from crashpy.errors import CommandError
-from crashpy.helpers.numbers import getopt, htol, make_cpumask
+from crashpy.helpers.numbers import Options, getopt, htol, make_cpumask
 from crashpy.helpers.tasks import TaskContext, TaskTable, str_to_context, task_table
-from crashpy.unwind.x86_64 import Backtrace, BtOptions, Tracer, _Stop, unwinder
+from crashpy.unwind import Backtrace, old_method, search_exception_frames, stack_base, unwind
 
 if TYPE_CHECKING:
+    from crashpy.program import Program
     from crashpy.session import Session
 
 HELP = """\
@@ -71,113 +79,55 @@ EXAMPLES
 """
 
 FRAMESIZE_DEBUG_MESSAGE = "bt: -D options are not supported"
+OPTSTRING = "D:fFI:S:c:n:aAloreEgstTdxR:Ovp"
 
 
-def backtrace(session: Session, tc: TaskContext, opts: BtOptions) -> Backtrace:
-    """One task's backtrace (text and frames), with the session's output radix."""
-    table = task_table(session.prog)
-    return Tracer(session.prog, table, tc, opts, session.radix).run()
+@dataclass(eq=False, repr=False)
+class BtRequest:
+    """One bt command line, parsed: the options and which tasks."""
+
+    opts: BtOptions = field(default_factory=BtOptions)
+    active: bool = False  # -a
+    panic: bool = False  # -p
+    group: bool = False  # -g
+    eframe_all: bool = False  # -E
+    cpus: str | None = None  # -c
+    args: list[str] = field(default_factory=list)
+    action: str | None = None  # an option that does its job instead of a trace: O, D or v
+    bad: bool = False  # an option error: the usage follows
 
 
-class _Runner:
-    def __init__(self, session: Session, opts: BtOptions) -> None:
-        self.session = session
-        self.opts = opts
-        self.subsequent = 0
-        self.table: TaskTable = task_table(session.prog)
-
-    def header(self, tc: TaskContext) -> None:
-        if self.subsequent:
-            self.session.println()
-        self.subsequent += 1
-        self.session.println(task_header(tc))
-
-    def do_task(self, tc: TaskContext) -> None:
-        s = self.session
-        if self.opts.raw:
-            self.header(tc)
-            base = unwinder(s.prog).read_u64(tc.task + unwinder(s.prog).stack_off) or 0
-            buf = io.StringIO()
-            s.run_command(f"rd -s {base:x} {16384 // 8}", buf)
-            s.write(buf.getvalue())
-            return
-        if self.opts.ref is not None:
-            quiet = BtOptions(**{**self.opts.__dict__})
-            result = self._trace(tc, quiet)
-            if result.ref_found:
-                s.println(task_header(tc))
-                plain = BtOptions(**{**self.opts.__dict__, "ref": None})
-                self._print(self._trace(tc, plain))
-                s.println()
-            return
-        self.header(tc)
-        self._print(self._trace(tc, self.opts))
-
-    def _trace(self, tc: TaskContext, opts: BtOptions) -> Backtrace:
-        tracer = Tracer(self.session.prog, self.table, tc, opts, self.session.radix)
-        try:
-            tracer._run()
-        except _Stop:
-            pass
-        except Exception as e:  # BtFatal and any bad read: crash's one line, the listing goes on
-            from crashpy.errors import FaultError
-            from crashpy.unwind.x86_64 import BtFatal
-
-            if isinstance(e, BtFatal):
-                tracer.result.error = str(e)
-            elif isinstance(e, FaultError):
-                tracer.result.error = e.message()
-            else:
-                raise
-        return tracer.result
-
-    def _print(self, result: Backtrace) -> None:
-        for line in result.lines:
-            self.session.println(line)
-        if result.error:
-            self.session.println(f"bt: {result.error}")
-
-
-@command("bt", summary="backtrace", help=HELP)
-def cmd_bt(session: Session, args: list[str]) -> None:
-    from crashpy.commands.help import print_usage
-
-    prog = session.prog
-    parsed = getopt(args, "D:fFI:S:c:n:aAloreEgstTdxR:Ovp")
-    opts = BtOptions()
-    active = panic = group = eframe_all = False
-    cpus: str | None = None
-    bad = False
-    for err in parsed.errors:
-        session.println(f"bt: {err}")
-        bad = True
+def parse(prog: Program, parsed: Options, say: Callable[[str], None]) -> BtRequest:
+    """bt's options, in crash's order: `say` gets the one-line notes crash prints on the way; an
+    error that ends the command raises CommandError."""
+    req = BtRequest(args=list(parsed.args))
+    opts = req.opts
+    uo = opts.unwind
     for opt, val in parsed.opts:
         if opt == "f":
-            opts.full = True
+            uo.stack_words = True
         elif opt == "F":
-            opts.full = True
+            uo.stack_words = True
             opts.full_sym_slab = 2 if opts.full_sym_slab else 1
         elif opt == "o":
-            opts.old = True
-        elif opt == "O":
-            uw = unwinder(prog)
-            uw.use_old_bt = not uw.use_old_bt
-            session.println(f"bt: use {'old' if uw.use_old_bt else 'new'} bt method by default")
-            return
+            uo.no_frame_sizes = True
+        elif opt in ("O", "D", "v"):
+            req.action = opt
+            return req
         elif opt == "R":
             if opts.ref is not None:
-                session.println("bt: only one -R option allowed")
+                say("bt: only one -R option allowed")
             else:
                 opts.ref = val
         elif opt == "l":
-            opts.line_numbers = True
+            uo.source_lines = True
         elif opt == "E":
-            eframe_all = True
-            opts.eframe_search = True
+            req.eframe_all = True
+            uo.eframe_search = True
         elif opt == "e":
-            opts.eframe_search = True
+            uo.eframe_search = True
         elif opt == "g":
-            group = True
+            req.group = True
         elif opt == "x":
             if opts.radix == 10:
                 raise CommandError("-d and -x are mutually exclusive")
@@ -187,28 +137,25 @@ def cmd_bt(session: Session, args: list[str]) -> None:
                 raise CommandError("-d and -x are mutually exclusive")
             opts.radix = 10
         elif opt == "I" and val is not None:
-            opts.hook_ip = _address(session, val)
+            uo.hook_ip = _address(prog, val)
         elif opt == "S" and val is not None:
             notes: list[str] = []
             sp = htol(val, notes)
             if sp is None:
                 raise CommandError(notes[0] if notes else f'invalid input: "{val}"')
-            opts.hook_sp = sp
-            if not opts.hook_sp:
+            uo.hook_sp = sp
+            if not uo.hook_sp:
                 raise CommandError("invalid stack address for this task: 0")
-        elif opt == "D":
-            session.println(FRAMESIZE_DEBUG_MESSAGE)
-            return
         elif opt == "c":
-            if cpus is not None:
-                session.println("bt: only one -c option allowed")
-                bad = True
+            if req.cpus is not None:
+                say("bt: only one -c option allowed")
+                req.bad = True
             else:
-                cpus = val
+                req.cpus = val
         elif opt == "A":
             raise CommandError("-A option not supported or applicable on this architecture or kernel")
         elif opt == "a":
-            active = True
+            req.active = True
         elif opt == "n":
             if val != "idle":
                 raise CommandError("-n option not supported or applicable on this architecture or kernel")
@@ -217,76 +164,152 @@ def cmd_bt(session: Session, args: list[str]) -> None:
         elif opt == "s":
             opts.symbol_offset = True
         elif opt == "T":
-            opts.text_symbols_all = True
-            opts.text_symbols = True
+            uo.text_scan_all = True
+            uo.text_scan = True
         elif opt == "t":
-            opts.text_symbols = True
-        elif opt == "v":
-            _check_stack_overflow(session)
-            return
+            uo.text_scan = True
         elif opt == "p":
-            panic = True
-    if bad:
-        print_usage(session, "bt")
-        return
+            req.panic = True
+    return req
 
-    table = task_table(prog)
-    runner = _Runner(session, opts)
-    if eframe_all:
-        _eframe_all(session, opts, cpus)
-        return
-    if cpus is not None:
-        if group:
+
+def select_tasks(
+    table: TaskTable, req: BtRequest, current: Callable[[], TaskContext]
+) -> Iterator[TaskContext | str]:
+    """The tasks a request names, in bt's order, with the one-line note (a str) where an argument
+    or a CPU names no task; `current()` is the task without an argument (the current context)."""
+    if req.cpus is not None:
+        if req.group:
             raise CommandError("-c option cannot be used with the -g option")
-        for cpu in make_cpumask(cpus, len(table.active)):
-            task = table.active[cpu]
-            tc = table.by_task.get(task)
+        for cpu in make_cpumask(req.cpus, len(table.active)):
+            tc = table.by_task.get(table.active[cpu])
             if tc is None:
                 raise CommandError(f"cannot determine active task on cpu {cpu}")
-            runner.do_task(tc)
+            yield tc
         return
-    if active:
-        if group:
+    if req.active:
+        if req.group:
             raise CommandError("-a option cannot be used with the -g option")
         for cpu, task in enumerate(table.active):
             tc = table.by_task.get(task)
-            if tc is not None:
-                runner.do_task(tc)
-            else:  # crash prints nothing for such a cpu; say why there is no trace
-                session.println(f"bt: cannot determine active task on cpu {cpu}")
+            # crash prints nothing for such a cpu; say why there is no trace
+            yield tc if tc is not None else f"cannot determine active task on cpu {cpu}"
         return
-    if not parsed.args:
-        tc = table.panic_context() if panic else session.current_context()
-        if group and tc.pid:
-            _group(runner, table, tc)
-        else:
-            runner.do_task(tc)
+    if not req.args:
+        tc = table.panic_context() if req.panic else current()
+        yield from _group(table, tc) if req.group and tc.pid else [tc]
         return
-    for arg in parsed.args:
+    for arg in req.args:
         kind, value, found = str_to_context(table, arg)
         if kind == "pid":
             for tc in table.by_pid(value):
-                if tc.pid and group:
-                    _group(runner, table, tc)
+                if tc.pid and req.group:
+                    yield from _group(table, tc)
                     break
-                runner.do_task(tc)
+                yield tc
         elif kind == "task" and found is not None:
-            if found.pid and group:
-                _group(runner, table, found)
-            else:
-                runner.do_task(found)
+            yield from _group(table, found) if found.pid and req.group else [found]
         else:
-            session.println(f"{'' if not runner.subsequent else chr(10)}bt: invalid task or pid value: {arg}")
-            runner.subsequent += 1
+            yield f"invalid task or pid value: {arg}"
 
 
-def _address(session: Session, text: str) -> int:
+def _group(table: TaskTable, tc: TaskContext) -> Iterator[TaskContext]:
+    leader = table.first_by_pid(tc.tgid) or tc
+    yield leader
+    for other in table.thread_group(tc.tgid):
+        if other.task != leader.task:
+            yield other
+
+
+def backtrace(session: Session, tc: TaskContext, opts: BtOptions | None = None) -> Backtrace:
+    """One task's backtrace as records (the unwinder's, with bt's options)."""
+    return unwind(session.prog, tc, (opts or BtOptions()).unwind)
+
+
+class _Runner:
+    def __init__(self, session: Session, opts: BtOptions) -> None:
+        self.session = session
+        self.opts = opts
+        self.subsequent = 0
+
+    def header(self, tc: TaskContext) -> None:
+        if self.subsequent:
+            self.session.println()
+        self.subsequent += 1
+        self.session.println(task_header(tc))
+
+    def note(self, message: str) -> None:
+        self.session.println(f"{'' if not self.subsequent else chr(10)}bt: {message}")
+        self.subsequent += 1
+
+    def do_task(self, tc: TaskContext) -> None:
+        s = self.session
+        if self.opts.raw:
+            self.header(tc)
+            base = stack_base(s.prog, tc.task) or 0
+            buf = io.StringIO()
+            s.run_command(f"rd -s {base:x} {16384 // 8}", buf)
+            s.write(buf.getvalue())
+            return
+        bt = unwind(s.prog, tc, self.opts.unwind)
+        if self.opts.ref is not None:
+            if mentions(bt, self.opts.ref):
+                s.println(task_header(tc))
+                self._print(bt)
+                s.println()
+            return
+        self.header(tc)
+        self._print(bt)
+
+    def _print(self, bt: Backtrace) -> None:
+        for line in backtrace_lines(self.session.prog, bt, self.opts, self.session.radix):
+            self.session.println(line)
+
+
+@command("bt", summary="backtrace", help=HELP)
+def cmd_bt(session: Session, args: list[str]) -> None:
+    from crashpy.commands.help import print_usage
+
+    prog = session.prog
+    parsed = getopt(args, OPTSTRING)
+    for err in parsed.errors:
+        session.println(f"bt: {err}")
+    req = parse(prog, parsed, session.println)
+    if req.action == "O":
+        old = old_method(prog, toggle=True)
+        session.println(f"bt: use {'old' if old else 'new'} bt method by default")
+        return
+    if req.action == "D":
+        session.println(FRAMESIZE_DEBUG_MESSAGE)
+        return
+    if req.action == "v":
+        _check_stack_overflow(session)
+        return
+    if parsed.errors or req.bad:
+        print_usage(session, "bt")
+        return
+    if req.eframe_all:
+        _eframe_all(session, req)
+        return
+    table = task_table(prog)
+    runner = _Runner(session, req.opts)
+    for item in select_tasks(table, req, session.current_context):
+        if isinstance(item, str):
+            if req.active:
+                session.println(f"bt: {item}")
+            else:
+                runner.note(item)
+        else:
+            runner.do_task(item)
+
+
+def _address(prog: Program, text: str) -> int:
     """A -I argument as crash's convert(NUM_HEX|NUM_EXPR) reads it: an expression, a symbol or a
     hexadecimal number."""
     from crashpy.helpers.numbers import calculate, can_eval, eval_expression
     from crashpy.symbols.crash_view import symbol_lookup
 
-    lookup = symbol_lookup(session.prog)
+    lookup = symbol_lookup(prog)
     t = text.strip()
     value = eval_expression(t, lookup, hex_bias=True) if can_eval(t) else calculate(t, lookup, hex_bias=True)
     if value is None:
@@ -294,41 +317,24 @@ def _address(session: Session, text: str) -> int:
     return value
 
 
-def _group(runner: _Runner, table: TaskTable, tc: TaskContext) -> None:
-    leader = table.first_by_pid(tc.tgid) or tc
-    runner.do_task(leader)
-    for other in table.thread_group(tc.tgid):
-        if other.task != leader.task:
-            runner.do_task(other)
-
-
-def _eframe_all(session: Session, opts: BtOptions, cpus: str | None) -> None:
+def _eframe_all(session: Session, req: BtRequest) -> None:
     """bt -E: exception frames found on every CPU's IRQ stack, then on every exception stack."""
     from crashpy.unwind.stacks import stack_info
 
     prog = session.prog
     si = stack_info(prog)
     table = task_table(prog)
+    cpus = req.cpus
     wanted = set(make_cpumask(cpus, len(si.irq_base))) if cpus is not None else set(range(len(si.irq_base)))
     tc = table.panic_context()
+    opts = req.opts
 
     def search(base: int, size: int) -> None:
-        tracer = Tracer(prog, table, tc, opts, session.radix)
-        tracer.f_eframe_search = True
-        try:
-            tracer.stack = tracer.read_stack(base, base + size, "irqstack contents")
-        except Exception:
-            session.println(f"bt: read of stack at {base:x} failed")
-            return
-        tracer.stkptr = base
-        tracer.eframe_search()
-        if tracer.result.lines:
-            for line in tracer.result.lines:
-                session.println(line)
-            session.println()
-        else:
-            session.println("(none found)")
-            session.println()
+        bt = search_exception_frames(prog, tc, base, size, opts.unwind)
+        lines = backtrace_lines(prog, bt, opts, session.radix)
+        for line in lines or ["(none found)"]:
+            session.println(line)
+        session.println()
 
     for c, base in enumerate(si.irq_base):
         if c not in wanted:
@@ -351,18 +357,17 @@ def _eframe_all(session: Session, opts: BtOptions, cpus: str | None) -> None:
 
 def _check_stack_overflow(session: Session) -> None:
     """bt -v: every task's STACK_END_MAGIC at the bottom of its stack."""
+    from crashpy.unwind import stack_end_marker
+
     prog = session.prog
     table = task_table(prog)
-    uw = unwinder(prog)
     init_task = prog.symbol_address("init_task") if prog.has_symbol("init_task") else 0
     total = 0
     for tc in table.contexts:
-        base = uw.read_u64(tc.task + uw.stack_off)
-        if base is None:
+        found = stack_end_marker(prog, tc.task)
+        if found is None:
             continue
-        magic = uw.read_u64(base)
-        if magic is None:
-            continue
+        base, magic = found
         if tc.pid == 0 and tc.task == init_task:
             continue
         if magic != 0x57AC6E9D:
