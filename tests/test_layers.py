@@ -48,7 +48,6 @@ KNOWN: set[tuple[str, str]] = {
 # Files still over 800 lines, to be split along their seams (issue 11).
 KNOWN_LONG = {
     "crashpy/commands/struct.py",
-    "crashpy/helpers/printk.py",
     "crashpy/types/format.py",
     "crashpy/types/model.py",
     "crashpy/unwind/x86_64.py",
