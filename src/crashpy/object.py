@@ -31,6 +31,7 @@ from crashpy.types.model import (
     StructType,
     Type,
     TypeKind,
+    TypeLookupError,
     VarDecl,
 )
 
@@ -111,6 +112,12 @@ def pointer_to(t: Type) -> PointerType:
     return PointerType(t, POINTER_SIZE)
 
 
+def lookup_type(prog: Program, spelling: str) -> Type:
+    """The type a C type name spells ("struct task_struct *", "unsigned long"); TypeLookupError
+    when the kernel has no such type (the one error a feature check should catch)."""
+    return prog.btf.lookup_type(spelling)  # type: ignore[no-any-return]
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Object
 
@@ -124,13 +131,17 @@ class Object:
     def __init__(
         self,
         prog: Program | None,
-        type: Type,
+        type: Type | str,
         address: int | None = None,
         value: int | float | bytes | None = None,
         *,
         bit_offset: int = 0,
         bit_field_size: int | None = None,
     ) -> None:
+        if isinstance(type, str):  # a C type name: "struct task_struct *"
+            if prog is None:
+                raise ObjectError(f"no type information to spell {type}")
+            type = lookup_type(prog, type)
         self.prog = prog
         self.type_ = type
         self.address_ = address & MASK64 if address is not None else None
@@ -374,8 +385,12 @@ class Object:
             v = int(v)
         return Object(self.prog, t, None, int(v))
 
-    def container_of_(self, t: Type, member: str) -> Object:
+    def container_of_(self, t: Type | str, member: str) -> Object:
         """container_of(ptr, type, member): `self` is a pointer to (or an object at) `member` of a `t`."""
+        if isinstance(t, str):
+            if self.prog is None:
+                raise ObjectError(f"no type information to spell {t}")
+            t = lookup_type(self.prog, t)
         st = resolve(t)
         if not isinstance(st, StructType):
             raise ObjectError("container_of needs a struct or union type")
@@ -540,12 +555,37 @@ def per_cpu(prog: Program, var: str | Object, cpu: int) -> Object:
     return Object(prog, obj.type_, prog.percpu_address(obj.address_, cpu))
 
 
-def container_of(ptr: Object, t: Type, member: str) -> Object:
+def container_of(ptr: Object, t: Type | str, member: str) -> Object:
+    """container_of(ptr, type, member): the `type *` whose `member` `ptr` points to."""
     return ptr.container_of_(t, member)
+
+
+def address_of(obj: Object) -> int:
+    """Where `obj` points (a pointer's value) or where it lies (a struct, an array): the address a
+    list head, a tree root or an array given either way stands for."""
+    if resolve(obj.type_).kind is TypeKind.POINTER:
+        return int(obj.value_())
+    if obj.address_ is None:
+        raise ObjectError("Attempt to take address of value not located in memory.")
+    return obj.address_
+
+
+def has_member(prog: Program, spelling: str, member: str) -> bool:
+    """Whether the type spelled `spelling` ("struct task_struct") has `member` (anonymous structs and
+    unions searched, as C does): a kernel-version feature check. Only the type-lookup error (no such
+    type) reads as False; anything else is raised."""
+    try:
+        t = resolve(lookup_type(prog, spelling))
+    except TypeLookupError:
+        return False
+    return isinstance(t, StructType) and t.is_complete and t.find_member(member) is not None
 
 
 __all__ = [
     "MemberError",
+    "address_of",
+    "has_member",
+    "lookup_type",
     "Object",
     "ObjectError",
     "ObjectReadError",

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from crashpy.errors import CommandError, FaultError
+from crashpy.object import Object, lookup_type
 
 if TYPE_CHECKING:
     from crashpy.program import Program
@@ -157,6 +158,14 @@ def idle_tasks(prog: Program) -> list[int]:
 def all_tasks(prog: Program) -> list[int]:
     """Every task: the idle tasks of each CPU, then every thread of every process (no duplicates)."""
     return _scan(prog).tasks
+
+
+def for_each_task(prog: Program) -> Iterator[Object]:
+    """Every task (struct task_struct *), in all_tasks() order: Objects over the addresses the task
+    scan found (one block read per task, made once), so asking for them reads nothing more."""
+    task_p = lookup_type(prog, "struct task_struct *")
+    for task in _scan(prog).tasks:
+        yield Object(prog, task_p, value=task)
 
 
 @dataclass
