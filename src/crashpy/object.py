@@ -16,8 +16,10 @@ reader (crashpy.types.dwarf, when it is there) first and BTF's VARs next.
 
 from __future__ import annotations
 
+import functools
 import struct as _struct
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from crashpy.dwarf.errors import DWARF_READ_ERRORS
 from crashpy.errors import AddressSpace, CrashpyError, FaultError, FaultKind
@@ -28,8 +30,10 @@ from crashpy.types.model import (
     FunctionType,
     IntType,
     PointerType,
+    QualifiedType,
     StructType,
     Type,
+    TypedefType,
     TypeKind,
     TypeLookupError,
     VarDecl,
@@ -67,16 +71,44 @@ class ObjectReadError(FaultError):
         return f"Cannot access memory at address 0x{self.address:x}"
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def crash_faults(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """For helpers that read through Objects: a failed read raises the read's own FaultError (crash's
+    words: `page excluded: kernel virtual address: ...`), as a helper's raw reads always did, instead
+    of the ObjectReadError `p` shows in gdb's words."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return fn(*args, **kwargs)
+        except ObjectReadError as e:
+            if e.fault is None:
+                raise
+            raise e.fault from None
+
+    return wrapper
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Type helpers (qualifiers and typedefs)
 
 
+# What resolve() looks through: typedefs, qualifiers and declarations (a class check is cheaper than
+# hashing the kind: helpers resolve a type on every member access).
+_WRAPPERS = (TypedefType, QualifiedType, VarDecl, FuncDecl)
+
+
 def resolve(t: Type) -> Type:
     """The type under every typedef, qualifier and declaration wrapper."""
+    if not isinstance(t, _WRAPPERS):
+        return t
     for _ in range(256):
         if isinstance(t, (VarDecl, FuncDecl)):
             t = t.type
-        elif t.kind is TypeKind.TYPEDEF or t.kind in (TypeKind.CONST, TypeKind.VOLATILE, TypeKind.RESTRICT):
+        elif isinstance(t, (TypedefType, QualifiedType)):
             t = t.target
         else:
             return t
@@ -584,6 +616,7 @@ def has_member(prog: Program, spelling: str, member: str) -> bool:
 __all__ = [
     "MemberError",
     "address_of",
+    "crash_faults",
     "has_member",
     "lookup_type",
     "Object",
