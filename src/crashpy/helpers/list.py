@@ -32,10 +32,12 @@ def list_for_each(head: Object, limit: int = 1_000_000) -> Iterator[Object]:
         addr = int(node)
 
 
-def list_for_each_entry(type: str | Type, head: Object, member: str) -> Iterator[Object]:
+def list_for_each_entry(
+    type: str | Type, head: Object, member: str, limit: int = 1_000_000
+) -> Iterator[Object]:
     """The entries (`type` *, e.g. "struct kmem_cache") linked through their `member` (a struct
     list_head) on the list headed by `head` (struct list_head or struct list_head *)."""
-    for node in list_for_each(head):
+    for node in list_for_each(head, limit):
         yield node.container_of_(type, member)
 
 
