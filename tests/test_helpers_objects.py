@@ -22,7 +22,7 @@ from crashpy.helpers.rbtree import (
 )
 from crashpy.helpers.tasks import all_tasks, for_each_task, task_table, thread_group_leaders
 from crashpy.helpers.xarray import xa_for_each, xa_walk
-from crashpy.object import Object, has_member
+from crashpy.object import FieldReader, Object, has_member
 from crashpy.types.model import IntType, Member, PointerType, StructType, Type, TypeKind, TypeLookupError
 from tests.crashpy_runner import program
 from tools.vmcores import ensure
@@ -243,3 +243,16 @@ def test_maple_tree_real(prog) -> None:  # type: ignore[no-untyped-def]
         vma = entry.cast_(vma_p)
         assert (int(vma.vm_start), int(vma.vm_end) - 1) == (first, last)
     assert int(task.mm.map_count) == len(vmas)
+
+
+def test_field_reader_synthetic() -> None:
+    """A member path found once by member access, then read at any address with its type's decoding."""
+    prog = FakeProgram()
+    items = _items(prog, [-3, 4])
+    read_id = FieldReader(prog, "struct item", "id")  # type: ignore[arg-type]
+    assert [read_id(a) for a in items] == [-3, 4]
+    prog.write(items[0] + ITEM_RB + 16, 0xABC)
+    left = FieldReader(prog, "struct item", "rb.rb_left")  # type: ignore[arg-type]
+    assert left.offset == ITEM_RB + 16 and left(items[0]) == 0xABC
+    with pytest.raises(FaultError):
+        read_id(0xDEAD000)

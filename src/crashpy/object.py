@@ -451,6 +451,33 @@ class Object:
         return f"<Object {self.type_.type_name()}{where}{value}>"
 
 
+class FieldReader:
+    """One integer or pointer member (a dotted path: "sched_info.last_arrival") of a struct type,
+    found by member access once and then read at many addresses: for a loop over every task, where
+    an Object per task would cost more than the read. A failed read raises the read's own FaultError."""
+
+    __slots__ = ("prog", "offset", "size", "signed")
+
+    def __init__(self, prog: Program, type: Type | str, path: str) -> None:
+        if isinstance(type, str):
+            type = lookup_type(prog, type)
+        field = Object(prog, pointer_to(type), value=0)  # the member's place in a struct at 0
+        for name in path.split("."):
+            field = field.member_(name)
+        r = resolve(field.type_)
+        if r.kind not in (TypeKind.INT, TypeKind.ENUM, TypeKind.POINTER) or field.bit_field_size_ is not None:
+            raise ObjectError(f"{path} is not an integer or a pointer")
+        assert field.address_ is not None
+        self.prog = prog
+        self.offset = field.address_
+        self.size = sizeof(r)
+        self.signed = is_signed(r)
+
+    def __call__(self, address: int) -> int:
+        """The member of the struct at `address`."""
+        return int.from_bytes(self.prog.read(address + self.offset, self.size), "little", signed=self.signed)
+
+
 def _member_names(st: StructType, depth: int = 0) -> list[str]:
     """The names `member_` finds in `st`: its named members and those of its anonymous structs/unions."""
     names: list[str] = []
@@ -614,6 +641,7 @@ def has_member(prog: Program, spelling: str, member: str) -> bool:
 
 
 __all__ = [
+    "FieldReader",
     "MemberError",
     "address_of",
     "crash_faults",

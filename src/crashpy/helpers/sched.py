@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from crashpy.errors import CommandError
 from crashpy.helpers.rbtree import rbtree_inorder_for_each_entry
-from crashpy.object import Object, crash_faults, has_member, lookup_type, resolve
+from crashpy.object import FieldReader, Object, crash_faults, has_member, lookup_type, resolve
 from crashpy.types.model import ArrayType, StructType
 
 if TYPE_CHECKING:
@@ -43,14 +43,16 @@ def rq_clock(prog: Program, cpu: int) -> int:
     return int(_ptr(prog, "struct rq", runqueue(prog, cpu)).clock)
 
 
-@crash_faults
 def task_last_run(prog: Program, task: int) -> int:
     """task->sched_info.last_arrival (task: struct task_struct *), crash's task_last_run() on kernels
-    since 2.6.x (kept per task)."""
+    since 2.6.x (kept per task; read for every task by ps -l and foreach, hence a FieldReader)."""
     known: dict[int, int] = prog.cache("sched.last_run", dict)
     value = known.get(task)
     if value is None:
-        value = known[task] = int(_task(prog, task).sched_info.last_arrival)
+        last_arrival: FieldReader = prog.cache(
+            "sched.last_arrival", lambda: FieldReader(prog, "struct task_struct", "sched_info.last_arrival")
+        )
+        value = known[task] = last_arrival(task)
     return value
 
 
