@@ -302,7 +302,7 @@ class Object:
         if self.address_ is not None and self._data is None:
             if bit_field_size is not None:
                 return Object(self.prog, t, self.address_ + byte, bit_offset=bit, bit_field_size=bit_field_size)
-            return Object(self.prog, t, self.address_ + byte)
+            return _make(self.prog, t, (self.address_ + byte) & MASK64, None)
         data = self.data_()
         addr = self.address_ + byte if self.address_ is not None else None
         if bit_field_size is not None:
@@ -316,9 +316,7 @@ class Object:
             o.bit_offset_, o.bit_field_size_ = bit, bit_field_size
             return o
         size = sizeof(t)
-        o = Object(self.prog, t, None, data[byte : byte + size])
-        o.address_ = addr
-        return o
+        return _make(self.prog, t, addr, data[byte : byte + size])
 
     def __getattr__(self, name: str) -> Object:
         if name.startswith("_") or name.endswith("_"):
@@ -358,7 +356,7 @@ class Object:
         target = r.target
         if resolve(target).kind is TypeKind.VOID:
             raise ObjectError("Attempt to take contents of a non-pointer value.")
-        return Object(self.prog, target, self.value_())
+        return _make(self.prog, target, self.value_(), None)
 
     def index_(self, i: int) -> Object:
         """obj[i] for an array or a pointer."""
@@ -367,12 +365,11 @@ class Object:
             elt = r.element
             size = sizeof(elt)
             if self.address_ is not None and self._data is None:
-                return Object(self.prog, elt, self.address_ + i * size)
+                return _make(self.prog, elt, (self.address_ + i * size) & MASK64, None)
             data = self.data_()
             if 0 <= i and (i + 1) * size <= len(data):
-                o = Object(self.prog, elt, None, data[i * size : (i + 1) * size])
-                o.address_ = self.address_ + i * size if self.address_ is not None else None
-                return o
+                addr = self.address_ + i * size if self.address_ is not None else None
+                return _make(self.prog, elt, addr, data[i * size : (i + 1) * size])
             if self.address_ is None:
                 raise ObjectError("no such vector element")
             return Object(self.prog, elt, self.address_ + i * size)
@@ -476,6 +473,19 @@ class FieldReader:
     def __call__(self, address: int) -> int:
         """The member of the struct at `address`."""
         return int.from_bytes(self.prog.read(address + self.offset, self.size), "little", signed=self.signed)
+
+
+def _make(prog: Program | None, t: Type, address: int | None, data: bytes | None) -> Object:
+    """An Object made without __init__'s checks, for member_, index_ and deref_ (which make one per
+    step): `address` as the caller computed it, `data` its bytes or None (read on demand)."""
+    o = object.__new__(Object)
+    o.prog = prog
+    o.type_ = t
+    o.address_ = address
+    o._data = data
+    o.bit_offset_ = 0
+    o.bit_field_size_ = None
+    return o
 
 
 def _member_names(st: StructType, depth: int = 0) -> list[str]:

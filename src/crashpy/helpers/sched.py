@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from crashpy.errors import CommandError
+from crashpy.errors import CommandError, FaultError
 from crashpy.helpers.rbtree import rbtree_inorder_for_each_entry
 from crashpy.object import FieldReader, Object, crash_faults, has_member, lookup_type, resolve
 from crashpy.types.model import ArrayType, StructType
@@ -185,6 +185,10 @@ def _list_nodes(head: Object) -> list[Object]:
 def _rt_queues(prog: Program, prio_array: int) -> Iterator[tuple[int, Object]]:
     """(queue index, sched_rt_entity *) of every entity on an RT priority array (struct rt_prio_array *)."""
     queues = _ptr(prog, "struct rt_prio_array", prio_array).queue
+    try:
+        queues = queues.read_()  # the heads in one read: an empty queue then costs no read at all
+    except FaultError:
+        pass  # head by head, so that a fault names the head it was reading
     for i in range(rt_queue_count(prog)):
         for node in _list_nodes(queues[i]):
             yield i, node.container_of_("struct sched_rt_entity", "run_list")
