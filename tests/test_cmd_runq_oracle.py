@@ -7,6 +7,16 @@ from functools import cache
 import pytest
 
 from crashpy.helpers.tasks import TaskContext, TaskTable
+from crashpy.types.model import (
+    ArrayType,
+    IntType,
+    Member,
+    PointerType,
+    StructType,
+    Type,
+    TypeKind,
+    TypeLookupError,
+)
 from tests.crashpy_runner import run_crashpy
 from tests.dump_names import WITH_NMI
 from tests.oracle import run_crash
@@ -73,55 +83,72 @@ def test_runq_matches_crash(name: str) -> None:
 # scheduling): a stand-in program holding just the structures runq -g reads -------------------------
 
 
-class FakeProgram:
-    """Memory as a dict of 8-byte words, and the offsets runq's helpers ask for."""
+# The structures runq's helpers read, at the offsets this stand-in lays them out at: name -> (size,
+# [(member, C type, byte offset)]).
+FAKE_STRUCTS: dict[str, tuple[int, list[tuple[str, str, int]]]] = {
+    "list_head": (16, [("next", "struct list_head *", 0), ("prev", "struct list_head *", 8)]),
+    "rb_node": (0x18, [("__rb_parent_color", "unsigned long", 0), ("rb_right", "struct rb_node *", 0x8),
+                       ("rb_left", "struct rb_node *", 0x10)]),
+    "rb_root": (8, [("rb_node", "struct rb_node *", 0)]),
+    "rb_root_cached": (16, [("rb_root", "struct rb_root", 0), ("rb_leftmost", "struct rb_node *", 0x8)]),
+    "task_struct": (0x308, [("se", "struct sched_entity", 0x100), ("rt", "struct sched_rt_entity", 0x200),
+                            ("prio", "int", 0x300)]),
+    "sched_entity": (0x48, [("run_node", "struct rb_node", 0), ("my_q", "struct cfs_rq *", 0x40)]),
+    "sched_rt_entity": (0x48, [("run_list", "struct list_head", 0), ("my_q", "struct rt_rq *", 0x40)]),
+    "cfs_rq": (0x40, [("tasks_timeline", "struct rb_root_cached", 0), ("curr", "struct sched_entity *", 0x20),
+                      ("tg", "struct task_group *", 0x28), ("nr_running", "unsigned int", 0x30),
+                      ("throttled", "int", 0x38)]),
+    "rt_prio": (8, [("curr", "int", 0), ("next", "int", 4)]),
+    "rt_prio_array": (0x10 + 100 * 16, [("bitmap", "unsigned long[2]", 0), ("queue", "struct list_head[100]", 0x10)]),
+    "rt_rq": (0x820, [("active", "struct rt_prio_array", 0), ("tg", "struct task_group *", 0x800),
+                      ("rt_nr_running", "unsigned int", 0x808), ("highest_prio", "struct rt_prio", 0x810),
+                      ("rt_throttled", "int", 0x818)]),
+    "task_group": (0x18, [("cfs_rq", "struct cfs_rq **", 0), ("rt_rq", "struct rt_rq **", 0x8),
+                          ("rt_bandwidth", "unsigned long", 0x10)]),
+}
 
-    OFFSETS = {
-        ("task_struct", "se"): 0x100,
-        ("task_struct", "rt"): 0x200,
-        ("task_struct", "prio"): 0x300,
-        ("sched_entity", "run_node"): 0x0,
-        ("sched_entity", "my_q"): 0x40,
-        ("sched_rt_entity", "run_list"): 0x0,
-        ("sched_rt_entity", "my_q"): 0x40,
-        ("rb_root", "rb_node"): 0x0,
-        ("rb_node", "rb_left"): 0x10,
-        ("rb_node", "rb_right"): 0x8,
-        ("rb_root_cached", "rb_leftmost"): 0x8,
-        ("cfs_rq", "tasks_timeline"): 0x0,
-        ("cfs_rq", "curr"): 0x20,
-        ("cfs_rq", "tg"): 0x28,
-        ("cfs_rq", "nr_running"): 0x30,
-        ("cfs_rq", "throttled"): 0x38,
-        ("rt_rq", "active"): 0x0,
-        ("rt_rq", "tg"): 0x800,
-        ("rt_rq", "rt_nr_running"): 0x808,
-        ("rt_rq", "highest_prio"): 0x810,
-        ("rt_rq", "rt_throttled"): 0x818,
-        ("rt_prio_array", "queue"): 0x10,
-        ("task_group", "cfs_rq"): 0x0,
-        ("task_group", "rt_rq"): 0x8,
-        ("task_group", "rt_bandwidth"): 0x10,
+
+class FakeTypes:
+    """lookup_type() over FAKE_STRUCTS: "struct cfs_rq *", "int", "struct list_head[100]", ..."""
+
+    INTS = {
+        "int": IntType("int", 4, True),
+        "unsigned int": IntType("unsigned int", 4, False),
+        "unsigned long": IntType("long unsigned int", 8, False),
     }
-    SIZES = {"rt_prio_array": 0x10 + 100 * 16, "list_head": 16}
+
+    def __init__(self) -> None:
+        self.structs = {name: StructType(TypeKind.STRUCT, name, size, []) for name, (size, _) in FAKE_STRUCTS.items()}
+        for name, (_, members) in FAKE_STRUCTS.items():
+            self.structs[name]._members = [Member(m, self.lookup_type(t), off * 8) for m, t, off in members]
+
+    def lookup_type(self, spelling: str) -> Type:
+        spelling = spelling.strip()
+        if spelling.endswith("*"):
+            return PointerType(self.lookup_type(spelling[:-1]))
+        if spelling.endswith("]"):
+            base, length = spelling[:-1].split("[")
+            return ArrayType(self.lookup_type(base), int(length))
+        if spelling.startswith("struct "):
+            try:
+                return self.structs[spelling[7:]]
+            except KeyError:
+                raise TypeLookupError(f"No struct type named {spelling[7:]}.") from None
+        return self.INTS[spelling]
+
+
+class FakeProgram:
+    """Memory as a dict of 8-byte words (an unwritten word reads as 0), and the types runq's helpers
+    ask for."""
 
     def __init__(self) -> None:
         self.mem: dict[int, int] = {}
+        self.btf = FakeTypes()
 
-    def offsetof(self, struct: str, member: str) -> int:
-        return self.OFFSETS[(struct, member)]
-
-    def has_member(self, struct: str, member: str) -> bool:
-        return (struct, member) in self.OFFSETS
-
-    def sizeof(self, name: str) -> int:
-        return self.SIZES[name]
-
-    def read_u64(self, addr: int) -> int:
-        return self.mem.get(addr, 0)
-
-    def read_u32(self, addr: int) -> int:
-        return self.mem.get(addr, 0) & 0xFFFFFFFF
+    def read(self, addr: int, size: int, what: str = "") -> bytes:
+        base = addr & ~7
+        raw = b"".join(self.mem.get(a, 0).to_bytes(8, "little") for a in range(base, addr + size, 8))
+        return raw[addr - base : addr - base + size]
 
     def write(self, addr: int, value: int) -> None:
         self.mem[addr] = value & 0xFFFFFFFFFFFFFFFF

@@ -40,9 +40,7 @@ KNOWN: set[tuple[str, str]] = {
     ("symbols", "helpers"),
 }
 # Files still over 800 lines, to be split along their seams (issue 11).
-KNOWN_LONG = {
-    "crashpy/helpers/printk.py",
-}
+KNOWN_LONG: set[str] = set()
 
 
 def _layer(module: str) -> str | None:

@@ -16,8 +16,10 @@ reader (crashpy.types.dwarf, when it is there) first and BTF's VARs next.
 
 from __future__ import annotations
 
+import functools
 import struct as _struct
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from crashpy.bits import MASK64
 from crashpy.dwarf.errors import DWARF_READ_ERRORS
@@ -30,9 +32,12 @@ from crashpy.types.model import (
     IncompleteTypeError,
     IntType,
     PointerType,
+    QualifiedType,
     StructType,
     Type,
+    TypedefType,
     TypeKind,
+    TypeLookupError,
     VarDecl,
 )
 
@@ -67,16 +72,44 @@ class ObjectReadError(FaultError):
         return f"Cannot access memory at address 0x{self.address:x}"
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def crash_faults(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """For helpers that read through Objects: a failed read raises the read's own FaultError (crash's
+    words: `page excluded: kernel virtual address: ...`), as a helper's raw reads always did, instead
+    of the ObjectReadError `p` shows in gdb's words."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return fn(*args, **kwargs)
+        except ObjectReadError as e:
+            if e.fault is None:
+                raise
+            raise e.fault from None
+
+    return wrapper
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Type helpers (qualifiers and typedefs)
 
 
+# What resolve() looks through: typedefs, qualifiers and declarations (a class check is cheaper than
+# hashing the kind: helpers resolve a type on every member access).
+_WRAPPERS = (TypedefType, QualifiedType, VarDecl, FuncDecl)
+
+
 def resolve(t: Type) -> Type:
     """The type under every typedef, qualifier and declaration wrapper."""
+    if not isinstance(t, _WRAPPERS):
+        return t
     for _ in range(256):
         if isinstance(t, (VarDecl, FuncDecl)):
             t = t.type
-        elif t.kind is TypeKind.TYPEDEF or t.kind in (TypeKind.CONST, TypeKind.VOLATILE, TypeKind.RESTRICT):
+        elif isinstance(t, (TypedefType, QualifiedType)):
             t = t.target
         else:
             return t
@@ -112,6 +145,12 @@ def pointer_to(t: Type) -> PointerType:
     return PointerType(t, POINTER_SIZE)
 
 
+def lookup_type(prog: Program, spelling: str) -> Type:
+    """The type a C type name spells ("struct task_struct *", "unsigned long"); TypeLookupError
+    when the kernel has no such type (the one error a feature check should catch)."""
+    return prog.btf.lookup_type(spelling)  # type: ignore[no-any-return]
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Object
 
@@ -125,13 +164,17 @@ class Object:
     def __init__(
         self,
         prog: Program | None,
-        type: Type,
+        type: Type | str,
         address: int | None = None,
         value: int | float | bytes | None = None,
         *,
         bit_offset: int = 0,
         bit_field_size: int | None = None,
     ) -> None:
+        if isinstance(type, str):  # a C type name: "struct task_struct *"
+            if prog is None:
+                raise ObjectError(f"no type information to spell {type}")
+            type = lookup_type(prog, type)
         self.prog = prog
         self.type_ = type
         self.address_ = address & MASK64 if address is not None else None
@@ -260,7 +303,7 @@ class Object:
         if self.address_ is not None and self._data is None:
             if bit_field_size is not None:
                 return Object(self.prog, t, self.address_ + byte, bit_offset=bit, bit_field_size=bit_field_size)
-            return Object(self.prog, t, self.address_ + byte)
+            return _make(self.prog, t, (self.address_ + byte) & MASK64, None)
         data = self.data_()
         addr = self.address_ + byte if self.address_ is not None else None
         if bit_field_size is not None:
@@ -274,9 +317,7 @@ class Object:
             o.bit_offset_, o.bit_field_size_ = bit, bit_field_size
             return o
         size = sizeof(t)
-        o = Object(self.prog, t, None, data[byte : byte + size])
-        o.address_ = addr
-        return o
+        return _make(self.prog, t, addr, data[byte : byte + size])
 
     def __getattr__(self, name: str) -> Object:
         if name.startswith("_") or name.endswith("_"):
@@ -316,7 +357,7 @@ class Object:
         target = r.target
         if resolve(target).kind is TypeKind.VOID:
             raise ObjectError("Attempt to take contents of a non-pointer value.")
-        return Object(self.prog, target, self.value_())
+        return _make(self.prog, target, self.value_(), None)
 
     def index_(self, i: int) -> Object:
         """obj[i] for an array or a pointer."""
@@ -325,12 +366,11 @@ class Object:
             elt = r.element
             size = sizeof(elt)
             if self.address_ is not None and self._data is None:
-                return Object(self.prog, elt, self.address_ + i * size)
+                return _make(self.prog, elt, (self.address_ + i * size) & MASK64, None)
             data = self.data_()
             if 0 <= i and (i + 1) * size <= len(data):
-                o = Object(self.prog, elt, None, data[i * size : (i + 1) * size])
-                o.address_ = self.address_ + i * size if self.address_ is not None else None
-                return o
+                addr = self.address_ + i * size if self.address_ is not None else None
+                return _make(self.prog, elt, addr, data[i * size : (i + 1) * size])
             if self.address_ is None:
                 raise ObjectError("no such vector element")
             return Object(self.prog, elt, self.address_ + i * size)
@@ -375,8 +415,12 @@ class Object:
             v = int(v)
         return Object(self.prog, t, None, int(v))
 
-    def container_of_(self, t: Type, member: str) -> Object:
+    def container_of_(self, t: Type | str, member: str) -> Object:
         """container_of(ptr, type, member): `self` is a pointer to (or an object at) `member` of a `t`."""
+        if isinstance(t, str):
+            if self.prog is None:
+                raise ObjectError(f"no type information to spell {t}")
+            t = lookup_type(self.prog, t)
         st = resolve(t)
         if not isinstance(st, StructType):
             raise ObjectError("container_of needs a struct or union type")
@@ -403,6 +447,46 @@ class Object:
             except CrashpyError:
                 value = " = <unreadable>"
         return f"<Object {self.type_.type_name()}{where}{value}>"
+
+
+class FieldReader:
+    """One integer or pointer member (a dotted path: "sched_info.last_arrival") of a struct type,
+    found by member access once and then read at many addresses: for a loop over every task, where
+    an Object per task would cost more than the read. A failed read raises the read's own FaultError."""
+
+    __slots__ = ("prog", "offset", "size", "signed")
+
+    def __init__(self, prog: Program, type: Type | str, path: str) -> None:
+        if isinstance(type, str):
+            type = lookup_type(prog, type)
+        field = Object(prog, pointer_to(type), value=0)  # the member's place in a struct at 0
+        for name in path.split("."):
+            field = field.member_(name)
+        r = resolve(field.type_)
+        if r.kind not in (TypeKind.INT, TypeKind.ENUM, TypeKind.POINTER) or field.bit_field_size_ is not None:
+            raise ObjectError(f"{path} is not an integer or a pointer")
+        assert field.address_ is not None
+        self.prog = prog
+        self.offset = field.address_
+        self.size = sizeof(r)
+        self.signed = is_signed(r)
+
+    def __call__(self, address: int) -> int:
+        """The member of the struct at `address`."""
+        return int.from_bytes(self.prog.read(address + self.offset, self.size), "little", signed=self.signed)
+
+
+def _make(prog: Program | None, t: Type, address: int | None, data: bytes | None) -> Object:
+    """An Object made without __init__'s checks, for member_, index_ and deref_ (which make one per
+    step): `address` as the caller computed it, `data` its bytes or None (read on demand)."""
+    o = object.__new__(Object)
+    o.prog = prog
+    o.type_ = t
+    o.address_ = address
+    o._data = data
+    o.bit_offset_ = 0
+    o.bit_field_size_ = None
+    return o
 
 
 def _member_names(st: StructType, depth: int = 0) -> list[str]:
@@ -541,12 +625,39 @@ def per_cpu(prog: Program, var: str | Object, cpu: int) -> Object:
     return Object(prog, obj.type_, prog.percpu_address(obj.address_, cpu))
 
 
-def container_of(ptr: Object, t: Type, member: str) -> Object:
+def container_of(ptr: Object, t: Type | str, member: str) -> Object:
+    """container_of(ptr, type, member): the `type *` whose `member` `ptr` points to."""
     return ptr.container_of_(t, member)
 
 
+def address_of(obj: Object) -> int:
+    """Where `obj` points (a pointer's value) or where it lies (a struct, an array): the address a
+    list head, a tree root or an array given either way stands for."""
+    if resolve(obj.type_).kind is TypeKind.POINTER:
+        return int(obj.value_())
+    if obj.address_ is None:
+        raise ObjectError("Attempt to take address of value not located in memory.")
+    return obj.address_
+
+
+def has_member(prog: Program, spelling: str, member: str) -> bool:
+    """Whether the type spelled `spelling` ("struct task_struct") has `member` (anonymous structs and
+    unions searched, as C does): a kernel-version feature check. Only the type-lookup error (no such
+    type) reads as False; anything else is raised."""
+    try:
+        t = resolve(lookup_type(prog, spelling))
+    except TypeLookupError:
+        return False
+    return isinstance(t, StructType) and t.is_complete and t.find_member(member) is not None
+
+
 __all__ = [
+    "FieldReader",
     "MemberError",
+    "address_of",
+    "crash_faults",
+    "has_member",
+    "lookup_type",
     "Object",
     "ObjectError",
     "ObjectReadError",

@@ -246,13 +246,13 @@ class RtGroupWalk:
                 break
             if not g.use or delta < 1:
                 continue
-            tg = prog.read_u64(rt_rq + prog.offsetof("rt_rq", "tg"))
+            tg = sched.rt_rq_group(prog, rt_rq)
             if g.parent is None or tg != g.parent.address:
                 continue
             child = sched.group_rt_rq(prog, g.address, self.cpu)
             if child == rt_rq:
                 continue
-            if prog.read_u32(child + prog.offsetof("rt_rq", "rt_nr_running")) == 0:
+            if sched.rt_rq_nr_running(prog, child) == 0:
                 total += self.lower_dequeued(depth + 1, child)
                 continue
             self.parents(g)
@@ -265,14 +265,13 @@ class RtGroupWalk:
     def walk(self, depth: int, rt_rq: int) -> None:
         prog = self.prog
         if depth:
-            tg = prog.read_u64(rt_rq + prog.offsetof("rt_rq", "tg"))
+            tg = sched.rt_rq_group(prog, rt_rq)
             for g in self.groups:
                 if g.address == tg:
                     self.header(rt_rq, g)
                     g.use = False
                     break
         total = 0
-        rt_off = prog.offsetof("task_struct", "rt")
         pad = " " * (5 + 6 * depth)
         for prio, rt_se, my_q in sched.rt_queue_entities(prog, rt_rq):
             if my_q:
@@ -280,7 +279,7 @@ class RtGroupWalk:
                 total += 1
                 self.walk(depth + 1, my_q)
                 continue
-            tc = self.table.by_task.get(rt_se - rt_off)
+            tc = self.table.by_task.get(sched.rt_entity_task(rt_se, prog))
             if tc is None:
                 continue
             self.out.append(f"{pad}[{prio:3d}] {_ident(tc)}\n")

@@ -1,4 +1,6 @@
-"""Kernel linked lists: struct list_head walks, with crash's loop protection."""
+"""Kernel linked lists: struct list_head and struct hlist_head walks over Objects (drgn's
+list_for_each_entry), with crash's loop protection; and crash's do_list() walk of `next` pointers,
+the way the `list` command follows them (on addresses, as crash's offsets are given as numbers)."""
 
 from __future__ import annotations
 
@@ -7,28 +9,63 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from crashpy.errors import CommandError
+from crashpy.object import Object, address_of
 
 if TYPE_CHECKING:
     from crashpy.program import Program
+    from crashpy.types.model import Type
 
 
-def list_for_each(prog: Program, head: int, limit: int = 1_000_000) -> Iterator[int]:
-    """Addresses of the list_head nodes on the list headed by `head` (struct list_head *), head excluded."""
+def list_for_each(head: Object, limit: int = 1_000_000) -> Iterator[Object]:
+    """The nodes (struct list_head *) of the list headed by `head` (a struct list_head, or a pointer
+    to one), head excluded. A list that does not come back to its head raises CommandError."""
+    stop = address_of(head)
     seen: set[int] = set()
-    node = prog.read_u64(head)
-    while node != head:
-        if node in seen or len(seen) >= limit:
-            raise CommandError(f"list_head loop detected at {node:x}")
-        seen.add(node)
+    node = head.member_("next")
+    addr = int(node)
+    while addr != stop:
+        if addr in seen or len(seen) >= limit:
+            raise CommandError(f"list_head loop detected at {addr:x}")
+        seen.add(addr)
         yield node
-        node = prog.read_u64(node)
+        node = node.member_("next")
+        addr = int(node)
 
 
-def list_for_each_entry(prog: Program, head: int, struct_name: str, member: str) -> Iterator[int]:
-    """Addresses of the `struct_name` entries linked through `member` on the list at `head`."""
-    off = prog.offsetof(struct_name, member)
-    for node in list_for_each(prog, head):
-        yield node - off
+def list_for_each_entry(
+    type: str | Type, head: Object, member: str, limit: int = 1_000_000
+) -> Iterator[Object]:
+    """The entries (`type` *, e.g. "struct kmem_cache") linked through their `member` (a struct
+    list_head) on the list headed by `head` (struct list_head or struct list_head *)."""
+    for node in list_for_each(head, limit):
+        yield node.container_of_(type, member)
+
+
+def list_empty(head: Object) -> bool:
+    """Whether the list headed by `head` (struct list_head or struct list_head *) is empty."""
+    return int(head.member_("next")) == address_of(head)
+
+
+def hlist_for_each(head: Object, limit: int = 1_000_000) -> Iterator[Object]:
+    """The nodes (struct hlist_node *) of the hash list headed by `head` (struct hlist_head or struct
+    hlist_head *), up to the NULL `next`."""
+    seen: set[int] = set()
+    node = head.member_("first")
+    addr = int(node)
+    while addr:
+        if addr in seen or len(seen) >= limit:
+            raise CommandError(f"hlist_node loop detected at {addr:x}")
+        seen.add(addr)
+        yield node
+        node = node.member_("next")
+        addr = int(node)
+
+
+def hlist_for_each_entry(type: str | Type, head: Object, member: str) -> Iterator[Object]:
+    """The entries (`type` *) linked through their `member` (a struct hlist_node) on the hash list
+    headed by `head` (struct hlist_head or struct hlist_head *)."""
+    for node in hlist_for_each(head):
+        yield node.container_of_(type, member)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -1,11 +1,14 @@
 """Maple trees (struct maple_tree / struct maple_node, 6.1+), walked the way crash's `tree -t maple`
-walks them (crash's maple_tree.c, itself after the kernel's lib/maple_tree.c mt_dump())."""
+walks them (crash's maple_tree.c, itself after the kernel's lib/maple_tree.c mt_dump()); mt_for_each
+over Objects on top of that walk."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from crashpy.object import Object, address_of
 
 if TYPE_CHECKING:
     from crashpy.program import Program
@@ -242,3 +245,14 @@ def maple_walk(prog: Program, ptr: int, is_root: bool = True) -> Iterator[MapleE
         yield from w.entry(entry, 0, 0, 0, 0, "")
     elif entry:
         yield from w.node(entry, 0, lay.mt_max[mte_node_type(entry) & 3], 0, "root")
+
+
+def mt_for_each(mt: Object) -> Iterator[tuple[int, int, Object]]:
+    """(first, last, entry) of every non-NULL entry of the maple tree `mt` (struct maple_tree or
+    struct maple_tree *), in index order: the range [first, last] the entry (a void * Object) covers.
+    A mm's tree (mm_struct.mm_mt, 6.1+) holds its struct vm_area_struct *s."""
+    prog = mt.prog
+    assert prog is not None
+    for ev in maple_walk(prog, address_of(mt)):
+        if isinstance(ev, MapleEntry) and ev.entry and not mt_is_reserved(ev.entry):
+            yield ev.min, ev.max, Object(prog, "void *", value=ev.entry)

@@ -22,8 +22,13 @@ from __future__ import annotations
 
 import bisect
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from crashpy.errors import CommandError
+from crashpy.helpers.list import list_for_each_entry
+from crashpy.object import Object, has_member
 
 if TYPE_CHECKING:
     from crashpy.program import Program
@@ -84,6 +89,15 @@ class ModuleSymbol:
         return self.name.startswith(_PSEUDO)
 
 
+def _modules_on_list(head: Object) -> Iterator[Object]:
+    """The struct module *s on the `modules` list (head: struct list_head), up to a loop or the
+    MAX_MODULES-th (crash keeps the modules before that)."""
+    try:
+        yield from list_for_each_entry("struct module", head, "list", limit=MAX_MODULES)
+    except CommandError:
+        return
+
+
 def _strip_symbol_end(name: str) -> str:
     for ending in (".isra.", ".part.", ".llvm."):
         p = name.find(ending)
@@ -135,67 +149,47 @@ class ModuleSymtab:
     # ---- reading -------------------------------------------------------------------------------------
 
     def _read(self, prog: Program) -> None:
-        if not prog.has_symbol("modules") or prog.has_member("module", "mem"):
+        # v6.4 (commit ac3b43283923) moved the layouts into mod->mem[]: not read (see the docstring).
+        if not prog.has_symbol("modules") or has_member(prog, "struct module", "mem"):
             return
-        off = prog.offsetof
-        o_list = off("module", "list")
-        o_name = off("module", "name")
-        name_len = 56
-        if prog.has_member("module", "core_layout"):
-            o_base, o_size = off("module", "core_layout.base"), off("module", "core_layout.size")
-            o_text = off("module", "core_layout.text_size")
-            o_ibase, o_isize = off("module", "init_layout.base"), off("module", "init_layout.size")
-        else:
-            o_base, o_size = off("module", "module_core"), off("module", "core_size")
-            o_text = off("module", "core_text_size")
-            o_ibase, o_isize = off("module", "module_init"), off("module", "init_size")
-        if prog.has_member("module", "core_kallsyms"):
-            o_symtab = off("module", "core_kallsyms.symtab")
-            o_nsym = off("module", "core_kallsyms.num_symtab")
-            o_strtab = off("module", "core_kallsyms.strtab")
-        else:
-            o_symtab, o_nsym, o_strtab = (
-                off("module", "symtab"),
-                off("module", "num_symtab"),
-                off("module", "strtab"),
-            )
-        has_percpu = prog.has_member("module", "percpu")
-        o_percpu = off("module", "percpu") if has_percpu else 0
-        o_percpu_size = off("module", "percpu_size") if has_percpu else 0
-        o_syms, o_nsyms = off("module", "syms"), off("module", "num_syms")
-        o_gsyms, o_ngsyms = off("module", "gpl_syms"), off("module", "num_gpl_syms")
+        # v4.5 (commit 7523e4dc5057): module_core/core_size/... became core_layout and init_layout.
+        layouts = has_member(prog, "struct module", "core_layout")
+        # v4.5 (commit 8244062ef1e5): the module's own kallsyms moved into mod->core_kallsyms.
+        core_kallsyms = has_member(prog, "struct module", "core_kallsyms")
+        has_percpu = has_member(prog, "struct module", "percpu")
+        # The export tables are parsed in bulk, at their entries' offsets (a struct kernel_symbol holds
+        # 32-bit offsets to its name and value since v4.19, CONFIG_HAVE_ARCH_PREL32_RELOCATIONS).
         ksym_size = prog.sizeof("kernel_symbol")
-        relative = prog.has_member("kernel_symbol", "name_offset")
-        o_kname = off("kernel_symbol", "name_offset" if relative else "name")
-        o_kvalue = off("kernel_symbol", "value_offset" if relative else "value")
-
-        def u32(buf: bytes, o: int) -> int:
-            return int(struct.unpack_from("<I", buf, o)[0])
+        relative = has_member(prog, "struct kernel_symbol", "name_offset")
+        o_kname = prog.offsetof("kernel_symbol", "name_offset" if relative else "name")
+        o_kvalue = prog.offsetof("kernel_symbol", "value_offset" if relative else "value")
 
         def u64(buf: bytes, o: int) -> int:
             return int(struct.unpack_from("<Q", buf, o)[0])
 
-        head = prog.symbol_address("modules")
-        node = prog.read_u64(head)
-        seen: set[int] = set()
+        head = Object(prog, "struct list_head", prog.symbol_address("modules"))
         entries: list[tuple[str, int, str, int]] = []  # name, value, type, module number (read order)
-        mod_size = max(o_strtab, o_ngsyms, o_percpu_size, o_isize) + 8
-        while node != head and node not in seen and len(seen) < MAX_MODULES:
-            seen.add(node)
-            mod = node - o_list
-            buf = prog.read(mod, mod_size)
-            raw = buf[o_name : o_name + name_len]
-            name = raw.split(b"\0", 1)[0].decode("latin-1")
+        for entry in _modules_on_list(head):
+            mod = entry.deref_().read_()  # struct module, read as one block
+            name = mod.name.string_().decode("latin-1")
+            if layouts:
+                core, init = mod.core_layout, mod.init_layout
+                base, size, text_size = int(core.base), int(core.size), int(core.text_size)
+                init_base, init_size = int(init.base), int(init.size)
+            else:
+                base, size, text_size = int(mod.module_core), int(mod.core_size), int(mod.core_text_size)
+                init_base, init_size = int(mod.module_init), int(mod.init_size)
+            kallsyms = mod.core_kallsyms if core_kallsyms else mod
             lm = LoadedModule(
                 name=name,
-                struct_addr=mod,
-                base=u64(buf, o_base),
-                size=u32(buf, o_size),
-                text_size=u32(buf, o_text),
-                init_base=u64(buf, o_ibase),
-                init_size=u32(buf, o_isize),
-                percpu=u64(buf, o_percpu) if has_percpu else 0,
-                percpu_size=u32(buf, o_percpu_size) if has_percpu else 0,
+                struct_addr=mod.address_ or 0,
+                base=base,
+                size=size,
+                text_size=text_size,
+                init_base=init_base,
+                init_size=init_size,
+                percpu=int(mod.percpu) if has_percpu else 0,
+                percpu_size=int(mod.percpu_size) if has_percpu else 0,
             )
             k = len(self.modules)
             self.modules.append(lm)
@@ -204,9 +198,10 @@ class ModuleSymtab:
             if lm.init_size > 0:
                 mine.append((_INIT_START + name, lm.init_base, "m", k))
                 lm_first = 1
-            for o_s, o_n in ((o_syms, o_nsyms), (o_gsyms, o_ngsyms)):
-                syms, nsyms = u64(buf, o_s), u32(buf, o_n)
-                if not nsyms or (o_s == o_syms and not lm.in_core(syms)):
+            for exported, (syms, nsyms) in enumerate(
+                ((int(mod.syms), int(mod.num_syms)), (int(mod.gpl_syms), int(mod.num_gpl_syms)))
+            ):
+                if not nsyms or (exported == 0 and not lm.in_core(syms)):
                     continue
                 table = prog.read(syms, nsyms * ksym_size)
                 for i in range(nsyms):
@@ -226,13 +221,20 @@ class ModuleSymtab:
                         mine.append((text, val & 0xFFFFFFFFFFFFFFFF, "?", k))
             curr = len(mine)
             self._kallsyms(
-                prog, lm, u64(buf, o_symtab), u32(buf, o_nsym), u64(buf, o_strtab), mine, lm_first, curr, k
+                prog,
+                lm,
+                int(kallsyms.symtab),
+                int(kallsyms.num_symtab),
+                int(kallsyms.strtab),
+                mine,
+                lm_first,
+                curr,
+                k,
             )
             mine.append((_END + name, lm.base + lm.size, "m", k))
             if lm.init_size > 0:
                 mine.append((_INIT_END + name, lm.init_base + lm.init_size, "m", k))
             entries.extend(mine)
-            node = prog.read_u64(node)
         # qsort(compare_syms): by value, a module's start pseudo symbol first at its value.
         entries.sort(key=lambda e: (e[1], 0 if e[0].startswith(_START) else 1))
         order = sorted(range(len(self.modules)), key=lambda m: self.modules[m].base)

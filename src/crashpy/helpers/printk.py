@@ -1,5 +1,6 @@
 """The kernel log (printk): records of the lockless ring buffer (5.10+), of the variable-length log_buf
-(3.5-5.9) and the plain text log_buf before that; the audit queues; the printk-safe per-CPU buffers.
+(3.5-5.9) and the plain text log_buf before that. The boot time of `log -T` (printk_clock), the audit
+queues (printk_audit) and the printk-safe per-CPU buffers (printk_safe) have their own modules.
 
 Pure functions that return data. Which layout a kernel has is decided by its own symbols (`prb`,
 `log_first_idx`), never by its version. Struct offsets come from the type information (BTF) and fall
@@ -12,17 +13,64 @@ record whose descriptor, info or text is unreadable becomes a `MissingRecord` in
 
 from __future__ import annotations
 
-import gzip
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Protocol
 
 from crashpy.errors import CommandError, CrashpyError, FaultError
+from crashpy.helpers.printk_access import (
+    PAGE_SIZE,
+    U64,
+    ProgramLike,
+    SparseBuffer,
+    VmcoreInfoLike,
+    bitfield_byte,
+    cstring,
+    need,
+    symbol_data,
+    type_offset,
+    type_size,
+)
 
-U64 = (1 << 64) - 1
-PAGE_SIZE = 4096
+# The log's neighbours live in their own modules; their names are here too, for the commands that
+# read them with the log (log -T, log -a, log -s).
+from crashpy.helpers.printk_audit import (
+    AUDIT_QUEUES,
+    AUDIT_QUEUES_OLD,
+    AuditRecord,
+    audit_queue_names,
+    iter_audit_records,
+)
+from crashpy.helpers.printk_clock import boot_time, crash_boot_time, crash_hz, tick_hz, wall_clock_seconds
+from crashpy.helpers.printk_safe import (
+    PRINTK_SAFE_BUFFERS,
+    SafeSeqBufCpu,
+    SafeSeqBufLayout,
+    printk_safe_layout,
+    read_printk_safe_buffer,
+)
+
+__all__ = [
+    "AUDIT_QUEUES",
+    "AUDIT_QUEUES_OLD",
+    "PAGE_SIZE",
+    "PRINTK_SAFE_BUFFERS",
+    "AuditRecord",
+    "ProgramLike",
+    "SafeSeqBufCpu",
+    "SafeSeqBufLayout",
+    "SparseBuffer",
+    "VmcoreInfoLike",
+    "audit_queue_names",
+    "boot_time",
+    "crash_boot_time",
+    "crash_hz",
+    "iter_audit_records",
+    "printk_safe_layout",
+    "read_printk_safe_buffer",
+    "tick_hz",
+    "wall_clock_seconds",
+]
 
 # struct prb_desc.state_var (kernel/printk/printk_ringbuffer.h): the state in the top 2 bits of an
 # atomic_long, the descriptor id below them.
@@ -49,26 +97,6 @@ def desc_state(desc_id: int, state_var: int) -> DescState:
     if desc_id != state_var & DESC_ID_MASK:
         return DescState.MISS
     return DescState((state_var >> DESC_FLAGS_SHIFT) & 3)
-
-
-class ProgramLike(Protocol):
-    """What these helpers use of crashpy.program.Program (tests pass a fake)."""
-
-    @property
-    def vmcoreinfo(self) -> VmcoreInfoLike: ...
-
-    def read(self, addr: int, size: int, *, what: str = "") -> bytes: ...
-    def read_u64(self, addr: int) -> int: ...
-    def read_u32(self, addr: int) -> int: ...
-    def symbol_address(self, name: str) -> int: ...
-    def has_symbol(self, name: str) -> bool: ...
-    def offsetof(self, struct_name: str, member: str) -> int: ...
-    def sizeof(self, name: str) -> int: ...
-
-
-class VmcoreInfoLike(Protocol):
-    def offset(self, struct: str, member: str) -> int | None: ...
-    def size(self, name: str) -> int | None: ...
 
 
 # ---- results ---------------------------------------------------------------------------------------
@@ -144,135 +172,6 @@ class PrintkLog:
         return [e for e in self.entries if isinstance(e, MissingRecord)]
 
 
-# ---- reading ranges that may hold bad pages -----------------------------------------------------------
-
-
-class SparseBuffer:
-    """The bytes of [address, address + size): read in as few prog.read calls as the faults allow.
-
-    Unreadable pages read as zeros and are remembered; `fault(off, n)` says whether a range touches one.
-    """
-
-    def __init__(self, prog: ProgramLike, address: int, size: int, what: str, page_size: int = PAGE_SIZE):
-        self.address = address
-        self.size = size
-        self.what = what
-        self.page_size = page_size
-        self.data = bytearray(size)
-        self.bad: list[tuple[int, int, FaultError]] = []  # (start offset, end offset, fault), ascending
-        self._fill(prog)
-
-    def _read(self, prog: ProgramLike, addr: int, size: int) -> bytes:
-        return prog.read(addr, size, what=self.what)
-
-    def _fill(self, prog: ProgramLike) -> None:
-        cur, end = 0, self.size
-        while cur < end:
-            try:
-                chunk = self._read(prog, self.address + cur, end - cur)
-                self.data[cur:end] = chunk
-                return
-            except FaultError as e:
-                fault_off = e.address - self.address
-                page_start = (self.address + fault_off) & ~(self.page_size - 1)
-                bad_off = max(page_start - self.address, cur)
-                if not cur <= fault_off < end:
-                    # The fault names an address outside what was asked: go page by page.
-                    cur = self._fill_pages(prog, cur, end)
-                    return
-                if bad_off > cur:
-                    self._fill_pages(prog, cur, bad_off, whole_first=True)
-                bad_end = min(end, bad_off + self.page_size - ((self.address + bad_off) % self.page_size))
-                self.bad.append((bad_off, bad_end, e))
-                cur = bad_end
-
-    def _fill_pages(self, prog: ProgramLike, start: int, end: int, whole_first: bool = False) -> int:
-        if whole_first:
-            try:
-                self.data[start:end] = self._read(prog, self.address + start, end - start)
-                return end
-            except FaultError:
-                pass
-        cur = start
-        while cur < end:
-            nxt = min(end, cur + self.page_size - ((self.address + cur) % self.page_size))
-            try:
-                self.data[cur:nxt] = self._read(prog, self.address + cur, nxt - cur)
-            except FaultError as e:
-                self.bad.append((cur, nxt, e))
-            cur = nxt
-        self.bad.sort(key=lambda b: b[0])
-        return end
-
-    def fault(self, off: int, length: int) -> FaultError | None:
-        """The fault of the first unreadable page within [off, off + length), if any."""
-        if not self.bad or length <= 0:
-            return None
-        for start, end, e in self.bad:
-            if start >= off + length:
-                break
-            if end > off:
-                addr = self.address + max(start, off)
-                return e.with_context(addr, e.space, self.what)
-        return None
-
-    def u64(self, off: int) -> int:
-        return int.from_bytes(self.data[off : off + 8], "little")
-
-    def u32(self, off: int) -> int:
-        return int.from_bytes(self.data[off : off + 4], "little")
-
-    def u16(self, off: int) -> int:
-        return int.from_bytes(self.data[off : off + 2], "little")
-
-
-# ---- type information with VMCOREINFO fallback ---------------------------------------------------------
-
-
-def _offset(prog: ProgramLike, struct: str, member: str, vmcoreinfo_name: str | None = None) -> int | None:
-    """offsetof(struct, member) from the type information, else VMCOREINFO's OFFSET(), else None."""
-    try:
-        return int(prog.offsetof(struct, member))
-    except Exception:  # no type information or no such member: whatever the type layer raises
-        pass
-    vi = getattr(prog, "vmcoreinfo", None)
-    if vi:
-        return vi.offset(vmcoreinfo_name or struct, member)
-    return None
-
-
-def _bitfield_byte(prog: ProgramLike, struct: str, member: str) -> int | None:
-    """The byte offset of the byte holding bit-field `member` (its bit offset / 8, as crash's
-    MEMBER_OFFSET() has it), from the type information; None without it."""
-    try:
-        return int(prog.btf.member(struct, member).bit_offset) // 8  # type: ignore[attr-defined]
-    except Exception:  # no type information or no such member
-        return None
-
-
-def _size(prog: ProgramLike, name: str, vmcoreinfo_name: str | None = None) -> int | None:
-    try:
-        return int(prog.sizeof(name))
-    except Exception:  # no type information
-        pass
-    vi = getattr(prog, "vmcoreinfo", None)
-    if vi:
-        return vi.size(vmcoreinfo_name or name)
-    return None
-
-
-def _need(value: int | None, what: str) -> int:
-    if value is None:
-        raise CommandError(f"cannot determine {what}: no type information and no VMCOREINFO entry")
-    return value
-
-
-def _cstring(buf: bytes | bytearray, off: int, limit: int) -> bytes:
-    """The NUL-terminated string at buf[off], not reading past buf[limit]."""
-    end = buf.find(b"\0", off, limit)
-    return bytes(buf[off : limit if end < 0 else end])
-
-
 # ---- the lockless ring buffer (5.10+) ------------------------------------------------------------------
 
 
@@ -310,21 +209,21 @@ class LocklessLayout:
 
 def lockless_layout(prog: ProgramLike) -> LocklessLayout:
     def off(struct: str, member: str) -> int:
-        return _need(_offset(prog, struct, member), f"offsetof({struct}, {member})")
+        return need(type_offset(prog, struct, member), f"offsetof({struct}, {member})")
 
     text_len = off("printk_info", "text_len")
     # `facility` and the flags/level bitfield byte follow text_len (struct printk_info, 5.10+);
     # VMCOREINFO names neither, so without type information they are placed from text_len.
-    facility = _offset(prog, "printk_info", "facility")
+    facility = type_offset(prog, "printk_info", "facility")
     if facility is None:
         facility = text_len + 2
-    level_byte = _bitfield_byte(prog, "printk_info", "level")
+    level_byte = bitfield_byte(prog, "printk_info", "level")
     if level_byte is None:
         level_byte = facility + 1
-    counter = _offset(prog, "atomic_long_t", "counter")
+    counter = type_offset(prog, "atomic_long_t", "counter")
     desc_ring = off("printk_ringbuffer", "desc_ring")
     text_data_ring = off("printk_ringbuffer", "text_data_ring")
-    rb_size = _size(prog, "printk_ringbuffer")
+    rb_size = type_size(prog, "printk_ringbuffer")
     data = off("prb_data_ring", "data")
     tail_id = off("prb_desc_ring", "tail_id")
     head_id = off("prb_desc_ring", "head_id")
@@ -340,12 +239,12 @@ def lockless_layout(prog: ProgramLike) -> LocklessLayout:
         size_bits=off("prb_data_ring", "size_bits"),
         data=data,
         counter=counter or 0,
-        desc_size=_need(_size(prog, "prb_desc"), "sizeof(struct prb_desc)"),
+        desc_size=need(type_size(prog, "prb_desc"), "sizeof(struct prb_desc)"),
         state_var=off("prb_desc", "state_var"),
         text_blk_lpos=off("prb_desc", "text_blk_lpos"),
         lpos_begin=off("prb_data_blk_lpos", "begin"),
         lpos_next=off("prb_data_blk_lpos", "next"),
-        info_size=_need(_size(prog, "printk_info"), "sizeof(struct printk_info)"),
+        info_size=need(type_size(prog, "printk_info"), "sizeof(struct printk_info)"),
         seq=off("printk_info", "seq"),
         ts_nsec=off("printk_info", "ts_nsec"),
         text_len=text_len,
@@ -375,7 +274,7 @@ def read_lockless_log(prog: ProgramLike, layout: LocklessLayout | None = None) -
     lay = layout or lockless_layout(prog)
     log = PrintkLog("lockless", has_caller_id=True)
     try:
-        prb = _symbol_data(prog, "prb", 8)
+        prb = symbol_data(prog, "prb", 8)
     except FaultError as e:
         if _recover_static_ring(prog, lay, log, e):
             return log
@@ -532,8 +431,8 @@ def _lockless_entry(
     caller_id = infos.u32(i + lay.caller_id)
     info_end = i + lay.info_size
     dev = i + lay.dev_info
-    subsystem = _cstring(infos.data, dev + lay.subsystem, info_end)
-    device = _cstring(infos.data, dev + lay.device, info_end)
+    subsystem = cstring(infos.data, dev + lay.subsystem, info_end)
+    device = cstring(infos.data, dev + lay.device, info_end)
 
     begin = descs.u64(d + lay.text_blk_lpos + lay.lpos_begin) % ring_size
     nxt = descs.u64(d + lay.text_blk_lpos + lay.lpos_next) % ring_size
@@ -585,23 +484,23 @@ class VariableLayout:
 def variable_layout(prog: ProgramLike) -> VariableLayout:
     # The struct was renamed from `log` to `printk_log` in 3.11 (62e32ac3505a).
     for name in ("printk_log", "log"):
-        size = _size(prog, name)
+        size = type_size(prog, name)
         if size is None:
             continue
-        ts = _offset(prog, name, "ts_nsec")
-        ln = _offset(prog, name, "len")
-        tl = _offset(prog, name, "text_len")
-        dl = _offset(prog, name, "dict_len")
+        ts = type_offset(prog, name, "ts_nsec")
+        ln = type_offset(prog, name, "len")
+        tl = type_offset(prog, name, "text_len")
+        dl = type_offset(prog, name, "dict_len")
         if ts is None or ln is None or tl is None or dl is None:
             continue
         # `u8 facility; u8 flags:5; u8 level:3;` follow dict_len; VMCOREINFO names neither.
-        facility = _offset(prog, name, "facility")
+        facility = type_offset(prog, name, "facility")
         if facility is None:
             facility = dl + 2
-        level_byte = _bitfield_byte(prog, name, "level")
+        level_byte = bitfield_byte(prog, name, "level")
         if level_byte is None:
             level_byte = facility + 1
-        caller = _offset(prog, name, "caller_id")
+        caller = type_offset(prog, name, "caller_id")
         if caller is None and not _has_type_info(prog) and size >= level_byte + 1 + 4:
             caller = (level_byte + 1 + 3) & ~3  # `u32 caller_id` makes the record larger
         return VariableLayout(size, ts, ln, tl, dl, level_byte, facility, caller)
@@ -627,10 +526,10 @@ def read_variable_log(prog: ProgramLike, layout: VariableLayout | None = None) -
     them (a zero `len` marks the end of the buffer: the walk goes on at its start)."""
     lay = layout or variable_layout(prog)
     log = PrintkLog("variable", has_caller_id=lay.caller_id is not None)
-    first = _symbol_data(prog, "log_first_idx", 4)
-    last = _symbol_data(prog, "log_next_idx", 4)
-    buf_len = _symbol_data(prog, "log_buf_len", 4)
-    buf_addr = _symbol_data(prog, "log_buf", 8)
+    first = symbol_data(prog, "log_first_idx", 4)
+    last = symbol_data(prog, "log_next_idx", 4)
+    buf_len = symbol_data(prog, "log_buf_len", 4)
+    buf_addr = symbol_data(prog, "log_buf", 8)
     if buf_len > MAX_LOG_BUF:
         log.warnings.append("cannot read log_buf contents")
         return log
@@ -740,9 +639,9 @@ def _variable_resync(buf: SparseBuffer, lay: VariableLayout, idx: int, first: in
 def read_plain_log(prog: ProgramLike) -> PrintkLog:
     """The text of the old character log_buf, oldest first (log_end counts every character written)."""
     log = PrintkLog("plain")
-    buf_len = _symbol_data(prog, "log_buf_len", 4)
-    buf_addr = _symbol_data(prog, "log_buf", 8)
-    log_end = _symbol_data(prog, "log_end", 4)
+    buf_len = symbol_data(prog, "log_buf_len", 4)
+    buf_addr = symbol_data(prog, "log_buf", 8)
+    log_end = symbol_data(prog, "log_end", 4)
     if buf_len == 0 or buf_len > MAX_LOG_BUF:
         log.warnings.append("cannot read log_buf contents")
         return log
@@ -797,261 +696,6 @@ def text_lines(prog: ProgramLike) -> list[str]:
 def pid_max(prog: ProgramLike) -> int | None:
     """The kernel's pid_max, or None when it cannot be read."""
     try:
-        return _symbol_data(prog, "pid_max", 4)
+        return symbol_data(prog, "pid_max", 4)
     except CrashpyError:
         return None
-
-
-# ---- the boot time crash computes for `log -T` ---------------------------------------------------------------
-
-
-def _ikconfig_hz(prog: ProgramLike) -> int | None:
-    """CONFIG_HZ from the in-kernel config (CONFIG_IKCONFIG), as crash reads it at start-up."""
-    if not (prog.has_symbol("kernel_config_data") and prog.has_symbol("kernel_config_data_end")):
-        return None
-    try:
-        start = prog.symbol_address("kernel_config_data")
-        size = prog.symbol_address("kernel_config_data_end") - start
-        if not 0 < size < (16 << 20):
-            return None
-        blob = prog.read(start, size)
-        magic = blob.find(b"IKCFG_ST")
-        text = gzip.decompress(blob[magic + 8 if magic >= 0 else 0 :].split(b"IKCFG_ED")[0])
-    except (CrashpyError, OSError, EOFError, ValueError):
-        return None
-    m = re.search(rb"^CONFIG_HZ=(\d+)", text, re.M)
-    return int(m.group(1)) if m else None
-
-
-DEADLINE_SCHED_SYMBOLS = ("dd_init_queue", "dd_init_sched", "deadline_init_queue")
-
-
-def tick_hz(prog: ProgramLike) -> int | None:
-    """The kernel's HZ from tick_nsec (NSEC_PER_SEC / HZ, rounded), or None."""
-    try:
-        tick = _symbol_data(prog, "tick_nsec", 8) if prog.has_symbol("tick_nsec") else 0
-    except FaultError:
-        tick = 0
-    return round(1_000_000_000 / tick) if tick else None
-
-
-def crash_hz(prog: ProgramLike) -> int:
-    """The HZ crash uses (its machdep->hz): CONFIG_HZ from the in-kernel config; else from CFQ's
-    cfq_slice_async (HZ / 25); else from mq-deadline's write_expire (5 * HZ, a constant crash has gdb
-    evaluate; the same HZ tick_nsec gives); else x86_64's default of 1000."""
-    hz = _ikconfig_hz(prog)
-    if hz:
-        return hz
-    if prog.has_symbol("cfq_slice_async"):
-        try:
-            slice_async = _symbol_data(prog, "cfq_slice_async", 4)
-        except FaultError:
-            slice_async = 0
-        if slice_async:
-            return slice_async * 25
-    if any(prog.has_symbol(name) for name in DEADLINE_SCHED_SYMBOLS):
-        hz = tick_hz(prog)
-        if hz:
-            return hz
-    return 1000
-
-
-def wall_clock_seconds(prog: ProgramLike) -> int:
-    """xtime's seconds at the crash, read as crash's get_xtime() does (0 when it cannot be read):
-    timekeeper.xtime (3.x), timekeeper.xtime_sec, shadow_timekeeper.xtime_sec (tk_core hides the live
-    one since 3.10), the old global xtime."""
-    xtime = _offset(prog, "timekeeper", "xtime")  # a struct timespec: tv_sec first
-    xtime_sec = _offset(prog, "timekeeper", "xtime_sec")
-    candidates: list[tuple[str, int]] = []
-    if xtime is not None:
-        candidates.append(("timekeeper", xtime))
-    elif xtime_sec is not None:
-        candidates += [("timekeeper", xtime_sec), ("shadow_timekeeper", xtime_sec)]
-    candidates.append(("xtime", 0))
-    for name, off in candidates:
-        if prog.has_symbol(name):
-            try:
-                return _signed64(prog.read_u64(prog.symbol_address(name) + off))
-            except FaultError:
-                return 0
-    return 0
-
-
-def crash_uptime_jiffies(prog: ProgramLike, hz: int) -> int:
-    """jiffies since boot as crash's get_uptime() computes them from jiffies_64 (INITIAL_JIFFIES
-    is -300 s of jiffies, truncated to 32 bits)."""
-    if prog.has_symbol("jiffies_64"):
-        j = _symbol_data(prog, "jiffies_64", 8)
-        wrapped = j & 0xFFFFFFFF00000000
-        if wrapped:
-            wrapped = (wrapped - 0x100000000) & U64
-            j = ((j & 0xFFFFFFFF) | wrapped) + 300 * hz
-        else:
-            j = j - ((-300 * hz) & 0xFFFFFFFF)
-        return j & U64
-    return _symbol_data(prog, "jiffies", 8)
-
-
-def boot_time(prog: ProgramLike, hz: int) -> int:
-    """The boot time (seconds since the epoch) as crash derives it for `log -T` (task_init():
-    kt->boot_date): xtime less the uptime, jiffies since boot divided by `hz`."""
-    uptime = crash_uptime_jiffies(prog, hz) // hz
-    return _signed64((wall_clock_seconds(prog) - uptime) & U64)
-
-
-def crash_boot_time(prog: ProgramLike) -> int:
-    """boot_time() with the HZ crash assumes (crash_hz): exactly crash's kt->boot_date."""
-    return boot_time(prog, crash_hz(prog))
-
-
-def _signed64(v: int) -> int:
-    v &= U64
-    return v - (1 << 64) if v >> 63 else v
-
-
-# ---- the audit queues (crash: dump_audit) -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AuditRecord:
-    queue: str  # the sk_buff_head symbol it was queued on
-    type: int  # nlmsghdr.nlmsg_type
-    text: bytes  # the message after the netlink header, up to its first NUL
-
-
-AUDIT_QUEUES_OLD = ("audit_skb_hold_queue", "audit_skb_queue")  # before 4.11
-AUDIT_QUEUES = ("audit_hold_queue", "audit_retry_queue", "audit_queue")
-NLMSG_ALIGNTO = 4
-
-
-def audit_queue_names(prog: ProgramLike) -> tuple[str, ...] | None:
-    """The kernel's audit sk_buff queues in the order crash dumps them, or None (no audit)."""
-    names: tuple[str, ...]
-    if prog.has_symbol("audit_skb_queue"):
-        names = AUDIT_QUEUES_OLD
-    elif prog.has_symbol("audit_queue"):
-        names = AUDIT_QUEUES
-    else:
-        return None
-    return tuple(n for n in names if prog.has_symbol(n))
-
-
-def iter_audit_records(prog: ProgramLike, queue: str) -> Iterator[AuditRecord]:
-    """The records on one audit queue (struct sk_buff_head), head to tail. A read that fails
-    raises FaultError after the records before it were yielded, as crash stops there."""
-
-    def off(struct: str, member: str) -> int:
-        return _need(_offset(prog, struct, member), f"offsetof({struct}, {member})")
-
-    head = prog.symbol_address(queue)
-    qlen = _read(prog, head + off("sk_buff_head", "qlen"), 4, "audit_skb_queue.qlen")
-    if not qlen:
-        return
-    nlmsghdr = _need(_size(prog, "nlmsghdr"), "sizeof(struct nlmsghdr)")
-    hdr = (nlmsghdr + NLMSG_ALIGNTO - 1) & ~(NLMSG_ALIGNTO - 1)  # NLMSG_DATA()
-    type_off = off("nlmsghdr", "nlmsg_type")
-    skb_len, skb_data, skb_next = off("sk_buff", "len"), off("sk_buff", "data"), off("sk_buff", "next")
-    p = _read(prog, head + off("sk_buff_head", "next"), 8, "audit_skb_queue.next")
-    if not p:
-        raise CommandError("audit_skb_queue.next: NULL")
-    seen: set[int] = set()
-    while True:
-        if p in seen:  # a loop that does not come back to the head
-            return
-        seen.add(p)
-        length = _read(prog, p + skb_len, 4, "sk_buff.len")
-        data_len = (length - hdr) & 0xFFFFFFFF
-        data = _read(prog, p + skb_data, 8, "sk_buff.data")
-        if not data:
-            raise CommandError("sk_buff.data: NULL")
-        nlmsg_type = _read(prog, data + type_off, 2, "nlmsghdr.nlmsg_type")
-        if data_len > (1 << 20):  # a corrupt length: crash would try to allocate it
-            data_len = 0
-        raw = _read_bytes(prog, data + hdr, data_len, "sk_buff.data + sizeof(struct nlmsghdr)")
-        nul = raw.find(b"\0")
-        yield AuditRecord(queue, nlmsg_type, raw if nul < 0 else raw[:nul])
-        p = _read(prog, p + skb_next, 8, "skb_buff.next")
-        if p == head:
-            return
-
-
-def _symbol_data(prog: ProgramLike, name: str, size: int) -> int:
-    """The little-endian integer in kernel variable `name` (crash: get_symbol_data; a fault names it)."""
-    return _read(prog, prog.symbol_address(name), size, name)
-
-
-def _read_bytes(prog: ProgramLike, addr: int, size: int, what: str) -> bytes:
-    return prog.read(addr, size, what=what)
-
-
-def _read(prog: ProgramLike, addr: int, size: int, what: str) -> int:
-    return int.from_bytes(_read_bytes(prog, addr, size, what), "little")
-
-
-# ---- the printk-safe per-CPU buffers (4.11-5.14; crash: dump_printk_safe_seq_buf) ------------------------------------------
-
-
-PRINTK_SAFE_BUFFERS = ("nmi_print_seq", "safe_print_seq")
-
-
-@dataclass(frozen=True)
-class SafeSeqBufCpu:
-    cpu: int
-    address: int  # this CPU's struct printk_safe_seq_buf
-    len: int
-    message_lost: int
-    buffer: bytes  # the whole buffer[] (crash reads all of it; `len` says how much is used)
-
-
-@dataclass(frozen=True)
-class SafeSeqBufLayout:
-    len: int
-    message_lost: int
-    buffer: int
-    buffer_size: int
-    counter: int  # atomic_t.counter
-
-
-def printk_safe_layout(prog: ProgramLike) -> SafeSeqBufLayout | None:
-    """struct printk_safe_seq_buf's layout; None when the kernel has no such struct (5.15+ and
-    before 4.11), CommandError when it has one crash cannot read."""
-    try:
-        size = int(prog.sizeof("printk_safe_seq_buf"))
-    except Exception:  # no such struct (or no type information): crash prints nothing
-        return None
-    try:
-        ln = int(prog.offsetof("printk_safe_seq_buf", "len"))
-        lost = int(prog.offsetof("printk_safe_seq_buf", "message_lost"))
-        buf = int(prog.offsetof("printk_safe_seq_buf", "buffer"))
-    except Exception as e:
-        raise CommandError("-s not supported with this kernel version") from e
-    counter = _offset(prog, "atomic_t", "counter") or 0
-    # buffer[] is the last member and SAFE_LOG_BUF_LEN makes the struct a power of two: no padding.
-    return SafeSeqBufLayout(ln, lost, buf, size - buf, counter)
-
-
-def read_printk_safe_buffer(
-    prog: ProgramLike,
-    name: str,
-    layout: SafeSeqBufLayout,
-    percpu_offsets: list[int],
-    message_lost: bool = True,
-) -> Iterator[SafeSeqBufCpu]:
-    """Each CPU's copy of the per-CPU printk_safe_seq_buf `name` (FaultError stops the walk).
-    message_lost=False leaves that counter unread (0), as crash does without -s."""
-    base = prog.symbol_address(name)
-    for cpu, pcpu in enumerate(percpu_offsets):
-        addr = (base + pcpu) & U64
-        ln = _signed32(_read(prog, addr + layout.len + layout.counter, 4, "printk_safe_seq_buf len"))
-        lost = 0
-        if message_lost:
-            lost_addr = addr + layout.message_lost + layout.counter
-            lost = _signed32(_read(prog, lost_addr, 4, "printk_safe_seq_buf message_lost"))
-        buffer = b""
-        if ln > 0:
-            buffer = _read_bytes(prog, addr + layout.buffer, layout.buffer_size, "printk_safe_seq_buf buffer")
-        yield SafeSeqBufCpu(cpu, addr, ln, lost, buffer)
-
-
-def _signed32(v: int) -> int:
-    return v - (1 << 32) if v & 0x80000000 else v

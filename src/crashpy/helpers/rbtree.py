@@ -1,4 +1,5 @@
-"""Red-black trees (struct rb_root / struct rb_node), walked the way crash's `tree -t rbtree` walks them."""
+"""Red-black trees (struct rb_root / struct rb_node): in-order iterators over Objects (drgn's
+rbtree_inorder_for_each_entry), and the walk crash's `tree -t rbtree` makes."""
 
 from __future__ import annotations
 
@@ -6,11 +7,38 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from crashpy.errors import CrashpyError, FaultError
+from crashpy.errors import CommandError, CrashpyError, FaultError
 from crashpy.helpers.list import DuplicateEntry, read_pointer
+from crashpy.object import Object
 
 if TYPE_CHECKING:
     from crashpy.program import Program
+    from crashpy.types.model import Type
+
+
+def rbtree_inorder_for_each(root: Object, limit: int = 1_000_000) -> Iterator[Object]:
+    """The nodes (struct rb_node *) of the tree at `root` (struct rb_root or struct rb_root *), from
+    rb_first() on as rb_next() goes. A tree deeper than `limit` nodes (a loop) raises CommandError."""
+    stack: list[Object] = []
+    node = root.member_("rb_node")
+    count = 0
+    while stack or node:
+        while node:
+            stack.append(node)
+            node = node.member_("rb_left")
+            count += 1
+            if count > limit:
+                raise CommandError(f"rb tree loop detected at {node.value_():x}")
+        node = stack.pop()
+        yield node
+        node = node.member_("rb_right")
+
+
+def rbtree_inorder_for_each_entry(type: str | Type, root: Object, member: str) -> Iterator[Object]:
+    """The entries (`type` *, e.g. "struct sched_entity") whose `member` (a struct rb_node) is on the
+    tree at `root` (struct rb_root or struct rb_root *), in order."""
+    for node in rbtree_inorder_for_each(root):
+        yield node.container_of_(type, member)
 
 
 @dataclass

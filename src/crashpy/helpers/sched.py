@@ -1,5 +1,9 @@
 """The scheduler's run queues: per-cpu struct rq, its RT priority array, its CFS red-black tree and
-the task_group hierarchy, read the way crash's `runq` reads them. Everything here returns data."""
+the task_group hierarchy, read the way crash's `runq` reads them. Everything here returns data.
+
+The structures are read as Objects (member access, container_of); the functions take and return
+addresses, the way `runq` and its tests hand them around. A read that fails raises the read's own
+FaultError (crash's words), as the offset arithmetic these functions replaced did."""
 
 from __future__ import annotations
 
@@ -7,7 +11,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from crashpy.errors import CommandError
+from crashpy.errors import CommandError, FaultError
+from crashpy.helpers.rbtree import rbtree_inorder_for_each_entry
+from crashpy.object import FieldReader, Object, crash_faults, has_member, lookup_type, resolve
+from crashpy.types.model import ArrayType, StructType
 
 if TYPE_CHECKING:
     from crashpy.helpers.tasks import TaskContext, TaskTable
@@ -21,17 +28,31 @@ def runqueue(prog: Program, cpu: int) -> int:
     return prog.percpu_address(prog.symbol_address("runqueues"), cpu)
 
 
+def _ptr(prog: Program, spelling: str, address: int) -> Object:
+    """A `spelling *` Object pointing at `address` ("struct cfs_rq", 0xffff...)."""
+    return Object(prog, lookup_type(prog, spelling + " *"), value=address)
+
+
+def _task(prog: Program, task: int) -> Object:
+    return _ptr(prog, "struct task_struct", task)
+
+
+@crash_faults
 def rq_clock(prog: Program, cpu: int) -> int:
     """rq->clock: the runqueue timestamp crash shows (rq.clock, in nanoseconds)."""
-    return prog.read_u64(runqueue(prog, cpu) + prog.offsetof("rq", "clock"))
+    return int(_ptr(prog, "struct rq", runqueue(prog, cpu)).clock)
 
 
 def task_last_run(prog: Program, task: int) -> int:
-    """task->sched_info.last_arrival, crash's task_last_run() on kernels since 2.6.x (kept per task)."""
+    """task->sched_info.last_arrival (task: struct task_struct *), crash's task_last_run() on kernels
+    since 2.6.x (kept per task; read for every task by ps -l and foreach, hence a FieldReader)."""
     known: dict[int, int] = prog.cache("sched.last_run", dict)
     value = known.get(task)
     if value is None:
-        value = known[task] = prog.read_u64(task + prog.offsetof("task_struct", "sched_info.last_arrival"))
+        last_arrival: FieldReader = prog.cache(
+            "sched.last_arrival", lambda: FieldReader(prog, "struct task_struct", "sched_info.last_arrival")
+        )
+        value = known[task] = last_arrival(task)
     return value
 
 
@@ -44,10 +65,10 @@ def tasks_by_last_run(prog: Program, table: TaskTable) -> list[TaskContext]:
     return result
 
 
+@crash_faults
 def task_prio(prog: Program, task: int) -> int:
-    """task->prio (a signed int)."""
-    v = prog.read_u32(task + prog.offsetof("task_struct", "prio"))
-    return v - (1 << 32) if v & 0x80000000 else v
+    """task->prio (task: struct task_struct *; a signed int)."""
+    return int(_task(prog, task).prio)
 
 
 def translate_ns(value: int) -> str:
@@ -64,25 +85,6 @@ def translate_ns(value: int) -> str:
 # ---- the CFS tree --------------------------------------------------------------------------------
 
 
-def rb_inorder(prog: Program, root: int, limit: int = 1_000_000) -> Iterator[int]:
-    """The nodes of the rb tree at `root` (struct rb_root *) from rb_first() on with rb_next()."""
-    left_off = prog.offsetof("rb_node", "rb_left")
-    right_off = prog.offsetof("rb_node", "rb_right")
-    stack: list[int] = []
-    node = prog.read_u64(root + prog.offsetof("rb_root", "rb_node"))
-    count = 0
-    while stack or node:
-        while node:
-            stack.append(node)
-            node = prog.read_u64(node + left_off)
-            count += 1
-            if count > limit:
-                raise CommandError(f"rb tree loop detected at {root:x}")
-        node = stack.pop()
-        yield node
-        node = prog.read_u64(node + right_off)
-
-
 @dataclass
 class CfsEntry:
     """One task on a CFS tree (crash prints "[prio] PID: ..."), or a duplicate node crash warns about."""
@@ -92,6 +94,27 @@ class CfsEntry:
     duplicate: bool = False
 
 
+def _group_sched(prog: Program) -> bool:
+    """Whether scheduling entities can stand for a group's queue (sched_entity.my_q:
+    CONFIG_FAIR_GROUP_SCHED)."""
+    return has_member(prog, "struct sched_entity", "my_q")
+
+
+def _queued_entities(cfs: Object) -> Iterator[Object]:
+    """The sched_entity *s on a cfs_rq's tree (cfs: struct cfs_rq *), leftmost first; none when the
+    tree has no leftmost node."""
+    timeline = cfs.tasks_timeline
+    if not timeline.rb_leftmost:
+        return iter(())
+    return rbtree_inorder_for_each_entry("struct sched_entity", timeline.rb_root, "run_node")
+
+
+def _entity_task(se: Object) -> int:
+    """The struct task_struct * whose `se` is the sched_entity `se` (struct sched_entity *)."""
+    return int(se.container_of_("struct task_struct", "se"))
+
+
+@crash_faults
 def cfs_tasks(prog: Program, table: TaskTable, cfs_rq: int, seen: set[int] | None = None) -> list[CfsEntry]:
     """The tasks queued on `cfs_rq` (struct cfs_rq *) and the group queues below it, in crash's order:
     the current entity's group queue first, then the tree from its leftmost node, descending into
@@ -99,31 +122,25 @@ def cfs_tasks(prog: Program, table: TaskTable, cfs_rq: int, seen: set[int] | Non
     if seen is None:
         seen = set()
     out: list[CfsEntry] = []
-    has_my_q = prog.has_member("sched_entity", "my_q")
-    my_q_off = prog.offsetof("sched_entity", "my_q") if has_my_q else 0
-    run_node_off = prog.offsetof("sched_entity", "run_node")
-    se_off = prog.offsetof("task_struct", "se")
+    has_my_q = _group_sched(prog)
+    cfs = _ptr(prog, "struct cfs_rq", cfs_rq)
     if has_my_q:
-        curr = prog.read_u64(cfs_rq + prog.offsetof("cfs_rq", "curr"))
+        curr = cfs.curr
         if curr:
-            curr_my_q = prog.read_u64(curr + my_q_off)
+            curr_my_q = int(curr.my_q)
             if curr_my_q:
                 out += cfs_tasks(prog, table, curr_my_q, seen)
                 if out and out[-1].duplicate:
                     return out
-    timeline = cfs_rq + prog.offsetof("cfs_rq", "tasks_timeline")
-    leftmost = prog.read_u64(timeline + prog.offsetof("rb_root_cached", "rb_leftmost"))
-    if not leftmost:
-        return out
-    for node in rb_inorder(prog, timeline):
+    for se in _queued_entities(cfs):
         if has_my_q:
-            my_q = prog.read_u64(node - run_node_off + my_q_off)
+            my_q = int(se.my_q)
             if my_q:
                 out += cfs_tasks(prog, table, my_q, seen)
                 if out and out[-1].duplicate:
                     return out
                 continue
-        task = node - run_node_off - se_off
+        task = _entity_task(se)
         if task not in table.by_task:
             continue
         if task in seen:
@@ -139,22 +156,42 @@ def cfs_tasks(prog: Program, table: TaskTable, cfs_rq: int, seen: set[int] | Non
 
 def rt_queue_count(prog: Program) -> int:
     """How many list heads rt_prio_array.queue[] has (MAX_RT_PRIO)."""
-    size = prog.sizeof("rt_prio_array")
-    return (size - prog.offsetof("rt_prio_array", "queue")) // prog.sizeof("list_head")
+    array = resolve(lookup_type(prog, "struct rt_prio_array"))
+    hit = array.find_member("queue") if isinstance(array, StructType) else None
+    queue = resolve(hit[1].type) if hit is not None else None
+    if not isinstance(queue, ArrayType):
+        raise CommandError("rt_prio_array.queue is not an array")
+    return queue.length
 
 
-def _list_entries(prog: Program, head: int) -> list[int]:
-    """The list_head nodes after `head` up to `head` again (crash's do_list with start and end)."""
-    out: list[int] = []
-    node = prog.read_u64(head)
+def _list_nodes(head: Object) -> list[Object]:
+    """The list_head nodes (struct list_head *) after `head` (struct list_head) up to `head` again or
+    a NULL `next` (crash's do_list with start and end)."""
+    out: list[Object] = []
+    stop = head.address_
+    node = head.next
+    addr = int(node)
     seen: set[int] = set()
-    while node != head and node:
-        if node in seen:
-            raise CommandError(f"list loop detected at {node:x}")
-        seen.add(node)
+    while addr != stop and addr:
+        if addr in seen:
+            raise CommandError(f"list loop detected at {addr:x}")
+        seen.add(addr)
         out.append(node)
-        node = prog.read_u64(node)
+        node = node.next
+        addr = int(node)
     return out
+
+
+def _rt_queues(prog: Program, prio_array: int) -> Iterator[tuple[int, Object]]:
+    """(queue index, sched_rt_entity *) of every entity on an RT priority array (struct rt_prio_array *)."""
+    queues = _ptr(prog, "struct rt_prio_array", prio_array).queue
+    try:
+        queues = queues.read_()  # the heads in one read: an empty queue then costs no read at all
+    except FaultError:
+        pass  # head by head, so that a fault names the head it was reading
+    for i in range(rt_queue_count(prog)):
+        for node in _list_nodes(queues[i]):
+            yield i, node.container_of_("struct sched_rt_entity", "run_list")
 
 
 @dataclass
@@ -165,26 +202,30 @@ class RtEntry:
     task: int
 
 
+@crash_faults
 def rt_tasks(prog: Program, table: TaskTable, prio_array: int) -> list[RtEntry]:
     """The tasks on an RT priority array (struct rt_prio_array *), group queues flattened in place."""
     out: list[RtEntry] = []
-    queue_off = prog.offsetof("rt_prio_array", "queue")
-    run_list_off = prog.offsetof("sched_rt_entity", "run_list")
-    rt_off = prog.offsetof("task_struct", "rt")
-    has_my_q = prog.has_member("sched_rt_entity", "my_q")
-    for i in range(rt_queue_count(prog)):
-        head = prio_array + queue_off + i * 16
-        for node in _list_entries(prog, head):
-            rt_se = node - run_list_off
-            if has_my_q:
-                my_q = prog.read_u64(rt_se + prog.offsetof("sched_rt_entity", "my_q"))
-                if my_q:
-                    out += rt_tasks(prog, table, my_q + prog.offsetof("rt_rq", "active"))
-                    continue
-            task = rt_se - rt_off
-            if task in table.by_task:
-                out.append(RtEntry(i, task))
+    has_my_q = has_member(prog, "struct sched_rt_entity", "my_q")  # CONFIG_RT_GROUP_SCHED
+    for i, rt_se in _rt_queues(prog, prio_array):
+        if has_my_q:
+            my_q = rt_se.my_q
+            if my_q:
+                out += rt_tasks(prog, table, int(my_q.active.address_of_()))
+                continue
+        task = rt_entity_task(rt_se)
+        if task in table.by_task:
+            out.append(RtEntry(i, task))
     return out
+
+
+def rt_entity_task(rt_se: Object | int, prog: Program | None = None) -> int:
+    """The struct task_struct * whose `rt` is `rt_se` (struct sched_rt_entity *, an Object, or an
+    address with its Program)."""
+    if not isinstance(rt_se, Object):
+        assert prog is not None
+        rt_se = _ptr(prog, "struct sched_rt_entity", rt_se)
+    return int(rt_se.container_of_("struct task_struct", "rt"))
 
 
 @dataclass
@@ -200,20 +241,24 @@ class CpuRunqueue:
 
 
 def cpu_runqueue(prog: Program, table: TaskTable, cpu: int) -> CpuRunqueue:
-    rq = runqueue(prog, cpu)
-    rt_array = rq + prog.offsetof("rq", "rt") + prog.offsetof("rt_rq", "active")
-    cfs_rq = rq + prog.offsetof("rq", "cfs")
-    root = cfs_rq + prog.offsetof("cfs_rq", "tasks_timeline")
+    """What `runq` shows of a cpu: its struct rq, RT priority array and CFS tree, and their tasks."""
+    rq = _ptr(prog, "struct rq", runqueue(prog, cpu))
+    rt_array = int(rq.rt.active.address_of_())
+    cfs_rq = int(rq.cfs.address_of_())
+    root = int(rq.cfs.tasks_timeline.address_of_())
     return CpuRunqueue(
-        cpu, rq, rt_array, rt_tasks(prog, table, rt_array), root, cfs_tasks(prog, table, cfs_rq)
+        cpu, rq.value_(), rt_array, rt_tasks(prog, table, rt_array), root, cfs_tasks(prog, table, cfs_rq)
     )
 
 
+@crash_faults
 def on_rq(prog: Program, task: int) -> bool:
-    """task->on_rq (or task->se.on_rq on kernels without it)."""
-    if prog.has_member("task_struct", "on_rq"):
-        return prog.read_u32(task + prog.offsetof("task_struct", "on_rq")) != 0
-    return prog.read_u32(task + prog.offsetof("task_struct", "se.on_rq")) != 0
+    """task->on_rq (task: struct task_struct *), or task->se.on_rq on kernels without it (before
+    v3.1, commit fd2f4419b4cb)."""
+    t = _task(prog, task)
+    if t.has_member_("on_rq"):
+        return int(t.on_rq) != 0
+    return int(t.se.on_rq) != 0
 
 
 # ---- task groups (runq -g) ---------------------------------------------------------------------
@@ -239,31 +284,30 @@ def root_task_group(prog: Program) -> tuple[int, str]:
     raise CommandError("cannot determine root task_group")
 
 
+@crash_faults
 def task_group_name(prog: Program, group: int) -> str | None:
-    """The cgroup directory name of a task group ("/" for the root), None when it has no cgroup."""
-    cgroup = prog.read_u64(
-        group + prog.offsetof("task_group", "css") + prog.offsetof("cgroup_subsys_state", "cgroup")
-    )
+    """The cgroup directory name of a task group (struct task_group *; "/" for the root), None when it
+    has no cgroup."""
+    cgroup = _ptr(prog, "struct task_group", group).css.cgroup
     if not cgroup:
         return None
-    if not prog.has_member("cgroup", "kn"):
+    if not has_member(prog, "struct cgroup", "kn"):  # v3.15 (commit 2bd59d48ebfb): cgroups on kernfs
         return None
-    kn = prog.read_u64(cgroup + prog.offsetof("cgroup", "kn"))
+    kn = cgroup.kn
     if not kn:
         return None
-    if not prog.read_u64(kn + prog.offsetof("kernfs_node", "parent")):
+    if not kn.parent:
         return "/"
-    name = prog.read_u64(kn + prog.offsetof("kernfs_node", "name"))
+    name = kn.name
     if not name:
         return None
-    return prog.read_cstring(name, 1500).decode("latin-1")
+    return name.string_(1500).decode("latin-1")
 
 
+@crash_faults
 def task_groups(prog: Program) -> list[TaskGroup]:
     """Every task group, found depth first from the root, then ordered by depth (a stable sort)."""
     root, _ = root_task_group(prog)
-    children_off = prog.offsetof("task_group", "children")
-    siblings_off = prog.offsetof("task_group", "siblings")
     out: list[TaskGroup] = []
 
     def fill(group: int, depth: int, parent: TaskGroup | None) -> None:
@@ -271,9 +315,8 @@ def task_groups(prog: Program) -> list[TaskGroup]:
             raise CommandError("task_group loop detected")
         tg = TaskGroup(group, depth, task_group_name(prog, group), parent, use=bool(depth))
         out.append(tg)
-        head = group + children_off
-        for node in _list_entries(prog, head):
-            fill(node - siblings_off, depth + 1, tg)
+        for node in _list_nodes(_ptr(prog, "struct task_group", group).children):
+            fill(int(node.container_of_("struct task_group", "siblings")), depth + 1, tg)
 
     fill(root, 0, None)
     out.sort(key=lambda t: t.depth)
@@ -294,15 +337,24 @@ class GroupRow:
     current: bool = False
 
 
+@crash_faults
 def group_cfs_rq(prog: Program, group: int, cpu: int) -> int:
-    arr = prog.read_u64(group + prog.offsetof("task_group", "cfs_rq"))
-    return prog.read_u64(arr + cpu * 8)
+    """task_group->cfs_rq[cpu] (group: struct task_group *; a struct cfs_rq *)."""
+    return int(_ptr(prog, "struct task_group", group).cfs_rq[cpu])
 
 
+@crash_faults
 def cfs_throttled(prog: Program, cfs_rq: int) -> bool:
-    if not prog.has_member("cfs_rq", "throttled"):
+    """cfs_rq->throttled (cfs_rq: struct cfs_rq *; CONFIG_CFS_BANDWIDTH), False without it."""
+    if not has_member(prog, "struct cfs_rq", "throttled"):
         return False
-    return prog.read_u32(cfs_rq + prog.offsetof("cfs_rq", "throttled")) != 0
+    return int(_ptr(prog, "struct cfs_rq", cfs_rq).throttled) != 0
+
+
+@crash_faults
+def cfs_rq_group(prog: Program, cfs_rq: int) -> int:
+    """cfs_rq->tg (cfs_rq: struct cfs_rq *; a struct task_group *)."""
+    return int(_ptr(prog, "struct cfs_rq", cfs_rq).tg)
 
 
 class CfsGroupWalk:
@@ -335,18 +387,16 @@ class CfsGroupWalk:
     def lower_dequeued(self, depth: int, cfs_rq: int) -> int:
         prog = self.prog
         total = 0
-        tg_off = prog.offsetof("cfs_rq", "tg")
         for g in self.groups:
             if not g.use or g.depth - depth != 1:
                 continue
-            group = prog.read_u64(cfs_rq + tg_off)
+            group = cfs_rq_group(prog, cfs_rq)
             if g.parent is None or group != g.parent.address:
                 continue
             child = group_cfs_rq(prog, g.address, self.cpu)
             if child == cfs_rq:
                 continue
-            nr = prog.read_u32(child + prog.offsetof("cfs_rq", "nr_running"))
-            if nr == 0:
+            if not int(_ptr(prog, "struct cfs_rq", child).nr_running):
                 total += self.lower_dequeued(depth + 1, child)
                 continue
             self.parents(g)
@@ -354,52 +404,49 @@ class CfsGroupWalk:
             total += self.walk(depth + 1, child)
         return total
 
+    @crash_faults
     def walk(self, depth: int, cfs_rq: int) -> int:
+        """The rows of the queue `cfs_rq` (struct cfs_rq *) and the group queues below it, at `depth`;
+        how many entries it had."""
         prog = self.prog
         total = 0
-        curr = curr_my_q = 0
+        curr_my_q = 0
+        cfs = _ptr(prog, "struct cfs_rq", cfs_rq)
         if depth:
-            tg = prog.read_u64(cfs_rq + prog.offsetof("cfs_rq", "tg"))
+            tg = cfs_rq_group(prog, cfs_rq)
             for g in self.groups:
                 if g.address == tg:
                     self.header(depth, cfs_rq, g)
                     g.use = False
                     break
-        has_my_q = prog.has_member("sched_entity", "my_q")
-        my_q_off = prog.offsetof("sched_entity", "my_q") if has_my_q else 0
-        se_off = prog.offsetof("task_struct", "se")
-        if has_my_q:
-            curr = prog.read_u64(cfs_rq + prog.offsetof("cfs_rq", "curr"))
-            if curr:
-                curr_my_q = prog.read_u64(curr + my_q_off)
-                if curr_my_q:
-                    total += 1
-                    total += self.walk(depth + 1, curr_my_q)
-        if not curr_my_q and self.current and curr and curr - se_off == self.current:
+        has_my_q = _group_sched(prog)
+        curr = cfs.curr if has_my_q else None
+        if curr is not None and curr:
+            curr_my_q = int(curr.my_q)
+            if curr_my_q:
+                total += 1
+                total += self.walk(depth + 1, curr_my_q)
+        if not curr_my_q and self.current and curr is not None and curr and _entity_task(curr) == self.current:
             total += 1
             self.rows.append(
                 GroupRow("task", depth, task=self.current, prio=task_prio(prog, self.current), current=True)
             )
-        timeline = cfs_rq + prog.offsetof("cfs_rq", "tasks_timeline")
-        leftmost = prog.read_u64(timeline + prog.offsetof("rb_root_cached", "rb_leftmost"))
-        run_node_off = prog.offsetof("sched_entity", "run_node")
-        if leftmost:
-            for node in rb_inorder(prog, timeline):
-                if has_my_q:
-                    my_q = prog.read_u64(node - run_node_off + my_q_off)
-                    if my_q:
-                        total += 1
-                        total += self.walk(depth + 1, my_q)
-                        continue
-                task = node - run_node_off - se_off
-                if task not in self.table.by_task:
+        for se in _queued_entities(cfs):
+            if has_my_q:
+                my_q = int(se.my_q)
+                if my_q:
+                    total += 1
+                    total += self.walk(depth + 1, my_q)
                     continue
-                if task in self.seen:
-                    self.rows.append(GroupRow("duplicate", depth, task=task))
-                    return total
-                self.seen.add(task)
-                self.rows.append(GroupRow("task", depth, task=task, prio=task_prio(prog, task)))
-                total += 1
+            task = _entity_task(se)
+            if task not in self.table.by_task:
+                continue
+            if task in self.seen:
+                self.rows.append(GroupRow("duplicate", depth, task=task))
+                return total
+            self.seen.add(task)
+            self.rows.append(GroupRow("task", depth, task=task, prio=task_prio(prog, task)))
+            total += 1
         total += self.lower_dequeued(depth, cfs_rq)
         if not total:
             self.rows.append(GroupRow("empty", depth))
@@ -408,49 +455,57 @@ class CfsGroupWalk:
 
 def has_group_sched(prog: Program) -> tuple[bool, bool]:
     """(CFS group scheduling, RT group scheduling): task_group.cfs_rq and task_group.rt_rq exist."""
-    return prog.has_member("task_group", "cfs_rq"), prog.has_member("task_group", "rt_rq")
+    return has_member(prog, "struct task_group", "cfs_rq"), has_member(prog, "struct task_group", "rt_rq")
 
 
+@crash_faults
 def root_group_queues(prog: Program, cpu: int) -> tuple[int, int]:
     """(cfs_rq, rt_rq) of the root task group on a cpu; 0 for a kind the kernel does not group."""
     root, _ = root_task_group(prog)
     cfs, rt = has_group_sched(prog)
-    cfs_rq = rt_rq = 0
-    if cfs:
-        cfs_rq = prog.read_u64(prog.read_u64(root + prog.offsetof("task_group", "cfs_rq")) + cpu * 8)
-    if rt:
-        rt_rq = prog.read_u64(prog.read_u64(root + prog.offsetof("task_group", "rt_rq")) + cpu * 8)
+    cfs_rq = group_cfs_rq(prog, root, cpu) if cfs else 0
+    rt_rq = group_rt_rq(prog, root, cpu) if rt else 0
     return cfs_rq, rt_rq
 
 
+@crash_faults
 def group_rt_rq(prog: Program, group: int, cpu: int) -> int:
-    """task_group->rt_rq[cpu] (struct rt_rq *)."""
-    arr = prog.read_u64(group + prog.offsetof("task_group", "rt_rq"))
-    return prog.read_u64(arr + cpu * 8)
+    """task_group->rt_rq[cpu] (group: struct task_group *; a struct rt_rq *)."""
+    return int(_ptr(prog, "struct task_group", group).rt_rq[cpu])
 
 
+@crash_faults
 def rt_rq_highest_prio(prog: Program, rt_rq: int) -> int:
-    """rt_rq->highest_prio.curr (a signed int)."""
-    v = prog.read_u32(rt_rq + prog.offsetof("rt_rq", "highest_prio"))
-    return v - (1 << 32) if v & 0x80000000 else v
+    """rt_rq->highest_prio.curr (rt_rq: struct rt_rq *; a signed int)."""
+    return int(_ptr(prog, "struct rt_rq", rt_rq).highest_prio.curr)
 
 
+@crash_faults
 def rt_throttled(prog: Program, rt_rq: int) -> bool:
-    if not prog.has_member("task_group", "rt_bandwidth"):
+    """rt_rq->rt_throttled (rt_rq: struct rt_rq *), False without RT bandwidth control."""
+    if not has_member(prog, "struct task_group", "rt_bandwidth"):
         return False
-    return prog.read_u32(rt_rq + prog.offsetof("rt_rq", "rt_throttled")) != 0
+    return int(_ptr(prog, "struct rt_rq", rt_rq).rt_throttled) != 0
 
 
+@crash_faults
+def rt_rq_group(prog: Program, rt_rq: int) -> int:
+    """rt_rq->tg (rt_rq: struct rt_rq *; a struct task_group *)."""
+    return int(_ptr(prog, "struct rt_rq", rt_rq).tg)
+
+
+@crash_faults
+def rt_rq_nr_running(prog: Program, rt_rq: int) -> int:
+    """rt_rq->rt_nr_running (rt_rq: struct rt_rq *)."""
+    return int(_ptr(prog, "struct rt_rq", rt_rq).rt_nr_running)
+
+
+@crash_faults
 def rt_queue_entities(prog: Program, rt_rq: int) -> list[tuple[int, int, int]]:
-    """(queue index, sched_rt_entity *, its my_q) of every entity on an rt_rq's priority array."""
-    active = rt_rq + prog.offsetof("rt_rq", "active")
-    queue_off = prog.offsetof("rt_prio_array", "queue")
-    run_list_off = prog.offsetof("sched_rt_entity", "run_list")
-    has_my_q = prog.has_member("sched_rt_entity", "my_q")
-    out = []
-    for i in range(rt_queue_count(prog)):
-        for node in _list_entries(prog, active + queue_off + i * 16):
-            rt_se = node - run_list_off
-            my_q = prog.read_u64(rt_se + prog.offsetof("sched_rt_entity", "my_q")) if has_my_q else 0
-            out.append((i, rt_se, my_q))
-    return out
+    """(queue index, sched_rt_entity *, its my_q) of every entity on an rt_rq's (struct rt_rq *)
+    priority array."""
+    has_my_q = has_member(prog, "struct sched_rt_entity", "my_q")
+    active = int(_ptr(prog, "struct rt_rq", rt_rq).active.address_of_())
+    return [
+        (i, int(rt_se), int(rt_se.my_q) if has_my_q else 0) for i, rt_se in _rt_queues(prog, active)
+    ]

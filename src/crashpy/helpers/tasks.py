@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from crashpy.errors import CommandError, FaultError
+from crashpy.object import Object, lookup_type
 
 if TYPE_CHECKING:
     from crashpy.program import Program
@@ -141,14 +142,22 @@ def threads_of(prog: Program, leader: int, blocks: TaskBlocks | None = None) -> 
     return [leader, *threads]
 
 
-def idle_tasks(prog: Program) -> list[int]:
-    """The per-CPU idle tasks (rq->idle); CPU 0's is init_task."""
+def _runqueues(prog: Program) -> list[Object]:
+    """Each cpu's struct rq (the per-cpu variable `runqueues`)."""
+    ncpus = len(prog.percpu_offsets)
+    if not ncpus:  # no per-cpu areas (a dump without them): no run queues to look at
+        return []
     rq_sym = prog.symbol_address("runqueues")
-    idle_off = prog.offsetof("rq", "idle")
+    rq = lookup_type(prog, "struct rq")
+    return [Object(prog, rq, prog.percpu_address(rq_sym, cpu)) for cpu in range(ncpus)]
+
+
+def idle_tasks(prog: Program) -> list[int]:
+    """The per-CPU idle tasks (rq->idle: struct task_struct *); CPU 0's is init_task."""
     out = []
-    for cpu in range(len(prog.percpu_offsets)):
+    for rq in _runqueues(prog):
         try:
-            out.append(prog.read_u64(prog.percpu_address(rq_sym, cpu) + idle_off))
+            out.append(int(rq.idle))
         except FaultError:
             continue
     return out
@@ -157,6 +166,14 @@ def idle_tasks(prog: Program) -> list[int]:
 def all_tasks(prog: Program) -> list[int]:
     """Every task: the idle tasks of each CPU, then every thread of every process (no duplicates)."""
     return _scan(prog).tasks
+
+
+def for_each_task(prog: Program) -> Iterator[Object]:
+    """Every task (struct task_struct *), in all_tasks() order: Objects over the addresses the task
+    scan found (one block read per task, made once), so asking for them reads nothing more."""
+    task_p = lookup_type(prog, "struct task_struct *")
+    for task in _scan(prog).tasks:
+        yield Object(prog, task_p, value=task)
 
 
 @dataclass
@@ -482,13 +499,11 @@ def read_context(prog: Program, task: int) -> TaskContext:
 
 
 def _active_tasks(prog: Program) -> list[int]:
-    """rq->curr of every cpu (crash's active_set)."""
-    rq_sym = prog.symbol_address("runqueues")
-    curr_off = prog.offsetof("rq", "curr")
+    """rq->curr of every cpu (crash's active_set; struct task_struct *s, 0 where unreadable)."""
     out = []
-    for cpu in range(len(prog.percpu_offsets)):
+    for rq in _runqueues(prog):
         try:
-            out.append(prog.read_u64(prog.percpu_address(rq_sym, cpu) + curr_off))
+            out.append(int(rq.curr))
         except FaultError:
             out.append(0)
     return out
@@ -500,11 +515,11 @@ def _active_from_registers(prog: Program, table: TaskTable) -> None:
     from crashpy.dumpfile.notes import prstatus_registers
 
     regs = prstatus_registers(prog.dump.info.notes)
-    stack_off = prog.offsetof("task_struct", "stack")
+    task_p = lookup_type(prog, "struct task_struct *")
     stacks: list[tuple[int, int]] = []
     for tc in table.contexts:
         try:
-            stacks.append((prog.read_u64(tc.task + stack_off), tc.task))
+            stacks.append((int(Object(prog, task_p, value=tc.task).stack), tc.task))
         except FaultError:
             continue
     for cpu, task in enumerate(table.active):
@@ -538,7 +553,7 @@ def _stack_has_sysrq(prog: Program, task: int) -> bool:
     # crash names each word by the closest symbol at or below it.
     lo, hi = sym.address, sym.address + max(sym.size, 1) + 16
     try:
-        stack = prog.read_u64(task + prog.offsetof("task_struct", "stack"))
+        stack = int(Object(prog, "struct task_struct *", value=task).stack)
         data = prog.read(stack, 16384, what="stack contents")
     except FaultError:
         return False

@@ -1,4 +1,5 @@
-"""XArrays (struct xarray / struct xa_node), walked the way crash's `tree -t xarray` walks them."""
+"""XArrays (struct xarray / struct xa_node): xa_for_each over Objects, and the walk crash's
+`tree -t xarray` makes."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from crashpy.errors import CrashpyError
 from crashpy.helpers.list import DuplicateEntry, read_pointer
+from crashpy.object import Object, address_of
 
 if TYPE_CHECKING:
     from crashpy.program import Program
@@ -109,3 +111,13 @@ def _xa_iter(
             yield TreeSlot(node, slot, index | off, path)
         else:
             yield from _xa_iter(prog, lay, slot, height - 1, f"{path}/{off}", index | (off << shift), seen)
+
+
+def xa_for_each(xa: Object) -> Iterator[tuple[int, Object]]:
+    """(index, entry) of every non-NULL entry of the XArray `xa` (struct xarray or struct xarray *),
+    in index order; each entry a void * Object, as crash's `tree -t xarray` lists them."""
+    prog = xa.prog
+    assert prog is not None
+    for slot in xa_walk(prog, address_of(xa)):
+        if slot.slot:
+            yield slot.index, Object(prog, "void *", value=slot.slot)
