@@ -18,7 +18,7 @@ from crashpy.dumpfile.base import DumpFile
 from crashpy.dumpfile.vmcoreinfo import VmcoreInfo
 from crashpy.elf.errors import ElfError
 from crashpy.elf.file import ElfFile
-from crashpy.errors import AddressSpace, CommandError, FaultError, FaultKind, StartupError
+from crashpy.errors import AddressSpace, CommandError, CrashpyError, FaultError, FaultKind, StartupError
 from crashpy.memory import KernelMemory, Partial, PhysicalMemory, UserMemory
 from crashpy.memory.pagetable import page_frame
 from crashpy.symbols.table import Symbol, SymbolTable
@@ -255,7 +255,13 @@ class Program:
         return self.kernel.to_phys(addr)
 
     def is_kvaddr(self, addr: int) -> bool:
-        return self.layout.is_kvaddr(addr)
+        """Whether `addr` is a kernel virtual address (crash's IS_KVADDR); without a readable kernel
+        layout (no page tables: a damaged dump), any address of the upper half of 4-level paging."""
+        try:
+            layout = self.layout
+        except CrashpyError:
+            return addr >= 0xFFFF800000000000
+        return layout.is_kvaddr(addr)
 
     # ---- memory ----------------------------------------------------------------------------------------
 

@@ -160,7 +160,7 @@ class Session:
             return task_table(self.prog)
         except CommandError:
             raise
-        except Exception as e:  # a damaged dump or a program without a kernel: no contexts to show
+        except CrashpyError as e:  # a damaged dump or a program without a kernel: no contexts to show
             raise CommandError(f"cannot read the task list: {e}") from None
 
     def current_context(self) -> TaskContext:

@@ -537,10 +537,7 @@ def _member_size(session: Session, dm: DataType) -> int:
 
 
 def _is_kvaddr(session: Session, addr: int) -> bool:
-    try:
-        return bool(session.prog.is_kvaddr(addr))
-    except Exception:  # noqa: BLE001
-        return addr >= 0xFFFF800000000000
+    return bool(session.prog.is_kvaddr(addr))
 
 
 def _symbol_query(session: Session, name: str) -> None:

@@ -69,11 +69,7 @@ class GdbMemory:
 
     def read(self, addr: int, size: int, space: AddressSpace = AddressSpace.KVADDR, what: str = "") -> bytes:
         prog = self.prog
-        try:
-            kv = prog.is_kvaddr(addr)
-        except Exception:  # noqa: BLE001
-            kv = addr >= 0xFFFF800000000000
-        if not kv:
+        if not prog.is_kvaddr(addr):
             raise FaultError(addr, FaultKind.INVALID, AddressSpace.KVADDR, "gdb_readmem_callback")
         want = 4 if size == 1 else size
         what = "gdb_readmem callback" if size == 4 else "gdb_readmem_callback"

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from crashpy.errors import CommandError
+from crashpy.errors import CommandError, CrashpyError
 from crashpy.helpers.list import list_for_each_entry
 from crashpy.object import Object, has_member
 
@@ -140,7 +140,7 @@ class ModuleSymtab:
         try:
             if prog is not None:
                 self._read(prog)
-        except Exception:  # noqa: BLE001 - an unreadable module list: crash goes on without modules
+        except CrashpyError:  # an unreadable module list: crash goes on without modules
             self.modules, self.symbols = [], []
         self.values = [s.value for s in self.symbols]
         for i, s in enumerate(self.symbols):
@@ -214,7 +214,7 @@ class ModuleSymtab:
                         val = u64(table, i * ksym_size + o_kvalue)
                     try:
                         text = prog.read_cstring(nm & 0xFFFFFFFFFFFFFFFF, 511).decode("latin-1")
-                    except Exception:
+                    except CrashpyError:
                         continue
                     if text:
                         text = _strip_symbol_end(_strip_module_symbol_end(text))
@@ -273,7 +273,7 @@ class ModuleSymtab:
             return
         try:
             syms = prog.read(symtab, nsyms * 24)
-        except Exception:
+        except CrashpyError:
             return
         if lm.in_core(strtab):
             str_end = lm.base + lm.size
@@ -281,7 +281,7 @@ class ModuleSymtab:
             str_end = lm.init_base + lm.init_size
         try:
             strings = prog.read(strtab, str_end - strtab)
-        except Exception:
+        except CrashpyError:
             return
         for i in range(1, nsyms):
             st_name, st_info, _other, st_shndx, st_value, _size = struct.unpack_from("<IBBHQQ", syms, i * 24)

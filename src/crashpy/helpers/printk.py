@@ -510,10 +510,10 @@ def variable_layout(prog: ProgramLike) -> VariableLayout:
 def _has_type_info(prog: ProgramLike) -> bool:
     try:
         prog.sizeof("printk_log")
-    except Exception:  # no type information at all
+    except (CrashpyError, LookupError):  # no type information at all
         try:
             prog.sizeof("log")
-        except Exception:
+        except (CrashpyError, LookupError):
             return False
     return True
 

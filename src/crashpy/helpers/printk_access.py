@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from crashpy.errors import CommandError, FaultError
+from crashpy.errors import CommandError, CrashpyError, FaultError
 
 U64 = (1 << 64) - 1
 PAGE_SIZE = 4096
@@ -124,7 +124,7 @@ def type_offset(
     """offsetof(struct, member) from the type information, else VMCOREINFO's OFFSET(), else None."""
     try:
         return int(prog.offsetof(struct, member))
-    except Exception:  # no type information or no such member: whatever the type layer raises
+    except (CrashpyError, LookupError):  # no type information or no such member: whatever the type layer raises
         pass
     vi = getattr(prog, "vmcoreinfo", None)
     if vi:
@@ -137,14 +137,14 @@ def bitfield_byte(prog: ProgramLike, struct: str, member: str) -> int | None:
     MEMBER_OFFSET() has it), from the type information; None without it."""
     try:
         return int(prog.btf.member(struct, member).bit_offset) // 8  # type: ignore[attr-defined]
-    except Exception:  # no type information or no such member
+    except (CrashpyError, LookupError):  # no type information or no such member
         return None
 
 
 def type_size(prog: ProgramLike, name: str, vmcoreinfo_name: str | None = None) -> int | None:
     try:
         return int(prog.sizeof(name))
-    except Exception:  # no type information
+    except (CrashpyError, LookupError):  # no type information
         pass
     vi = getattr(prog, "vmcoreinfo", None)
     if vi:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from crashpy.errors import CommandError
+from crashpy.errors import CommandError, CrashpyError
 from crashpy.helpers.printk_access import U64, ProgramLike, read_bytes, read_int, signed32, type_offset
 
 PRINTK_SAFE_BUFFERS = ("nmi_print_seq", "safe_print_seq")
@@ -34,13 +34,13 @@ def printk_safe_layout(prog: ProgramLike) -> SafeSeqBufLayout | None:
     before 4.11), CommandError when it has one crash cannot read."""
     try:
         size = int(prog.sizeof("printk_safe_seq_buf"))
-    except Exception:  # no such struct (or no type information): crash prints nothing
+    except (CrashpyError, LookupError):  # no such struct (or no type information): crash prints nothing
         return None
     try:
         ln = int(prog.offsetof("printk_safe_seq_buf", "len"))
         lost = int(prog.offsetof("printk_safe_seq_buf", "message_lost"))
         buf = int(prog.offsetof("printk_safe_seq_buf", "buffer"))
-    except Exception as e:
+    except (CrashpyError, LookupError) as e:
         raise CommandError("-s not supported with this kernel version") from e
     counter = type_offset(prog, "atomic_t", "counter") or 0
     # buffer[] is the last member and SAFE_LOG_BUF_LEN makes the struct a power of two: no padding.

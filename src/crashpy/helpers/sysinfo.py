@@ -165,7 +165,7 @@ def crash_cpu_count(prog: Program) -> int:
     def count() -> int:
         try:
             return cpu_count(prog)
-        except Exception:  # noqa: BLE001
+        except CrashpyError:
             return len(prog.percpu_offsets)
 
     return prog.cache("crash_cpus", count)  # type: ignore[no-any-return]

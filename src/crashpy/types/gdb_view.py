@@ -6,6 +6,7 @@ gdb 10 spells integer types with the compiler's names ("long unsigned int"), so 
 
 from __future__ import annotations
 
+from crashpy.errors import CrashpyError
 from crashpy.types.model import (
     QUALIFIER_KINDS,
     ArrayType,
@@ -105,7 +106,7 @@ def type_length(t: Type) -> int:
         return 1
     try:
         return s.size
-    except Exception:  # noqa: BLE001 - incomplete types have length 0 in gdb
+    except CrashpyError:  # incomplete types have length 0 in gdb
         return 0
 
 

@@ -348,7 +348,7 @@ class Type:
     def __repr__(self) -> str:
         try:
             size = f" size={self.size}" if self.has_size() else ""
-        except Exception:  # noqa: BLE001 - repr must not fail on corrupt type info
+        except CrashpyError:  # repr must not fail on corrupt type info
             size = ""
         return f"<{type(self).__name__} {self.type_name()!r}{size}>"
 

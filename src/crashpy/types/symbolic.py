@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from crashpy.bits import MASK64
+from crashpy.errors import CrashpyError
 
 if TYPE_CHECKING:
     from crashpy.program import Program
@@ -124,17 +125,14 @@ class AddressSymbolizer:
 
         try:
             found = crash_symtab(self.prog).module_value_search(pc)
-        except Exception:  # noqa: BLE001 - no module list readable: no name
+        except CrashpyError:  # no module list readable: no name
             return None
         if found is None:
             return None
         return found[0].name, found[1]
 
     def _is_kvaddr(self, addr: int) -> bool:
-        try:
-            return bool(self.prog.is_kvaddr(addr))
-        except Exception:  # noqa: BLE001 - no page tables: any upper-half address
-            return addr >= 0xFFFF800000000000
+        return bool(self.prog.is_kvaddr(addr))
 
     def symbolic(self, addr: int) -> str:
         """" <name+off>" (with its leading space) or ""."""

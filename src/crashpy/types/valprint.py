@@ -328,7 +328,7 @@ class ValuePrinter:
                 peek = self._read_mem(cur, 1)
                 if peek[0] != 0:
                     force_ellipsis = True
-            except Exception:  # noqa: BLE001 - an unreadable next byte: no ellipsis
+            except CrashpyError:  # an unreadable next byte: no ellipsis
                 pass
         elif length >= 0 and (err_addr is not None or length > len(buf)):
             force_ellipsis = True
@@ -347,12 +347,12 @@ class ValuePrinter:
     def _partial_read(self, addr: int, size: int) -> tuple[bytes, bool]:
         try:
             return self._read_mem(addr, size), False
-        except Exception:  # noqa: BLE001 - any failed read: byte by byte, as gdb does
+        except CrashpyError:  # any failed read: byte by byte, as gdb does
             got = bytearray()
             for k in range(size):
                 try:
                     got += self._read_mem(addr + k, 1)
-                except Exception:  # noqa: BLE001
+                except CrashpyError:
                     return bytes(got), True
             return bytes(got), False
 

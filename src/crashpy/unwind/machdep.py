@@ -9,7 +9,7 @@ import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from crashpy.errors import FaultError
+from crashpy.errors import CrashpyError, FaultError
 from crashpy.unwind.orc import orc_tables
 from crashpy.unwind.stacks import stack_info
 
@@ -101,13 +101,13 @@ class Unwinder:
     def _sizeof(self, name: str, default: int) -> int:
         try:
             return self.prog.sizeof(name)
-        except Exception:
+        except CrashpyError:
             return default
 
     def _offset(self, struct_name: str, member: str, default: int) -> int:
         try:
             return self.prog.offsetof(struct_name, member)
-        except Exception:
+        except CrashpyError:
             return default
 
     def symbol_value(self, name: str) -> int:

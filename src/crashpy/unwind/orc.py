@@ -12,7 +12,7 @@ import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from crashpy.errors import FaultError
+from crashpy.errors import CrashpyError, FaultError
 
 if TYPE_CHECKING:
     from crashpy.program import Program
@@ -147,7 +147,7 @@ class OrcTables:
                 num = prog.read_u32(arch + prog.offsetof("mod_arch_specific", "num_orcs"))
                 ip_tab = prog.read_u64(arch + prog.offsetof("mod_arch_specific", "orc_unwind_ip"))
                 u_tab = prog.read_u64(arch + prog.offsetof("mod_arch_specific", "orc_unwind"))
-            except Exception:
+            except CrashpyError:
                 return None
             tables = (ip_tab, u_tab, num)
             self._modules[lm.struct_addr] = tables

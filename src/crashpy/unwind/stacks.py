@@ -9,7 +9,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from crashpy.errors import FaultError
+from crashpy.errors import CrashpyError, FaultError
 
 if TYPE_CHECKING:
     from crashpy.program import Program
@@ -84,7 +84,7 @@ class StackInfo:
 def _member_size(prog: Program, struct_name: str, member: str) -> int:
     try:
         return int(prog.btf.member(struct_name, member).type.size)
-    except Exception:
+    except CrashpyError:
         return 0
 
 
@@ -137,7 +137,7 @@ def _build(prog: Program) -> StackInfo:
             if ptr != ptr & ~0xFFF:
                 ptr += 8
             info.irq_base.append(ptr - info.irq_size if ptr else 0)
-    except Exception:
+    except CrashpyError:
         info.irq_base = [0] * ncpus
     # exception stacks
     info.names = _ist_names(prog)
@@ -148,7 +148,7 @@ def _build(prog: Program) -> StackInfo:
     try:
         tss = prog.symbol_address("cpu_tss_rw")
         ist_off = prog.offsetof("tss_struct", "x86_tss") + prog.offsetof("x86_hw_tss", "ist")
-    except Exception:
+    except CrashpyError:
         tss = 0
         ist_off = 0
     for cpu in range(ncpus):
