@@ -1,1 +1,1 @@
-"""crashpy.arch layer (see ARCHITECTURE.md)."""
+"""crashpy.arch layer (see docs/architecture.md)."""

@@ -1,1 +1,1 @@
-"""crashpy.cli layer (see ARCHITECTURE.md)."""
+"""crashpy.cli layer (see docs/architecture.md)."""

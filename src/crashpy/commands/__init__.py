@@ -1,1 +1,1 @@
-"""crashpy.commands layer (see ARCHITECTURE.md)."""
+"""crashpy.commands layer (see docs/architecture.md)."""

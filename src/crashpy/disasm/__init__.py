@@ -1,1 +1,1 @@
-"""crashpy.disasm layer (see ARCHITECTURE.md)."""
+"""crashpy.disasm layer (see docs/architecture.md)."""

@@ -1,4 +1,4 @@
-"""crashpy.elf layer (see ARCHITECTURE.md): the one reader of ELF files (headers, sections, compressed
+"""crashpy.elf layer (see docs/architecture.md): the one reader of ELF files (headers, sections, compressed
 sections, notes, symbol tables) under symbols, DWARF, lines and BTF."""
 
 from crashpy.elf.errors import ElfError

@@ -1,1 +1,1 @@
-"""crashpy.helpers layer (see ARCHITECTURE.md)."""
+"""crashpy.helpers layer (see docs/architecture.md)."""

@@ -1,1 +1,1 @@
-"""crashpy.symbols layer (see ARCHITECTURE.md)."""
+"""crashpy.symbols layer (see docs/architecture.md)."""

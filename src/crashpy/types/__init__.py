@@ -1,1 +1,1 @@
-"""crashpy.types layer (see ARCHITECTURE.md)."""
+"""crashpy.types layer (see docs/architecture.md)."""
