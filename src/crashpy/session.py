@@ -160,7 +160,8 @@ class Session:
             return task_table(self.prog)
         except CommandError:
             raise
-        except CrashpyError as e:  # a damaged dump or a program without a kernel: no contexts to show
+        except Exception as e:  # the session's top level: a damaged dump or a program without a kernel
+            # (a stand-in without a task list) has no contexts to show: one line, never a traceback
             raise CommandError(f"cannot read the task list: {e}") from None
 
     def current_context(self) -> TaskContext:
