@@ -136,7 +136,13 @@ def bitfield_byte(prog: ProgramLike, struct: str, member: str) -> int | None:
     """The byte offset of the byte holding bit-field `member` (its bit offset / 8, as crash's
     MEMBER_OFFSET() has it), from the type information; None without it."""
     try:
-        return int(prog.btf.member(struct, member).bit_offset) // 8  # type: ignore[attr-defined]
+        btf = getattr(prog, "btf", None)  # a stand-in program (tests) may have no BTF attribute
+    except CrashpyError:  # a vmlinux without .BTF
+        return None
+    if btf is None:
+        return None
+    try:
+        return int(btf.member(struct, member).bit_offset) // 8
     except (CrashpyError, LookupError):  # no type information or no such member
         return None
 
