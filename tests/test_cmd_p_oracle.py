@@ -62,6 +62,7 @@ P_COMMANDS = [
     "p -x runqueues:0",
     "p irq_stat",
     "p irq_stat:1",
+    "p irq_stat:",  # an empty cpuspec: the current context's cpu (the panic task's)
     "p cpu_number:a",
     "p jiffies:1",
     # expressions

@@ -174,9 +174,12 @@ class Session:
 
     @property
     def current_cpu(self) -> int:
-        """The cpu an empty cpuspec (`p sym:`, `struct name addr:`) stands for."""
-        cpu = self.state.get("current_cpu")
-        return cpu if isinstance(cpu, int) else 0
+        """The cpu an empty cpuspec (`p sym:`, `struct name addr:`) stands for: the current context's,
+        as crash's CURRENT_CONTEXT()->processor (0 when no task can be read)."""
+        try:
+            return self.current_context().cpu
+        except CrashpyError:
+            return 0
 
     def active_set(self) -> list[int]:
         """The active task of each cpu (rq->curr), as changed by `set -a` in this session."""
