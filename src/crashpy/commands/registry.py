@@ -66,6 +66,7 @@ MODULES: dict[str, str] = {
     "struct": "struct",
     "union": "struct",
     "*": "struct",
+    "kmem": "kmem",
     "list": "list",
     "log": "log",
     "mod": "mod",
@@ -87,7 +88,7 @@ MODULES: dict[str, str] = {
 
 # The commands whose `--json` document comes from their rows (the others see --json as any argument);
 # bt's document is still written in crashpy/jsonout.py.
-JSON_COMMANDS = frozenset({"sys", "ps", "mod", "log", "task"})
+JSON_COMMANDS = frozenset({"sys", "ps", "mod", "log", "task", "kmem"})
 
 _REGISTERED: dict[str, Command] = {}
 
