@@ -41,10 +41,10 @@ DESCRIPTION
         overcommit limit with what is committed against it.
 
 EXAMPLES
-  The memory summary:
+  The memory summary (its first lines, after the column header):
 
     crash> kmem -i
-                     PAGES        TOTAL      PERCENTAGE
+    ...
         TOTAL MEM   120263     469.8 MB         ----
              FREE   112589     439.8 MB   93% of TOTAL MEM
              USED     7674        30 MB    6% of TOTAL MEM

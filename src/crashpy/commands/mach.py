@@ -37,10 +37,10 @@ DESCRIPTION
     -o  not available for x86_64 in crash 8.0.6; answered as an invalid option.
 
 EXAMPLES
-  The physical memory map:
+  The physical memory map (its first lines, after the column header):
 
     crash> mach -m
-          PHYSICAL ADDRESS RANGE         TYPE
+    ...
     0000000000000000 - 0000000000001000  E820_RESERVED
     0000000000001000 - 000000000009fc00  E820_RAM
     ...
