@@ -22,6 +22,15 @@ COMMANDS = [
     "kmem -i -x",
     "kmem -i 1",
     "kmem -V 1",
+    "kmem -i -s",
+    "kmem -i -i",
+    "kmem -i foo",
+    "kmem foo bar",
+    "kmem -P",
+    "kmem -i -P",
+    "kmem -I foo -i",
+    "kmem -i -m flags",
+    "kmem -c -C -i",
     "mach",
     "mach 1",
     "mach -x",
@@ -77,3 +86,28 @@ def test_kmem_json_comes_from_the_same_rows() -> None:
     for row, line in zip(rows, [line for line in text.splitlines()[1:] if line.strip()], strict=True):
         assert int(line[15:22]) == row["pages"]
         assert row["bytes"] == row["pages"] * 4096
+
+
+def test_kmem_formatting_without_a_dump() -> None:
+    """crash's pages_to_size and the table's lines from a MemInfo alone."""
+    from crashpy.commands.kmem import meminfo_groups, pages_to_size
+    from crashpy.helpers.meminfo import MemInfo
+
+    assert [pages_to_size(n, 4096) for n in (0, 1, 256, 7674, 262144, 765408)] == [
+        "0",
+        "4 KB",
+        "1 MB",
+        "30 MB",
+        "1 GB",
+        "2.9 GB",
+    ]
+    info = MemInfo(
+        total=1000, free=250, shared=0, buffers=0, cached=0, cached_raw=-3, slab=10, huge_total=None,
+        huge_free=None, swap_total=None, swap_used=None, commit_limit=0, committed=5, page_size=4096,
+    )  # fmt: skip
+    groups = meminfo_groups(info)
+    names = "TOTAL MEM,FREE,USED,SHARED,BUFFERS,CACHED,SLAB".split(",")
+    assert [row.name for row in groups[0]] == names
+    assert groups[0][2].text(4096) == "         USED      750       2.9 MB   75% of TOTAL MEM"
+    assert groups[1] == []  # no swapper_spaces: crash's blank line alone
+    assert groups[2][1].text(4096) == "    COMMITTED        5        20 KB         ----"  # a limit of 0

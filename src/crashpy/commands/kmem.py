@@ -9,7 +9,7 @@ from crashpy.commands.registry import command
 from crashpy.commands.rows import no_arguments, reject_options
 from crashpy.errors import CommandError
 from crashpy.helpers import meminfo
-from crashpy.helpers.numbers import Options, getopt
+from crashpy.helpers.numbers import Options, getopt, hexadecimal
 
 if TYPE_CHECKING:
     from crashpy.session import Session
@@ -155,7 +155,10 @@ def show_meminfo(session: Session) -> None:
     for k, group in enumerate(meminfo_groups(info)):
         if k:
             lines.append("")
-        lines.extend(row.text(info.page_size) for row in group)
+        for row in group:
+            if row.name == "CACHED" and info.cached_raw < 0:
+                lines.append(f"kmem: page_cache_size went negative ({info.cached_raw}), setting to 0")
+            lines.append(row.text(info.page_size))
     session.println("\n".join(lines))
 
 
@@ -177,6 +180,22 @@ def kmem_document(session: Session, argv: list[str]) -> dict[str, Any]:
     }
 
 
+# Options that clear each other (the last one given counts), as crash's cmd_kmem sets its flags.
+EXCLUSIVE = {"s": "Sr", "S": "sr", "r": "sS", "c": "C", "C": "c", "f": "F", "F": "f", "l": "L", "L": "l"}
+# The flags of which crash allows only one ("only one flag allowed!"); -m counts as -p.
+ONE_OF = "sSpfFVovCcilLghr"
+
+
+def flags_given(parsed: Options) -> set[str]:
+    """The kmem flags left set after crash's option loop."""
+    flags: set[str] = set()
+    for opt, _ in parsed.opts:
+        opt = "p" if opt == "m" else opt
+        flags -= set(EXCLUSIVE.get(opt, ""))
+        flags.add(opt)
+    return flags
+
+
 @command("kmem", summary="kernel memory", help=HELP, json=kmem_document)
 def cmd_kmem(session: Session, argv: list[str]) -> None:
     parsed = parse(argv)
@@ -184,16 +203,32 @@ def cmd_kmem(session: Session, argv: list[str]) -> None:
         session.println(f"kmem: {parsed.errors[0]}")
         session.write(usage())
         return
-    opts = [o for o, _ in parsed.opts]
-    if parsed.args and any(o in NO_ADDRESS for o in opts):
+    flags = flags_given(parsed)
+    if len(flags & set(ONE_OF)) > 1:
+        session.println("kmem: only one flag allowed!")
+        session.write(usage())
+        return
+    addresses: list[str] = []
+    names: list[str] = []
+    for arg in parsed.args:
+        if hexadecimal(arg):
+            addresses.append(arg)
+            continue
+        if names:
+            raise CommandError("only one kmem_cache reference is allowed")
+        names.append(arg)
+        if not flags & set("sSr"):
+            session.write(usage())
+            return
+    if addresses and flags & NO_ADDRESS:
         session.println("kmem: no address arguments allowed with this option")
         session.write(usage())
         return
-    if not opts and not parsed.args:
+    if not flags - {"P", "I"} and not addresses:  # -P and -I only qualify the others
         session.write(usage())
         return
-    others = [o for o in opts if o != "i"]
-    if others or parsed.args:
+    others = sorted(flags - {"i", "P", "I"})
+    if others or addresses:
         what = f"-{others[0]}" if others else "an address argument"
         raise CommandError(f"{what} is not available in crashpy yet")
     show_meminfo(session)

@@ -31,6 +31,7 @@ class MemInfo:
     shared: int
     buffers: int
     cached: int
+    cached_raw: int  # NR_FILE_PAGES less swap cache and buffers, before crash sets a negative one to 0
     slab: int
     huge_total: int | None
     huge_free: int | None
@@ -247,7 +248,7 @@ def meminfo(prog: Program) -> MemInfo:
     buffers = blockdev_pages(prog)
     cached = 0
     if "NR_FILE_PAGES" in stats:
-        cached = max(stats["NR_FILE_PAGES"] - stats.get("NR_SWAPCACHE", 0) - buffers, 0)
+        cached = stats["NR_FILE_PAGES"] - stats.get("NR_SWAPCACHE", 0) - buffers
     huge = hugetlb_pages(prog)
     swap_total = swap_used = None
     if prog.has_symbol("swapper_spaces") or prog.has_symbol("swapper_space"):
@@ -274,7 +275,8 @@ def meminfo(prog: Program) -> MemInfo:
         free=free_pages(prog),
         shared=shared_pages(prog),
         buffers=buffers,
-        cached=cached,
+        cached=max(cached, 0),
+        cached_raw=cached,
         slab=slab,
         huge_total=huge[0] if huge else None,
         huge_free=huge[1] if huge else None,
