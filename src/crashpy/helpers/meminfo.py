@@ -91,7 +91,10 @@ def free_pages(prog: Program) -> int:
         t = resolve(zones.type_)
         n = t.length if isinstance(t, ArrayType) and t.length else 0
         for i in range(n):
-            total += int(zones.index_(i).member_("vm_stat").index_(index).member_("counter"))
+            counter = zones.index_(i).member_("vm_stat").index_(index)
+            # read as crash does, so that a page missing from the dump is named as crash names it
+            raw = prog.read(counter.address_ or 0, 8, what="node_zones free_pages")
+            total += int.from_bytes(raw, "little", signed=True)
     return total
 
 
