@@ -10,7 +10,6 @@ from crashpy.commands.registry import command
 from crashpy.errors import CommandError
 from crashpy.helpers import machine, meminfo, sysinfo
 from crashpy.helpers.numbers import getopt
-from crashpy.unwind.stacks import THREAD_SIZE, stack_info
 
 if TYPE_CHECKING:
     from crashpy.session import Session
@@ -123,6 +122,10 @@ def cpu_online(session: Session, cpu: int) -> bool:
 
 
 def machine_stats_lines(session: Session) -> list[str]:
+    # imported here: the unwinder's package is the larger part of this module's import time, and
+    # mach -m, mach -c and swap do not need it
+    from crashpy.unwind.stacks import THREAD_SIZE, stack_info
+
     prog = session.prog
     layout = prog.layout
     cpus = sysinfo.crash_cpu_count(prog)
