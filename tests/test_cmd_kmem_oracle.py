@@ -111,3 +111,23 @@ def test_kmem_formatting_without_a_dump() -> None:
     assert groups[0][2].text(4096) == "         USED      750       2.9 MB   75% of TOTAL MEM"
     assert groups[1] == []  # no swapper_spaces: crash's blank line alone
     assert groups[2][1].text(4096) == "    COMMITTED        5        20 KB         ----"  # a limit of 0
+
+
+def test_shared_page_count_matches_a_plain_loop() -> None:
+    """helpers.meminfo.count_shared (byte lanes of big integers) against a loop over the page structs."""
+    import random
+    import struct
+
+    from crashpy.helpers.meminfo import count_shared
+
+    rng = random.Random(1)
+    counts = [0, 1, 2, -1, -128, 255, 256, 65536, 1 << 24, -(1 << 31), (1 << 31) - 1]
+    for _ in range(100):
+        data = bytearray()
+        expected = 0
+        for _ in range(rng.randint(1, 300)):
+            flags = rng.choice([0, 1 << 10, rng.getrandbits(64)])
+            count = rng.choice([*counts, rng.randint(-(1 << 31), (1 << 31) - 1)])
+            data += struct.pack("<Q44xi8x", flags, count)  # flags at 0, _refcount at 52, 64 bytes
+            expected += count > 1 and not flags & (1 << 10)
+        assert count_shared(bytes(data), 64, 52, 1, 1 << 2) == expected
