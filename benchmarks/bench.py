@@ -56,6 +56,9 @@ COMMANDS = [
     "foreach bt",
     "list -H ftrace_events",
     "list task_struct.tasks -s task_struct.pid,comm -h init_task",
+    "kmem -i",
+    "mach",
+    "swap",
 ]
 # The commands whose cost grows with the number of tasks (--per-task).
 PER_TASK_COMMANDS = ["ps", "ps -t", "runq", "bt -a", "foreach bt"]

@@ -66,8 +66,10 @@ MODULES: dict[str, str] = {
     "struct": "struct",
     "union": "struct",
     "*": "struct",
+    "kmem": "kmem",
     "list": "list",
     "log": "log",
+    "mach": "mach",
     "mod": "mod",
     "py": "py",
     "python": "py",
@@ -79,6 +81,7 @@ MODULES: dict[str, str] = {
     "runq": "runq",
     "set": "set",
     "sig": "sig",
+    "swap": "mach",
     "sym": "sym",
     "sys": "sys",
     "task": "task",
@@ -87,7 +90,7 @@ MODULES: dict[str, str] = {
 
 # The commands whose `--json` document comes from their rows (the others see --json as any argument);
 # bt's document is still written in crashpy/jsonout.py.
-JSON_COMMANDS = frozenset({"sys", "ps", "mod", "log", "task"})
+JSON_COMMANDS = frozenset({"sys", "ps", "mod", "log", "task", "kmem"})
 
 _REGISTERED: dict[str, Command] = {}
 

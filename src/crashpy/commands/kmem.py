@@ -1,0 +1,234 @@
+"""kmem: kernel memory. `kmem -i` (the memory summary) is built; the other options answer one line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from crashpy.commands.registry import command
+from crashpy.commands.rows import no_arguments, reject_options
+from crashpy.errors import CommandError
+from crashpy.helpers import meminfo
+from crashpy.helpers.numbers import Options, getopt, hexadecimal
+
+if TYPE_CHECKING:
+    from crashpy.session import Session
+
+SYNOPSIS = (
+    "kmem [-f|-F|-c|-C|-i|-v|-V|-n|-z|-o|-h] [-p | -m member[,member]]\n"
+    "       [[-s|-S|-S=cpu[s]|-r] [slab] [-I slab[,slab]]] [-g [flags]] [[-P] address]]"
+)
+# crash's getopt string for kmem is "gI:sS::rFfm:pvczCinl:L:PVoh"; -S's optional "=cpu" is cut off
+# before parsing (this getopt has no optional arguments).
+OPTSTRING = "gI:sSrFfm:pvczCinl:L:PVoh"
+# The options that take no address argument (crash: "no address arguments allowed with this option").
+NO_ADDRESS = set("znihFCLVohr")
+
+HELP = f"""\
+NAME
+  kmem - kernel memory
+
+SYNOPSIS
+  {SYNOPSIS}
+
+DESCRIPTION
+  Reports on the kernel's memory.  In crashpy only the summary is built so far; any
+  other option answers that it is not available yet.
+
+    -i  a table of the kernel's memory counters in pages, in bytes and as a share of
+        all memory: total, free and used memory, pages used more than once, block
+        device buffers, the page cache, slab pages, huge pages, swap space, and the
+        overcommit limit with what is committed against it.
+
+EXAMPLES
+  The memory summary (its first lines, after the column header):
+
+    crash> kmem -i
+    ...
+        TOTAL MEM   120263     469.8 MB         ----
+             FREE   112589     439.8 MB   93% of TOTAL MEM
+             USED     7674        30 MB    6% of TOTAL MEM
+    ...
+"""
+
+HEADER = "                 PAGES        TOTAL      PERCENTAGE"
+
+
+def usage() -> str:
+    return f'Usage:\n  {SYNOPSIS}\nEnter "help kmem" for details.\n'
+
+
+def pages_to_size(pages: int, page_size: int) -> str:
+    """crash's pages_to_size: "0", "<n> KB", "<x.y> MB" or "<x.y> GB" with a ".0" dropped."""
+    if pages == 0:
+        return "0"
+    total = pages * page_size
+    if total >= 1 << 30:
+        text = f"{total / (1 << 30):.1f} GB"
+    elif total >= 1 << 20:
+        text = f"{total / (1 << 20):.1f} MB"
+    else:
+        return f"{total // 1024} KB"
+    return text.replace(".0 ", " ", 1)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table: a name, pages, and the line it is a percentage of (None: "----")."""
+
+    name: str
+    pages: int
+    of: str | None = None  # "TOTAL MEM", "TOTAL HUGE", "TOTAL SWAP", "TOTAL LIMIT"
+    percent: int = 0
+
+    def text(self, page_size: int) -> str:
+        size = pages_to_size(self.pages, page_size)
+        if self.of is None:
+            return f"{self.name:>13}  {self.pages:7d}  {size:>11}         ----"
+        return f"{self.name:>13}  {self.pages:7d}  {size:>11}  {self.percent:3d}% of {self.of}"
+
+    def json(self, page_size: int) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "pages": self.pages,
+            "bytes": self.pages * page_size,
+            "percent": None if self.of is None else self.percent,
+            "of": self.of,
+        }
+
+
+def pct(part: int, whole: int) -> int:
+    """crash's (part * 100) / whole in C's integer division (truncating toward zero)."""
+    if whole == 0:
+        return 0
+    q = abs(part * 100) // abs(whole)
+    return q if (part >= 0) == (whole > 0) else -q
+
+
+def meminfo_groups(info: meminfo.MemInfo) -> list[list[Row]]:
+    """The table's groups of rows, as `kmem -i` separates them with blank lines."""
+    total = info.total
+    groups = [
+        [
+            Row("TOTAL MEM", total),
+            Row("FREE", info.free, "TOTAL MEM", pct(info.free, total)),
+            Row("USED", info.used, "TOTAL MEM", pct(info.used, total)),
+            Row("SHARED", info.shared, "TOTAL MEM", pct(info.shared, total)),
+            Row("BUFFERS", info.buffers, "TOTAL MEM", pct(info.buffers, total)),
+            Row("CACHED", info.cached, "TOTAL MEM", pct(info.cached, total)),
+            Row("SLAB", info.slab, "TOTAL MEM", pct(info.slab, total)),
+        ]
+    ]
+    if info.huge_total is not None and info.huge_free is not None:
+        hfree = info.huge_free
+        groups.append(
+            [
+                Row("TOTAL HUGE", info.huge_total),
+                Row("HUGE FREE", hfree, "TOTAL HUGE", pct(hfree, info.huge_total) if hfree else 0),
+            ]
+        )
+    if info.swap_total is not None and info.swap_used is not None:
+        st, su = info.swap_total, info.swap_used
+        groups.append(
+            [
+                Row("TOTAL SWAP", st),
+                Row("SWAP USED", su, "TOTAL SWAP", pct(su, st)),
+                Row("SWAP FREE", st - su, "TOTAL SWAP", pct(st - su, st)),
+            ]
+        )
+    else:
+        groups.append([])
+    if info.commit_limit is not None and info.committed is not None:
+        limit, used = info.commit_limit, info.committed
+        if limit:
+            groups.append(
+                [Row("COMMIT LIMIT", limit), Row("COMMITTED", used, "TOTAL LIMIT", pct(used, limit))]
+            )
+        else:
+            groups.append([Row("COMMIT LIMIT", limit), Row("COMMITTED", used)])
+    return groups
+
+
+def show_meminfo(session: Session) -> None:
+    info = meminfo.meminfo(session.prog)
+    lines = [HEADER]
+    for k, group in enumerate(meminfo_groups(info)):
+        if k:
+            lines.append("")
+        for row in group:
+            if row.name == "CACHED" and info.cached_raw < 0:
+                lines.append(f"kmem: page_cache_size went negative ({info.cached_raw}), setting to 0")
+            lines.append(row.text(info.page_size))
+    session.println("\n".join(lines))
+
+
+def parse(argv: list[str]) -> Options:
+    return getopt(["-S" if a.startswith("-S=") else a for a in argv], OPTSTRING)
+
+
+def kmem_document(session: Session, argv: list[str]) -> dict[str, Any]:
+    """`kmem --json -i`: the rows of the memory summary (pages, bytes, percentage and its base)."""
+    parsed = parse(argv)
+    reject_options(parsed, "i")
+    no_arguments(parsed.args)
+    if not parsed.has("i"):
+        raise CommandError("only -i is supported with --json")
+    info = meminfo.meminfo(session.prog)
+    return {
+        "page_size": info.page_size,
+        "rows": [row.json(info.page_size) for group in meminfo_groups(info) for row in group],
+    }
+
+
+# Options that clear each other (the last one given counts), as crash's cmd_kmem sets its flags.
+EXCLUSIVE = {"s": "Sr", "S": "sr", "r": "sS", "c": "C", "C": "c", "f": "F", "F": "f", "l": "L", "L": "l"}
+# The flags of which crash allows only one ("only one flag allowed!"); -m counts as -p.
+ONE_OF = "sSpfFVovCcilLghr"
+
+
+def flags_given(parsed: Options) -> set[str]:
+    """The kmem flags left set after crash's option loop."""
+    flags: set[str] = set()
+    for opt, _ in parsed.opts:
+        opt = "p" if opt == "m" else opt
+        flags -= set(EXCLUSIVE.get(opt, ""))
+        flags.add(opt)
+    return flags
+
+
+@command("kmem", summary="kernel memory", help=HELP, json=kmem_document)
+def cmd_kmem(session: Session, argv: list[str]) -> None:
+    parsed = parse(argv)
+    if parsed.errors:
+        session.println(f"kmem: {parsed.errors[0]}")
+        session.write(usage())
+        return
+    flags = flags_given(parsed)
+    if len(flags & set(ONE_OF)) > 1:
+        session.println("kmem: only one flag allowed!")
+        session.write(usage())
+        return
+    addresses: list[str] = []
+    names: list[str] = []
+    for arg in parsed.args:
+        if hexadecimal(arg):
+            addresses.append(arg)
+            continue
+        if names:
+            raise CommandError("only one kmem_cache reference is allowed")
+        names.append(arg)
+        if not flags & set("sSr"):
+            session.write(usage())
+            return
+    if addresses and flags & NO_ADDRESS:
+        session.println("kmem: no address arguments allowed with this option")
+        session.write(usage())
+        return
+    if not flags - {"P", "I"} and not addresses:  # -P and -I only qualify the others
+        session.write(usage())
+        return
+    others = sorted(flags - {"i", "P", "I"})
+    if others or addresses:
+        what = f"-{others[0]}" if others else "an address argument"
+        raise CommandError(f"{what} is not available in crashpy yet")
+    show_meminfo(session)
