@@ -284,19 +284,21 @@ def _walk_text(row: VtopRow) -> str:
 PAGE_HEADER = "      PAGE       PHYSICAL      MAPPING       INDEX CNT FLAGS\n"
 
 
-def page_text(prog: Program, info: PageInfo) -> str:
-    """crash's memory-map line for one page (dump_mem_map, one address)."""
+def page_text(prog: Program, info: PageInfo, header: bool = True) -> str:
+    """crash's memory-map line for one page (dump_mem_map, one address); crash prints the header once
+    per command, above the first page line."""
     count = info.count - (1 << 32) if info.count >> 31 else info.count
     return (
-        PAGE_HEADER
+        (PAGE_HEADER if header else "")
         + f"{info.page:<16x} {info.paddr:>8x} {info.mapping:>16x} {info.index:>8x} {count:>2d} "
         + flags_text(prog, info.flags)
         + "\n"
     )
 
 
-def row_text(prog: Program, row: VtopRow) -> str:
-    """The text crash prints for one address (without the blank line between addresses)."""
+def row_text(prog: Program, row: VtopRow, page_header: bool = True) -> str:
+    """The text crash prints for one address (without the blank line between addresses); the page
+    line's header only with `page_header`."""
     width = UVADDR_PRLEN if row.space == "user" else VADDR_PRLEN
     out = [mkstring("VIRTUAL", width, "l") + "  " + mkstring("PHYSICAL", VADDR_PRLEN, "l") + "\n"]
     if row.status == "not a kernel virtual address":
@@ -323,7 +325,7 @@ def row_text(prog: Program, row: VtopRow) -> str:
             out.append(f"\nFILE: {v.file}  OFFSET: {row.file_offset:x}\n")
     out.append("\n")
     if row.page is not None:
-        out.append(page_text(prog, row.page))
+        out.append(page_text(prog, row.page, page_header))
     return "".join(out)
 
 
@@ -466,11 +468,13 @@ def cmd_vtop(session: Session, args: list[str]) -> None:
     if req is None:
         return
     prog = session.prog
+    header = True
     for i, row in enumerate(_rows(session, req)):
         if i:
             session.write("\n")
         try:
-            session.write(row_text(prog, row))
+            session.write(row_text(prog, row, header))
+            header = header and row.page is None
         except SwapLocationError as e:
             session.write(e.printed)
             raise

@@ -25,6 +25,19 @@ class Vma:
     file: str  # the mapped file's path, "" for an anonymous area
 
 
+def vma_addresses(prog: Program, mm: int) -> list[int]:
+    """The struct vm_area_struct addresses of mm_struct `mm`, in address order (maple tree, 6.1+)."""
+    mm_obj = Object(prog, "struct mm_struct", mm)
+    if mm_obj.has_member_("mm_mt"):
+        return [int(entry) for _, _, entry in mt_for_each(mm_obj.mm_mt)]
+    out: list[int] = []
+    vma = int(mm_obj.mmap)
+    while vma and len(out) < 1 << 20:
+        out.append(vma)
+        vma = int(Object(prog, "struct vm_area_struct", vma).vm_next)
+    return out
+
+
 def find_vma(prog: Program, mm: int, vaddr: int) -> Vma | None:
     """The area of mm_struct `mm` holding `vaddr` (its maple tree, 6.1+; else its mmap list)."""
     mm_obj = Object(prog, "struct mm_struct", mm)
