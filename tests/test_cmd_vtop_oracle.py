@@ -22,7 +22,7 @@ from crashpy.object import Object
 from tests.crashpy_runner import program, run_crashpy
 from tools.vmcores import ensure
 
-DUMPS = ["sysrq.elf", "sysrq.d31.zlib", "kaslr.elf", "la57.elf"]
+DUMPS = ["sysrq.elf", "sysrq.d31.zlib", "kaslr.elf", "la57.elf", "scale.d31.zlib"]
 
 BAD_INPUT = [
     "vtop",

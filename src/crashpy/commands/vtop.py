@@ -281,6 +281,12 @@ def _walk_text(row: VtopRow) -> str:
     return "".join(out)
 
 
+def paddr_width(prog: Program) -> int:
+    """The width of the PHYSICAL column: the digits of the top of physical memory (crash's
+    PADDR_PRLEN), at least as wide as its title."""
+    return max(len(f"{max_pfn(prog) << 12:x}"), len("PHYSICAL"))
+
+
 PAGE_HEADER = "      PAGE       PHYSICAL      MAPPING       INDEX CNT FLAGS\n"
 
 
@@ -288,9 +294,11 @@ def page_text(prog: Program, info: PageInfo, header: bool = True) -> str:
     """crash's memory-map line for one page (dump_mem_map, one address); crash prints the header once
     per command, above the first page line."""
     count = info.count - (1 << 32) if info.count >> 31 else info.count
+    width = paddr_width(prog)
+    head = PAGE_HEADER.replace(" PHYSICAL ", f" {'PHYSICAL':>{width}} ")
     return (
-        (PAGE_HEADER if header else "")
-        + f"{info.page:<16x} {info.paddr:>8x} {info.mapping:>16x} {info.index:>8x} {count:>2d} "
+        (head if header else "")
+        + f"{info.page:<16x} {info.paddr:>{width}x} {info.mapping:>16x} {info.index:>8x} {count:>2d} "
         + flags_text(prog, info.flags)
         + "\n"
     )
