@@ -103,13 +103,16 @@ def test_vtop_json_is_the_rows_of_the_text() -> None:
     text, doc_text = run_crashpy(paths["vmlinux"], paths["sysrq.elf"], [f"vtop {panic:x}", f"vtop {panic:x} --json"])
     doc = json.loads(doc_text)
     (row,) = doc["translations"]
-    assert row["vaddr"] == panic and row["status"] == "mapped"
+    assert row["vaddr"] == f"{panic:x}" and row["status"] == "mapped"
+    assert f"{row['vaddr']}  {row['paddr']}" in text
     for entry in row["entries"][1:]:
-        assert f"   {entry['level']}: {entry['address']:x} => {entry['value']:x}\n" in text
-    assert f"PAGE DIRECTORY: {row['entries'][0]['value']:x}\n" in text
+        assert f"   {entry['level']}: {entry['address']} => {entry['value']}\n" in text
+    assert f"PAGE DIRECTORY: {row['entries'][0]['value']}\n" in text
+    assert f"  PAGE: {row['page']['base']}  (2MB)" in text and row["page"]["size"] == 2 << 20
     assert "(" + "|".join(row["pte"]["flags"]) + ")" in text
     page = row["struct_page"]
-    assert f"{page['address']:x}" in text and ",".join(page["flag_names"]) in text
+    line = f"{page['address']}  {page['physical']} {page['mapping']}"
+    assert line in text and f"{page['flags']} " + ",".join(page["flag_names"]) in text
 
 
 def test_pte_decoding_without_a_dump() -> None:

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from crashpy.commands.registry import command
+from crashpy.commands.rows import hex_address
 from crashpy.errors import CommandError, FaultError
 from crashpy.helpers.numbers import getopt, htoll
-from crashpy.helpers.pages import PageInfo, flags_text, max_pfn, page_info, phys_to_page
+from crashpy.helpers.pages import PageInfo, flags_text, max_pfn, page_flag_list, page_info, phys_to_page
 from crashpy.helpers.tasks import TaskContext, str_to_context
 from crashpy.helpers.vma import Vma, find_vma
 from crashpy.memory import TableEntry, Translation
@@ -433,39 +434,42 @@ def vtop_document(session: Session, args: list[str]) -> dict[str, Any]:
 
 
 def _row_json(prog: Program, row: VtopRow) -> dict[str, Any]:
+    def h(value: int | None) -> str | None:
+        return None if value is None else hex_address(value)
+
     doc: dict[str, Any] = {
-        "vaddr": row.vaddr,
+        "vaddr": h(row.vaddr),
         "space": row.space,
         "status": row.status,
-        "paddr": row.paddr,
-        "pgd_directory": row.pgd_directory,
-        "entries": [{"level": e.level.name, "address": e.address, "value": e.value} for e in row.entries],
+        "paddr": h(row.paddr),
+        "pgd_directory": h(row.pgd_directory),
+        "entries": [{"level": e.level.name, "address": h(e.address), "value": h(e.value)} for e in row.entries],
         "page": None
         if row.page_base is None
-        else {"base": row.page_base, "size": row.page_size, "zero_page": row.zero_page},
-        "pte": None if row.pte is None else {"value": row.pte, "flags": pte_flag_names(row.pte)},
+        else {"base": h(row.page_base), "size": row.page_size, "zero_page": row.zero_page},
+        "pte": None if row.pte is None else {"value": h(row.pte), "flags": pte_flag_names(row.pte)},
         "vma": None
         if row.vma is None
         else {
-            "address": row.vma.address,
-            "start": row.vma.start,
-            "end": row.vma.end,
-            "flags": row.vma.flags,
+            "address": h(row.vma.address),
+            "start": h(row.vma.start),
+            "end": h(row.vma.end),
+            "flags": h(row.vma.flags),
             "file": row.vma.file or None,
         },
-        "file_offset": row.file_offset,
+        "file_offset": h(row.file_offset),
         "struct_page": None,
     }
     if row.page is not None:
         p = row.page
         doc["struct_page"] = {
-            "address": p.page,
-            "physical": p.paddr,
-            "mapping": p.mapping,
-            "index": p.index,
-            "count": p.count,
-            "flags": p.flags,
-            "flag_names": flags_text(prog, p.flags).split(" ", 1)[1].split(",") if " " in flags_text(prog, p.flags) else [],
+            "address": h(p.page),
+            "physical": h(p.paddr),
+            "mapping": h(p.mapping),
+            "index": h(p.index),
+            "count": p.count - (1 << 32) if p.count >> 31 else p.count,
+            "flags": h(p.flags),
+            "flag_names": page_flag_list(prog, p.flags),
         }
     return doc
 

@@ -73,9 +73,14 @@ def _from_enum(prog: Program) -> list[tuple[int, str]]:
     return out
 
 
+def page_flag_list(prog: Program, flags: int) -> list[str]:
+    """The names of the page flags set in `flags`, in the kernel's order."""
+    return [name for mask, name in page_flag_names(prog) if flags & mask]
+
+
 def flags_text(prog: Program, flags: int) -> str:
     """crash's translate_page_flags(): the value in hex, then the names of the flags set."""
-    names = [name for mask, name in page_flag_names(prog) if flags & mask] if flags else []
+    names = page_flag_list(prog, flags) if flags else []
     return f"{flags:x}" + (" " + ",".join(names) if names else "")
 
 
