@@ -3,7 +3,7 @@
 The addresses come from each dump: a task_struct in the direct map, the panic task's vmalloc'd stack,
 kernel text (2 MB pages), a module's first page, vmalloc and other addresses nothing maps, addresses of
 a user task's memory areas (mapped pages, pages of a file not read in yet, anonymous pages never
-touched) with -c pid, a kernel thread with -c, and bad input.  sysrq.d31.zlib leaves pages out,
+touched) with -c pid, every page of that task's areas, a kernel thread with -c, and bad input.  sysrq.d31.zlib leaves pages out,
 la57.elf walks five levels (its P4D line).  pte is also checked without a dump.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from functools import cache
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -21,6 +22,9 @@ from crashpy.helpers.vma import vma_addresses
 from crashpy.object import Object
 from tests.crashpy_runner import program, run_crashpy
 from tools.vmcores import ensure
+
+if TYPE_CHECKING:
+    from crashpy.program import Program
 
 DUMPS = ["sysrq.elf", "sysrq.d31.zlib", "kaslr.elf", "la57.elf", "scale.d31.zlib"]
 
@@ -43,6 +47,21 @@ BAD_INPUT = [
     "ptob",
     "ptob zz",
 ]
+
+
+PAGES_PER_COMMAND = 60  # crash takes at most MAXARGS (100) words a command line
+PAGE_SWEEP_LIMIT = 1200
+
+
+def _every_page(prog: Program, mm: int) -> list[list[int]]:
+    """Every page of every memory area of `mm` (mapped, never touched, file pages not read in), up to
+    PAGE_SWEEP_LIMIT pages, in command-sized chunks."""
+    pages: list[int] = []
+    for vma in vma_addresses(prog, mm):
+        obj = Object(prog, "struct vm_area_struct", vma)
+        pages += range(int(obj.vm_start), int(obj.vm_end), 0x1000)
+    pages = pages[:PAGE_SWEEP_LIMIT]
+    return [pages[i : i + PAGES_PER_COMMAND] for i in range(0, len(pages), PAGES_PER_COMMAND)]
 
 
 @cache
@@ -71,6 +90,7 @@ def commands(name: str) -> list[str]:
         start, end = int(obj.vm_start), int(obj.vm_end)
         user_addrs += [start, end - 0x1000, start + (end - start) // 2 + 0x10]
     cmds += [f"vtop -c {user.pid} {a:x}" for a in user_addrs]
+    cmds += [f"vtop -c {user.pid} " + " ".join(f"{a:x}" for a in chunk) for chunk in _every_page(prog, user.mm)]
     cmds.append(f"vtop -c {user.task:x} -u {user_addrs[1]:x} {panic:x}")
     cmds.append(f"vtop -c {user.pid} {panic:x}")
     cmds += [f"vtop -c {kthread.pid} {user_addrs[1]:x}", f"vtop -c {kthread.pid} {panic:x}"]
