@@ -150,3 +150,26 @@ def test_pte_decoding_without_a_dump() -> None:
 def test_a_row_without_a_dump() -> None:
     row = VtopRow(0x400000, "user", "not accessible")
     assert row_text(None, row) == "VIRTUAL     PHYSICAL        \n400000      (not accessible)\n\n"  # type: ignore[arg-type]
+
+
+def test_a_prot_none_page_is_mapped_in_a_user_walk() -> None:
+    """crash's uvtop takes a PMD or PTE with _PAGE_PROTNONE (not present) as mapped; its kvtop does not."""
+    from crashpy.arch.x86_64 import LEVELS_4, PTE_PRESENT, PTE_PROTNONE
+    from crashpy.memory.pagetable import walk
+
+    vaddr = 0x400123
+    tables = {
+        0x1000 + ((vaddr >> 39) & 0x1FF) * 8: 0x2067,
+        0x2000 + ((vaddr >> 30) & 0x1FF) * 8: 0x3067,
+        0x3000 + ((vaddr >> 21) & 0x1FF) * 8: 0x4067,
+        0x4000 + ((vaddr >> 12) & 0x1FF) * 8: 0x5000 | PTE_PROTNONE | 0x4,
+    }
+
+    def read(addr: int, size: int) -> bytes:
+        return tables.get(addr, 0).to_bytes(8, "little")[:size]
+
+    user = walk(read, 0x1000, vaddr, LEVELS_4, PTE_PRESENT | PTE_PROTNONE)
+    assert user.paddr == 0x5123 and [e.level.name for e in user.entries] == ["PGD", "PUD", "PMD", "PTE"]
+    assert walk(read, 0x1000, vaddr, LEVELS_4).paddr is None
+    # one bit, two names: crash prints both
+    assert pte_text(user.entries[-1].value).endswith("(USER|PROTNONE|GLOBAL)\n")
