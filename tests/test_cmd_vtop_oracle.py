@@ -46,6 +46,25 @@ BAD_INPUT = [
     "btop zz",
     "ptob",
     "ptob zz",
+    "vtop -c",
+    "vtop -c 1",
+    "vtop -c 0 400000",
+    "vtop 0x400000",
+    "vtop ffffffffffffffff",
+    "vtop 7fffffffffff",
+    "vtop (400000)",
+    "pte 0x63",
+    "pte 1 zz 2",
+    "ptov 0x1000",
+    "ptov 1000 zz",
+    "ptov 100:a 200:1",
+    "ptov 100:1-5",
+    "ptov 100:x",
+    "ptov ffffffffffffffff",
+    "btop 0x1000 1000",
+    "btop -1",
+    "ptob 0x10",
+    "ptob -1",
 ]
 
 
@@ -133,6 +152,21 @@ def test_vtop_json_is_the_rows_of_the_text() -> None:
     page = row["struct_page"]
     line = f"{page['address']}  {page['physical']} {page['mapping']}"
     assert line in text and f"{page['flags']} " + ",".join(page["flag_names"]) in text
+
+
+def test_vtop_json_of_a_user_address() -> None:
+    """A user address's document names its memory area and the file it maps, as the text does."""
+    paths = ensure(["sysrq.elf"])
+    prog = program(paths["vmlinux"], paths["sysrq.elf"])
+    user = next(tc for tc in task_table(prog).contexts if tc.mm and not tc.is_kernel_thread)
+    start = int(Object(prog, "struct vm_area_struct", vma_addresses(prog, user.mm)[0]).vm_start)
+    cmd = f"vtop -c {user.pid} {start:x} 1000"
+    text, doc_text = run_crashpy(paths["vmlinux"], paths["sysrq.elf"], [cmd, cmd + " --json"])
+    mapped, missing = json.loads(doc_text)["translations"]
+    vma = mapped["vma"]
+    assert mapped["space"] == "user" and [e["level"] for e in mapped["entries"]] == ["PGD", "PUD", "PMD", "PTE"]
+    assert f"{vma['address']} {int(vma['start'], 16):>10x} {int(vma['end'], 16):>10x} {vma['flags']} {vma['file']}\n" in text
+    assert missing["status"] == "not accessible" and missing["vma"] is None and missing["entries"] == []
 
 
 def test_pte_decoding_without_a_dump() -> None:
