@@ -14,7 +14,15 @@ from crashpy.commands.registry import command
 from crashpy.commands.rows import hex_address
 from crashpy.errors import CommandError, FaultError
 from crashpy.helpers.numbers import getopt, htoll
-from crashpy.helpers.pages import PageInfo, flags_text, max_pfn, page_flag_list, page_info, phys_to_page
+from crashpy.helpers.pages import (
+    InvalidSection,
+    PageInfo,
+    flags_text,
+    max_pfn,
+    page_flag_list,
+    page_info,
+    phys_to_page,
+)
 from crashpy.helpers.tasks import TaskContext, str_to_context
 from crashpy.helpers.vma import Vma, find_vma
 from crashpy.memory import TableEntry, Translation
@@ -175,6 +183,7 @@ class VtopRow:
     vma: Vma | None = None
     file_offset: int | None = None  # for an unmapped page of a mapped file
     page: PageInfo | None = None
+    warning: str | None = None  # crash's WARNING line where it looks for the page struct
 
 
 def _zero_paddr(prog: Program) -> int | None:
@@ -203,9 +212,13 @@ def _walk_rows(row: VtopRow, walk: Translation) -> None:
 
 
 def _page(prog: Program, row: VtopRow) -> None:
-    if row.paddr is None or row.paddr >> 12 >= max_pfn(prog):
+    if row.paddr is None:
         return
-    page = phys_to_page(prog, row.paddr)
+    try:
+        page = phys_to_page(prog, row.paddr)
+    except InvalidSection as e:
+        row.warning = str(e)
+        return
     if page is not None:
         row.page = page_info(prog, page, row.paddr)
 
@@ -333,6 +346,8 @@ def row_text(prog: Program, row: VtopRow, page_header: bool = True) -> str:
         if row.file_offset is not None:
             out.append(f"\nFILE: {v.file}  OFFSET: {row.file_offset:x}\n")
     out.append("\n")
+    if row.warning is not None:
+        out.append(f"WARNING: {row.warning}\n")
     if row.page is not None:
         out.append(page_text(prog, row.page, page_header))
     return "".join(out)
@@ -458,6 +473,7 @@ def _row_json(prog: Program, row: VtopRow) -> dict[str, Any]:
             "file": row.vma.file or None,
         },
         "file_offset": h(row.file_offset),
+        "warning": row.warning,
         "struct_page": None,
     }
     if row.page is not None:
@@ -490,6 +506,29 @@ def cmd_vtop(session: Session, args: list[str]) -> None:
         except SwapLocationError as e:
             session.write(e.printed)
             raise
+
+
+def foreach_vtop(
+    session: Session, tc: TaskContext, args: list[str], flags: set[str], page_header: bool
+) -> bool | None:
+    """`foreach ... vtop [-u|-k] address...` for task `tc`: crash's do_vtop() per address, with no blank
+    line between addresses and the page header once for the whole foreach run.  Returns whether the
+    page header is still to be printed; None after an error, which (as crash's) ends the foreach run."""
+    force = "user" if "u" in flags else "kernel" if "k" in flags else None
+    req = VtopRequest(tc, True, force, args)
+    try:
+        for row in _rows(session, req):
+            try:
+                session.write(row_text(session.prog, row, page_header))
+            except SwapLocationError as e:
+                session.write(e.printed)
+                raise
+            page_header = page_header and row.page is None
+    except CommandError as e:
+        session.println(f"vtop: {e}")
+        session.errors += 1
+        return None
+    return page_header
 
 
 def _fill_page(prog: Program, row: VtopRow) -> None:

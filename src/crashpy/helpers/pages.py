@@ -94,9 +94,31 @@ def max_pfn(prog: Program) -> int:
     return value
 
 
+class InvalidSection(CrashpyError):
+    """A physical address beyond every memory section SPARSEMEM can have (crash's warning words)."""
+
+    def __init__(self, section: int) -> None:
+        super().__init__(f"sparsemem: invalid section number: {section}")
+
+
+def section_number(prog: Program, paddr: int) -> int:
+    """The memory section of physical address `paddr`; InvalidSection past the last section root (as
+    crash counts them: 2^(MAX_PHYSMEM_BITS - SECTION_SIZE_BITS) sections, a page of them per root)."""
+    info = prog.vmcoreinfo
+    section_bits = info.number("SECTION_SIZE_BITS") or 27
+    physmem_bits = info.number("MAX_PHYSMEM_BITS") or (52 if prog.layout.five_level else 46)
+    section = paddr >> section_bits
+    per_root = (1 << PAGE_SHIFT) // prog.sizeof("mem_section")
+    roots = -(-(1 << (physmem_bits - section_bits)) // per_root)
+    if section // per_root >= roots:
+        raise InvalidSection(section)
+    return section
+
+
 def phys_to_page(prog: Program, paddr: int) -> int | None:
     """The struct page of physical address `paddr` (vmemmap_base + pfn * sizeof(struct page)), or None
-    when the kernel has no page there."""
+    when the kernel has no page there; InvalidSection for an address no memory section can hold."""
+    section_number(prog, paddr)
     pfn = paddr >> PAGE_SHIFT
     if pfn >= max_pfn(prog):
         return None
