@@ -7,6 +7,7 @@ x86_64_uvtop_level4, x86_64_translate_pte) and renders the same rows as JSON.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -355,8 +356,7 @@ def row_text(prog: Program, row: VtopRow, page_header: bool = True) -> str:
 
 @dataclass
 class VtopRequest:
-    tc: TaskContext
-    use_task: bool  # -c: translate with that task's page tables
+    tc: TaskContext  # the -c task, else the current context: its mm translates user addresses
     force: str | None  # "user" (-u), "kernel" (-k) or None
     addresses: list[str]
 
@@ -390,15 +390,14 @@ def _parse(session: Session, args: list[str]) -> VtopRequest | None:
     if argerrs or not parsed.args:
         _usage(session)
         return None
-    use_task = tc is not None
     if tc is None:
         tc = session.current_context()
     if len(flags) == 2:
         raise CommandError("-u and -k options are mutually exclusive")
-    return VtopRequest(tc, use_task, flags.pop() if flags else None, parsed.args)
+    return VtopRequest(tc, flags.pop() if flags else None, parsed.args)
 
 
-def _rows(session: Session, req: VtopRequest) -> Any:
+def _rows(session: Session, req: VtopRequest) -> Iterator[VtopRow]:
     """Each address's row, in order (a generator: a bad address stops the command where crash does)."""
     prog = session.prog
     lay = prog.layout
@@ -515,7 +514,7 @@ def foreach_vtop(
     line between addresses and the page header once for the whole foreach run.  Returns whether the
     page header is still to be printed; None after an error, which (as crash's) ends the foreach run."""
     force = "user" if "u" in flags else "kernel" if "k" in flags else None
-    req = VtopRequest(tc, True, force, args)
+    req = VtopRequest(tc, force, args)
     try:
         for row in _rows(session, req):
             try:

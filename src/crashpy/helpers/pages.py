@@ -44,11 +44,11 @@ def _from_table(prog: Program) -> list[tuple[int, str]] | None:
     if not prog.has_symbol("pageflag_names"):
         return None
     try:
-        table = Object(prog, "struct trace_print_flags", prog.symbol_address("pageflag_names"))
+        table = prog.symbol_address("pageflag_names")
         size = prog.sizeof("trace_print_flags")
         out: list[tuple[int, str]] = []
         for i in range(64):
-            entry = Object(prog, table.type_, table.address_ + i * size)  # type: ignore[operator]
+            entry = Object(prog, "struct trace_print_flags", table + i * size)
             mask, name = int(entry.mask), int(entry.name)
             if not name:
                 break
