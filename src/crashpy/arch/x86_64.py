@@ -41,6 +41,7 @@ VMALLOC_SIZE_L5 = 1280 * TB
 VMEMMAP_SIZE = 1 * TB
 
 PTE_PRESENT = 0x1
+PTE_PROTNONE = 0x100  # in a not-present user entry: a PROT_NONE page (the GLOBAL bit when present)
 PTE_PSE = 0x80  # in a PUD or PMD entry: it maps a 1 GB or 2 MB page itself
 PTE_PHYS_MASK = 0x000FFFFFFFFFF000  # bits 12-51 (the top bits are NX and protection keys)
 

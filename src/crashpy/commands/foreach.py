@@ -119,6 +119,8 @@ class Foreach:
             else:
                 self.flags.add(opt)
         self.subsequent = 0
+        self.vtop_page_header = True  # vtop's page header: once per foreach run, as crash prints it
+        self.stopped = False
 
     def has(self, flags: str) -> bool:
         return any(f in self.flags for f in flags)
@@ -242,11 +244,15 @@ class Foreach:
 
     def run_other(self, keyword: str, tc: TaskContext, args: list[str]) -> None:
         """bt, vm, files, net, vtop: the command run for the task, under foreach's own header."""
-        line = keyword + self.other_options(keyword)
         if keyword == "vtop":
-            line += f" -c {tc.task:x}" + "".join(f" {a}" for a in args)
-        else:
-            line += f" {tc.task:x}"
+            from crashpy.commands.vtop import foreach_vtop
+
+            self.header(tc)
+            header = foreach_vtop(self.session, tc, args, self.flags, self.vtop_page_header)
+            self.stopped = header is None  # an error ends the run, as crash's does
+            self.vtop_page_header = bool(header)
+            return
+        line = keyword + self.other_options(keyword) + f" {tc.task:x}"
         text = _capture(self.session, line)
         if self.ref is not None:
             self.session.write(text)
@@ -337,4 +343,6 @@ def cmd_foreach(session: Session, args: list[str]) -> None:
             run.run_ps(tc, ps_opts, shown_groups)
         else:
             run.run_other(keyword, tc, sel.args)
+            if run.stopped:
+                break
     progress.close()

@@ -86,11 +86,16 @@ MODULES: dict[str, str] = {
     "sys": "sys",
     "task": "task",
     "tree": "tree",
+    "vtop": "vtop",
+    "pte": "vtop",
+    "ptov": "ptov",
+    "btop": "ptov",
+    "ptob": "ptov",
 }
 
 # The commands whose `--json` document comes from their rows (the others see --json as any argument);
 # bt's document is still written in crashpy/jsonout.py.
-JSON_COMMANDS = frozenset({"sys", "ps", "mod", "log", "task", "kmem"})
+JSON_COMMANDS = frozenset({"sys", "ps", "mod", "log", "task", "kmem", "vtop"})
 
 _REGISTERED: dict[str, Command] = {}
 

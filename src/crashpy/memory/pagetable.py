@@ -40,11 +40,18 @@ class Translation:
 
 
 def walk(
-    read_phys: Callable[[int, int], bytes], root: int, vaddr: int, levels: Sequence[PagingLevel]
+    read_phys: Callable[[int, int], bytes],
+    root: int,
+    vaddr: int,
+    levels: Sequence[PagingLevel],
+    low_present: int = PTE_PRESENT,
 ) -> Translation:
-    """Walk the tables rooted at `root` for `vaddr`, one level of `levels` after the other."""
+    """Walk the tables rooted at `root` for `vaddr`, one level of `levels` after the other.  An entry
+    is present with PTE_PRESENT; at the PMD and PTE levels with any bit of `low_present` (a user walk
+    counts PROT_NONE entries too, as crash's uvtop does)."""
     table = root & PTE_PHYS_MASK
     entries: list[TableEntry] = []
+    low = len(levels) - 2
     for i, level in enumerate(levels):
         address = table + ((vaddr >> level.shift) & 0x1FF) * 8
         try:
@@ -53,7 +60,7 @@ def walk(
             return Translation(vaddr, root, tuple(entries), None, level.page_size, e)
         entry = TableEntry(level, address, value)
         entries.append(entry)
-        if not value & PTE_PRESENT:
+        if not value & (low_present if i >= low else PTE_PRESENT):
             return Translation(vaddr, root, tuple(entries), None, level.page_size)
         if level.huge and value & PTE_PSE and i < len(levels) - 1:
             mask = level.page_size - 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crashpy.arch.x86_64 import PAGE_SIZE, Layout
+from crashpy.arch.x86_64 import PAGE_SIZE, PTE_PRESENT, PTE_PROTNONE, Layout
 from crashpy.errors import AddressSpace, FaultError, FaultKind
 from crashpy.memory.pagetable import Translation, page_frame, walk
 from crashpy.memory.partial import Partial
@@ -121,6 +121,11 @@ class UserMemory(VirtualMemory):
     """One task's user space: its mm's page tables (mm->pgd, as a physical address)."""
 
     space = AddressSpace.UVADDR
+
+    def translate(self, vaddr: int) -> Translation:
+        """The whole walk of `vaddr`; a PROT_NONE page (PMD or PTE) counts as mapped, as in crash's
+        uvtop."""
+        return walk(self.phys.read, self.root, vaddr, self.layout.levels, PTE_PRESENT | PTE_PROTNONE)
 
     def accepts(self, vaddr: int) -> bool:
         return self.layout.is_uvaddr(vaddr)

@@ -1,0 +1,91 @@
+"""A task's memory areas (struct vm_area_struct) and the path of the file one maps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from crashpy.helpers.maple_tree import mt_for_each
+from crashpy.object import Object
+
+if TYPE_CHECKING:
+    from crashpy.program import Program
+
+PATH_LIMIT = 256  # dentries followed at most (a loop in a damaged tree ends here)
+
+
+@dataclass(frozen=True)
+class Vma:
+    """One memory area as crash's `vm` lists it."""
+
+    address: int  # the struct vm_area_struct
+    start: int
+    end: int
+    flags: int
+    file: str  # the mapped file's path, "" for an anonymous area
+
+
+def vma_addresses(prog: Program, mm: int) -> list[int]:
+    """The struct vm_area_struct addresses of mm_struct `mm`, in address order (maple tree, 6.1+)."""
+    mm_obj = Object(prog, "struct mm_struct", mm)
+    if mm_obj.has_member_("mm_mt"):
+        return [int(entry) for _, _, entry in mt_for_each(mm_obj.mm_mt)]
+    out: list[int] = []
+    vma = int(mm_obj.mmap)
+    while vma and len(out) < 1 << 20:
+        out.append(vma)
+        vma = int(Object(prog, "struct vm_area_struct", vma).vm_next)
+    return out
+
+
+def find_vma(prog: Program, mm: int, vaddr: int) -> Vma | None:
+    """The area of mm_struct `mm` holding `vaddr` (its maple tree, 6.1+; else its mmap list)."""
+    mm_obj = Object(prog, "struct mm_struct", mm)
+    if mm_obj.has_member_("mm_mt"):
+        for first, last, entry in mt_for_each(mm_obj.mm_mt):
+            if first <= vaddr <= last:
+                return _vma(prog, int(entry))
+        return None
+    vma = int(mm_obj.mmap)
+    for _ in range(1 << 20):
+        if not vma:
+            break
+        obj = Object(prog, "struct vm_area_struct", vma)
+        if int(obj.vm_start) <= vaddr < int(obj.vm_end):
+            return _vma(prog, vma)
+        vma = int(obj.vm_next)
+    return None
+
+
+def _vma(prog: Program, address: int) -> Vma:
+    obj = Object(prog, "struct vm_area_struct", address)
+    file = int(obj.vm_file)
+    return Vma(address, int(obj.vm_start), int(obj.vm_end), int(obj.vm_flags), file_path(prog, file) if file else "")
+
+
+def file_path(prog: Program, file: int) -> str:
+    """The path of struct file `file` from the root of its mount tree (crash's get_pathname)."""
+    path = Object(prog, "struct file", file).f_path
+    return dentry_path(prog, int(path.dentry), int(path.mnt))
+
+
+def dentry_path(prog: Program, dentry: int, vfsmnt: int) -> str:
+    """The path of `dentry` under the struct vfsmount `vfsmnt`, up through the mounts above it."""
+    parts: list[str] = []
+    mount = Object(prog, "struct vfsmount", vfsmnt).container_of_("struct mount", "mnt").deref_() if vfsmnt else None
+    for _ in range(PATH_LIMIT):
+        d = Object(prog, "struct dentry", dentry)
+        parent = int(d.d_parent)
+        if mount is not None and dentry == int(mount.mnt.mnt_root):
+            up = int(mount.mnt_parent)
+            if not up or up == mount.address_:
+                break
+            dentry = int(mount.mnt_mountpoint)
+            mount = Object(prog, "struct mount", up)
+            continue
+        if parent == dentry or not parent:
+            break
+        name = d.d_name
+        parts.append(prog.read_cstring(int(name.name)).decode("utf-8", "surrogateescape"))
+        dentry = parent
+    return "/" + "/".join(reversed(parts))
