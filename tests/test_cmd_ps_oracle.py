@@ -133,11 +133,24 @@ def test_ps_matches_crash(name: str) -> None:
     assert expected[0].count("\n") > 50  # the whole task list, not an error
 
 
+def _crash_cannot_read_stopped_stack(want: str, got: str) -> bool:
+    """crash 8.0.6 fails on the active task of a CPU the panic stopped (it sizes an unnamed IST slot as
+    0 bytes: "invalid size request: 0", "read of stack at fffffe... failed"; see test_cmd_bt_oracle),
+    which `set` meets when the new context is that task (whether pid 0 of a stopped CPU is idle there
+    depends on the boot).  crash still switches the context (the next `set` is compared as usual);
+    crashpy prints the context as it does for any other task."""
+    return "read of stack at fffffe" in want and "read of stack" not in got and got.lstrip().startswith("PID: ")
+
+
 @pytest.mark.parametrize("name", DUMPS)
 def test_set_context_matches_crash(name: str) -> None:
     expected, got = outputs(name)
     cmds = commands(name)
-    differ = [(i, c) for i, (c, e, g) in enumerate(zip(cmds, expected, got, strict=True)) if e != g and c not in PS]
+    differ = [
+        (i, c)
+        for i, (c, e, g) in enumerate(zip(cmds, expected, got, strict=True))
+        if e != g and c not in PS and not _crash_cannot_read_stopped_stack(e, g)
+    ]
     assert differ == [], differ
     for out in got:
         assert "internal error" not in out
