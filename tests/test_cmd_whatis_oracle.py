@@ -90,16 +90,17 @@ KNOWN_DIFFERENCES = {
 }
 
 
-def compare(paths: dict[str, Path], commands: list[str]) -> list[tuple[str, str, str]]:
+def compare(paths: dict[str, Path], commands: list[str], dump: str = "sysrq.elf") -> list[tuple[str, str, str]]:
     from tests.oracle import run_crash
 
-    expected = run_crash(paths["vmlinux"], paths["sysrq.elf"], commands)
-    got = run_crashpy(paths["vmlinux"], paths["sysrq.elf"], commands)
+    expected = run_crash(paths["vmlinux"], paths[dump], commands)
+    got = run_crashpy(paths["vmlinux"], paths[dump], commands)
     return [(c, e, g) for c, e, g in zip(commands, expected, got, strict=True) if e != g]
 
 
-def test_whatis_and_ptype_match_crash(paths: dict[str, Path]) -> None:
-    bad = compare(paths, COMMANDS)
+@pytest.mark.parametrize("dump", ["sysrq.elf", "la57.elf"])  # 4- and 5-level paging, KASLR off and on
+def test_whatis_and_ptype_match_crash(paths: dict[str, Path], dump: str) -> None:
+    bad = compare(paths, COMMANDS, dump)
     assert not bad, "\n\n".join(f"{c}\n--- crash\n{e}--- crashpy\n{g}" for c, e, g in bad)
 
 

@@ -113,7 +113,7 @@ def commands_for(vmlinux: Path, dump: Path) -> list[str]:
     return [c.format(**{k: f"{v:x}" for k, v in where.items()}) for c in COMMANDS]
 
 
-@pytest.mark.parametrize("dump", ["sysrq.d31.zlib", "sysrq.d31.elf"])
+@pytest.mark.parametrize("dump", ["sysrq.d31.zlib", "sysrq.d31.elf", "la57.d31.zlib"])
 def test_objects_into_excluded_page_match_crash(paths: dict[str, Path], dump: str) -> None:
     from tests.oracle import run_crash
 
