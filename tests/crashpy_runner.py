@@ -33,3 +33,18 @@ def run_session(prog: Program, commands: list[str], minimal: bool = False) -> li
         session.run_line(cmd)
         results.append(out.getvalue())
     return results
+
+
+def crash_differences(vmlinux: Path, dump: Path, commands: list[str]) -> list[tuple[str, str, str]]:
+    """(command, crash's output, crashpy's output) for each command whose outputs differ: crash 8.0.6
+    runs them all in one session (tests/oracle.py), crashpy in one session of its own."""
+    from tests.oracle import run_crash
+
+    expected = run_crash(vmlinux, dump, commands)
+    got = run_crashpy(vmlinux, dump, commands)
+    return [(c, e, g) for c, e, g in zip(commands, expected, got, strict=True) if e != g]
+
+
+def describe(bad: list[tuple[str, str, str]]) -> str:
+    """An assertion message for crash_differences()' answer."""
+    return "\n\n".join(f"{c}\n--- crash\n{e}--- crashpy\n{g}" for c, e, g in bad)

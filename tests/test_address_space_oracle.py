@@ -17,7 +17,7 @@ import pytest
 from crashpy.arch.x86_64 import CPU_ENTRY_AREA, MODULES_END, START_KERNEL_MAP, VSYSCALL
 from crashpy.errors import FaultError, FaultKind
 from crashpy.helpers.tasks import task_table
-from tests.crashpy_runner import program, run_crashpy
+from tests.crashpy_runner import crash_differences, describe, program
 from tools.vmcores import ensure
 
 DUMPS = ["sysrq.elf", "sysrq.d31.zlib", "sysrq.d31.elf", "kaslr.elf", "la57.elf", "la57.d31.zlib"]
@@ -87,14 +87,9 @@ def commands(name: str) -> list[str]:
 
 @pytest.mark.parametrize("name", DUMPS)
 def test_rd_on_every_region_matches_crash(name: str) -> None:
-    from tests.oracle import run_crash
-
     paths = ensure([name])
-    cmds = commands(name)
-    expected = run_crash(paths["vmlinux"], paths[name], cmds)
-    got = run_crashpy(paths["vmlinux"], paths[name], cmds)
-    bad = [(c, e, g) for c, e, g in zip(cmds, expected, got, strict=True) if e != g]
-    assert not bad, "\n\n".join(f"{c}\n--- crash\n{e}--- crashpy\n{g}" for c, e, g in bad)
+    bad = crash_differences(paths["vmlinux"], paths[name], commands(name))
+    assert not bad, describe(bad)
 
 
 def test_layout_follows_the_kernel(paths: dict[str, Path]) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.crashpy_runner import run_crashpy
+from tests.crashpy_runner import crash_differences
 
 P_COMMANDS = [
     # globals of every kind
@@ -139,11 +139,7 @@ KNOWN_DIFFERENCES: dict[str, str] = {}
 
 
 def compare(paths: dict[str, Path], dump: str, commands: list[str]) -> list[tuple[str, str, str]]:
-    from tests.oracle import run_crash
-
-    expected = run_crash(paths["vmlinux"], paths[dump], commands)
-    got = run_crashpy(paths["vmlinux"], paths[dump], commands)
-    return [(c, e, g) for c, e, g in zip(commands, expected, got, strict=True) if e != g]
+    return crash_differences(paths["vmlinux"], paths[dump], commands)
 
 
 @pytest.mark.parametrize("dump", ["sysrq.elf", "kaslr.elf", "la57.elf"])

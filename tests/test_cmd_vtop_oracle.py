@@ -20,7 +20,7 @@ from crashpy.helpers.modules import module_symtab
 from crashpy.helpers.tasks import task_table
 from crashpy.helpers.vma import vma_addresses
 from crashpy.object import Object
-from tests.crashpy_runner import program, run_crashpy
+from tests.crashpy_runner import crash_differences, describe, program, run_crashpy
 from tests.test_address_space_oracle import _excluded_page
 from tools.vmcores import ensure
 
@@ -137,14 +137,9 @@ def commands(name: str) -> list[str]:
 
 @pytest.mark.parametrize("name", DUMPS)
 def test_vtop_matches_crash(name: str) -> None:
-    from tests.oracle import run_crash
-
     paths = ensure([name])
-    cmds = commands(name)
-    expected = run_crash(paths["vmlinux"], paths[name], cmds)
-    got = run_crashpy(paths["vmlinux"], paths[name], cmds)
-    bad = [(c, e, g) for c, e, g in zip(cmds, expected, got, strict=True) if e != g]
-    assert not bad, "\n\n".join(f"{c}\n--- crash\n{e}--- crashpy\n{g}" for c, e, g in bad)
+    bad = crash_differences(paths["vmlinux"], paths[name], commands(name))
+    assert not bad, describe(bad)
 
 
 def test_vtop_json_is_the_rows_of_the_text() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.crashpy_runner import run_crashpy
+from tests.crashpy_runner import crash_differences
 
 COMMANDS = [
     # structs, unions, enums, typedefs
@@ -91,11 +91,7 @@ KNOWN_DIFFERENCES = {
 
 
 def compare(paths: dict[str, Path], commands: list[str], dump: str = "sysrq.elf") -> list[tuple[str, str, str]]:
-    from tests.oracle import run_crash
-
-    expected = run_crash(paths["vmlinux"], paths[dump], commands)
-    got = run_crashpy(paths["vmlinux"], paths[dump], commands)
-    return [(c, e, g) for c, e, g in zip(commands, expected, got, strict=True) if e != g]
+    return crash_differences(paths["vmlinux"], paths[dump], commands)
 
 
 @pytest.mark.parametrize("dump", ["sysrq.elf", "la57.elf"])  # 4- and 5-level paging, KASLR off and on
