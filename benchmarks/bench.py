@@ -2,6 +2,7 @@
 
     python3 benchmarks/bench.py [--dump sysrq.d31.zlib] [--runs 3]
     python3 benchmarks/bench.py --per-task --dump sysrq.d31.zlib --dump scale.d31.zlib
+    python3 benchmarks/bench.py --memory --dump sysrq.d31.zlib --dump scale.d31.zlib
 
 Start-up: wall time of `tool -s vmlinux dump` running just `q` (median of --runs). Commands: one live
 session per tool; each command is written to its standard input followed by `echo <marker>` (crash
@@ -62,6 +63,19 @@ COMMANDS = [
 ]
 # The commands whose cost grows with the number of tasks (--per-task).
 PER_TASK_COMMANDS = ["ps", "ps -t", "runq", "bt -a", "foreach bt"]
+# The memory commands (--memory); {task} is the panic task's task_struct (a slab object in the direct
+# map), {value} the address of init_task (a value with a bounded number of hits in kernel memory).
+MEMORY_COMMANDS = [
+    "kmem -i",
+    "kmem -s",
+    "kmem -S",
+    "kmem -f",
+    "kmem {task}",
+    "search -k {value}",
+    "vm",
+    "foreach vm",
+    "vtop {task}",
+]
 
 
 def env() -> dict[str, str]:
@@ -210,16 +224,82 @@ def bench_per_task(dump_names: list[str], runs: int) -> int:
     return 0
 
 
+def memory_placeholders(vmlinux: Path, dump: Path) -> dict[str, str]:
+    from crashpy.helpers.tasks import task_table
+    from tests.crashpy_runner import program
+
+    prog = program(vmlinux, dump)
+    table = task_table(prog)
+    return {"task": f"{table.active[table.panic_cpu]:x}", "value": f"{prog.symbol_address('init_task'):x}"}
+
+
+def dump_sizes(vmlinux: Path, dump: Path) -> str:
+    """What the memory commands' cost grows with: pages of memory, slab caches, slabs, VMAs."""
+    from tests.oracle import run_crash
+
+    kmem_i, kmem_s, foreach_vm = run_crash(vmlinux, dump, ["kmem -i", "kmem -s", "foreach vm"])
+    pages = next(line.split()[2] for line in kmem_i.splitlines() if "TOTAL MEM" in line)
+    caches = kmem_s.splitlines()[1:]
+    slabs = sum(int(line.split()[4]) for line in caches if len(line.split()) >= 6)
+    vmas = 0
+    in_table = False
+    for line in foreach_vm.splitlines():
+        if line.strip().startswith("VMA "):
+            in_table = True
+        elif not line.strip() or line.startswith("PID:"):
+            in_table = False
+        elif in_table:
+            vmas += 1
+    return f"{pages} pages, {len(caches)} slab caches, {slabs} slabs, {vmas} VMAs"
+
+
+def bench_memory(dump_names: list[str], runs: int) -> int:
+    """The MEMORY_COMMANDS on each dump, each in fresh sessions of both tools (the first run pays for
+    everything the command needs)."""
+    from tools.vmcores import ensure
+
+    print(f"runs: {runs}   machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} at the start")
+    print("| dump | command | crash 8.0.6 first / median | crashpy first / median | ratio first / median "
+          "| output lines | same output |")
+    print("|---|---|---:|---:|---:|---:|---|")
+    for dump_name in dump_names:
+        paths = ensure([dump_name])
+        tools = tool_argv(str(paths["vmlinux"]), str(paths[dump_name]))
+        values = memory_placeholders(paths["vmlinux"], paths[dump_name])
+        print(f"| {dump_name}: {dump_sizes(paths['vmlinux'], paths[dump_name])} | | | | | | |", flush=True)
+        for template in MEMORY_COMMANDS:
+            cmd = template.format(**values)
+            sessions = {name: LiveSession(argv) for name, argv in tools.items()}
+            base = {name: marker_time(s) for name, s in sessions.items()}
+            ((_, cells, outputs),) = time_commands(sessions, [cmd], runs, base)
+            for s in sessions.values():
+                s.close()
+            (c1, cm), (p1, pm) = cells
+            same = "yes" if outputs["crash"] == outputs["crashpy"] else "no"
+            lines = outputs["crash"].count(b"\n")
+            median_ratio = f"{pm / cm:.2f}" if min(cm, pm) >= 0.001 else "-"
+            print(f"| {dump_name} | `{template}` | {c1 * 1000:.0f} / {cm * 1000:.0f} ms "
+                  f"| {p1 * 1000:.0f} / {pm * 1000:.0f} ms | {p1 / c1:.2f} / {median_ratio} | {lines} | {same} |",
+                  flush=True)
+    print(f"load at the end: {os.getloadavg()[0]:.1f}")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dump", action="append", help="a test dump's name (tools/vmcores.py); repeat for several")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--per-task", action="store_true",
                     help="ps, ps -t, runq, bt -a and foreach bt in fresh sessions, per task, on each --dump")
+    ap.add_argument("--memory", action="store_true",
+                    help="kmem -i/-s/-S/-f, kmem <address>, search -k, vm, foreach vm and vtop in fresh "
+                         "sessions on each --dump")
     args = ap.parse_args()
     dumps = args.dump or ["sysrq.d31.zlib"]
     if args.per_task:
         return bench_per_task(dumps, args.runs)
+    if args.memory:
+        return bench_memory(dumps, args.runs)
     for dump_name in dumps:
         bench_dump(dump_name, args.runs)
     return 0
