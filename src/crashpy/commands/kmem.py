@@ -227,8 +227,45 @@ def cmd_kmem(session: Session, argv: list[str]) -> None:
     if not flags - {"P", "I"} and not addresses:  # -P and -I only qualify the others
         session.write(usage())
         return
-    others = sorted(flags - {"i", "P", "I"})
-    if others or addresses:
+    others = sorted(flags - {"i", "P", "I"} - set(BUILT))
+    if others or (addresses and "v" not in flags):
         what = f"-{others[0]}" if others else "an address argument"
         raise CommandError(f"{what} is not available in crashpy yet")
-    show_meminfo(session)
+    if addresses:  # -v address...: the areas holding each address, one header for all
+        from crashpy.commands.kmem_zones import VmlistLookup
+
+        lookup = VmlistLookup()
+        for arg in addresses:
+            value = int(arg, 16)
+            physical = "P" in flags or not session.prog.is_kvaddr(value)
+            session.write(lookup.text(session.prog, value, physical))
+    for flag in BUILT:  # in the order crash prints them
+        if flag in flags and not (flag == "v" and addresses):
+            if flag == "i":
+                show_meminfo(session)
+            else:
+                session.write(BUILT[flag](session))
+
+
+def _zones(name: str) -> Any:
+    """A `kmem -<flag>` renderer of commands/kmem_zones.py (imported on first use)."""
+
+    def run(session: Session) -> str:
+        from crashpy.commands import kmem_zones
+
+        fn = getattr(kmem_zones, name)
+        return str(fn(session) if name == "offsets_text" else fn(session.prog))
+
+    return run
+
+
+# The options built so far, in the order crash's cmd_kmem prints them.
+BUILT: dict[str, Any] = {
+    "i": None,
+    "h": _zones("hstates_text"),
+    "v": _zones("vmlist_text"),
+    "n": _zones("nodes_text"),
+    "z": _zones("zones_text"),
+    "V": _zones("vm_stat_text"),
+    "o": _zones("offsets_text"),
+}

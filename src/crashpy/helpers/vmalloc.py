@@ -1,0 +1,102 @@
+"""The kernel's vmalloc areas (mm/vmalloc.c): the struct vmap_area entries of vmap_area_list that
+carry a struct vm_struct, as `kmem -v` lists them.  Never prints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from crashpy.errors import CommandError, FaultError
+from crashpy.helpers.list import walk_list
+
+if TYPE_CHECKING:
+    from crashpy.program import Program
+
+VM_VM_AREA = 0x4  # mm/vmalloc.c of the kernels whose vmap_area had flags and purge_list
+
+
+@dataclass(frozen=True)
+class VmapArea:
+    """One busy vmalloc area: its struct vmap_area, its struct vm_struct and [start, end)."""
+
+    vmap_area: int
+    vm_struct: int
+    start: int
+    end: int
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+
+def vmap_areas(prog: Program) -> list[VmapArea]:
+    """The areas of vmap_area_list in list order (sorted by address), those without a vm_struct left
+    out; CommandError for kernels that keep them otherwise (vmap_nodes, or the old vmlist)."""
+
+    def build() -> list[VmapArea]:
+        if not prog.has_symbol("vmap_area_list") or not prog.has_member("vmap_area", "list"):
+            raise CommandError("kmem -v: this kernel's vmalloc list (vmap_nodes / vmlist) is not supported")
+        size = prog.sizeof("vmap_area")
+        list_off = prog.offsetof("vmap_area", "list")
+        start_off = prog.offsetof("vmap_area", "va_start")
+        end_off = prog.offsetof("vmap_area", "va_end")
+        vm_off = prog.offsetof("vmap_area", "vm")
+        by_flags = prog.has_member("vmap_area", "flags") and prog.has_member("vmap_area", "purge_list")
+        flags_off = prog.offsetof("vmap_area", "flags") if by_flags else 0
+        head = prog.symbol_address("vmap_area_list")
+        first = prog.read_u64(head)
+        out: list[VmapArea] = []
+        if first == head:
+            return out
+        for entry in walk_list(prog, first, end=head):
+            va = entry - list_off
+            raw = prog.read(va, size, what="vmap_area struct")
+
+            def word(off: int, raw: bytes = raw) -> int:
+                return int.from_bytes(raw[off : off + 8], "little")
+
+            if by_flags:
+                if word(flags_off) != VM_VM_AREA:
+                    continue
+            elif not word(vm_off):
+                continue
+            out.append(VmapArea(va, word(vm_off), word(start_off), word(end_off)))
+        return out
+
+    return prog.cache("vmalloc.vmap_areas", build)  # type: ignore[no-any-return]
+
+
+def area_of(prog: Program, addr: int) -> VmapArea | None:
+    """The area whose [start, end) holds kernel virtual address `addr`."""
+    for area in vmap_areas(prog):
+        if area.start <= addr < area.end:
+            return area
+    return None
+
+
+def areas_mapping(prog: Program, paddr: int, first_only: bool = False) -> list[tuple[VmapArea, int]]:
+    """(area, virtual address) of each area with a page mapped to physical address `paddr`: crash
+    translates every page of every area, in list order."""
+    page = prog.vmcoreinfo.page_size or 4096
+    target = paddr & ~(page - 1)
+    out = []
+    for area in vmap_areas(prog):
+        for v in range(area.start, area.end, page):
+            try:
+                p = prog.kvtop(v)
+            except FaultError:
+                continue
+            if p & ~(page - 1) == target:
+                out.append((area, v + (paddr & (page - 1))))
+                break
+        if out and first_only:
+            break
+    return out
+
+
+def mapped(prog: Program, addr: int) -> int | None:
+    """The physical address `addr` translates to, None when it does not."""
+    try:
+        return prog.kvtop(addr)
+    except FaultError:
+        return None
