@@ -1,4 +1,5 @@
-"""kmem: kernel memory. `kmem -i` (the memory summary) is built; the other options answer one line."""
+"""kmem: kernel memory. `kmem -i` (the memory summary) and, in kmem_zones.py, -v, -V, -n, -z, -o and -h
+are built; the other options answer one line."""
 
 from __future__ import annotations
 
@@ -32,13 +33,30 @@ SYNOPSIS
   {SYNOPSIS}
 
 DESCRIPTION
-  Reports on the kernel's memory.  In crashpy only the summary is built so far; any
+  Reports on the kernel's memory.  In crashpy the options below are built so far; any
   other option answers that it is not available yet.
 
     -i  a table of the kernel's memory counters in pages, in bytes and as a share of
         all memory: total, free and used memory, pages used more than once, block
         device buffers, the page cache, slab pages, huge pages, swap space, and the
         overcommit limit with what is committed against it.
+    -v  every vmalloc area in use, lowest first: its struct vmap_area, its struct
+        vm_struct, the virtual range it spans and its length in bytes.  With
+        addresses, only the areas that hold them (a physical address: the areas
+        with a page mapped to it; -P takes every address as physical).
+    -V  the kernel's global page counters by name (per zone kind, per node, and
+        NUMA ones where the kernel keeps them), then the event counters of every
+        CPU added together.
+    -n  each memory node: its page count, its struct pglist_data, the addresses of
+        its zones, where its page structs begin, and a line per zone; then every
+        present memory section with its encoded and real page-struct address and
+        its state letters (P present, M has a mem_map, O online, E early, D device),
+        and the memory blocks the kernel registered, with range, node and state.
+    -z  every zone of every node: size (and present pages when fewer), the
+        min/low/high watermarks, and the zone's own page counters.
+    -o  the offset of each CPU's per-CPU area.
+    -h  each huge page size the kernel set up: its struct hstate, the page size,
+        how many pages are free and how many exist, and its name.
 
 EXAMPLES
   The memory summary (its first lines, after the column header):

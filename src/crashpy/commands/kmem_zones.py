@@ -37,9 +37,7 @@ VMLIST_HEADER = (
 
 
 def area_line(area: vmalloc.VmapArea) -> str:
-    return (
-        f"{area.vmap_area:016x}  {area.vm_struct:016x}  {area.start:16x} - {area.end:<16x}  {area.size:7d}"
-    )
+    return f"{area.vmap_area:016x}  {area.vm_struct:016x}  {area.start:16x} - {area.end:<16x}  {area.size:7d}"
 
 
 def vmlist_text(prog: Program) -> str:
@@ -83,11 +81,12 @@ def vmalloc_search(prog: Program, addr: int) -> tuple[str, int] | None:
 def phys_to_vmalloc(prog: Program, paddr: int) -> tuple[int, str] | None:
     """For a physical address of `kmem address`: the vmalloc address that maps it and the area's lines
     (header, line, blank line), as crash shows them before the page part; None when no area maps it."""
-    hits = vmalloc.areas_mapping(prog, paddr, first_only=True)
+    hits = vmalloc.areas_mapping(prog, paddr)
     if not hits:
         return None
-    area, vaddr = hits[0]
-    return vaddr, f"{VMLIST_HEADER}\n{area_line(area)}\n\n"
+    return hits[0][1], "".join(
+        f"{line}\n" for line in [VMLIST_HEADER] + [area_line(a) for a, _ in hits] + [""]
+    )
 
 
 # ---- -V ------------------------------------------------------------------------------------------------

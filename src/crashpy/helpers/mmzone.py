@@ -316,7 +316,7 @@ def memory_blocks(prog: Program) -> list[MemoryBlock] | None:
     has_end = prog.has_member("memory_block", "end_section_nr")
     has_nid = prog.has_member("memory_block", "nid")
     size = prog.sizeof("memory_block")
-    out = []
+    out: list[MemoryBlock] = []
     if first == head:
         return out
     for entry in walk_list(prog, first, end=head):
@@ -361,7 +361,7 @@ def hstates(prog: Program) -> list[HState] | None:
         return None
     base = prog.symbol_address("hstates")
     size = prog.sizeof("hstate")
-    out = []
+    out: list[HState] = []
     for i in range(_array_length(prog, "hstates")):
         raw = prog.read(base + i * size, size, what="hstate")
         order = int.from_bytes(raw[prog.offsetof("hstate", "order") :][:4], "little")

@@ -1,0 +1,128 @@
+"""kmem -v, -V, -n, -z, -o, -h and the vmalloc part of `kmem address`: crashpy against crash 8.0.6,
+text for text, one crash session per dump.
+
+The addresses come from each dump: a module's text (module area), the panic task's vmalloc'd stack,
+the physical page behind that stack (kmem -v and -P), a direct-map address no area holds, and several
+at once (one header).  `kmem address` itself is built by other parts of kmem: here only its vmalloc
+part (the VMAP_AREA header, the area's line and a blank line) is compared with the same lines of
+crash's answer.  scale.d31.zlib has two NUMA nodes and four CPUs; la57.elf five-level paging."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import pytest
+
+from crashpy.commands import kmem_zones
+from crashpy.helpers.modules import module_symtab
+from crashpy.helpers.tasks import task_table
+from crashpy.object import Object
+from tests.crashpy_runner import describe, program, run_crashpy
+from tests.oracle import run_crash
+from tools.vmcores import ensure
+
+DUMPS = ["sysrq.elf", "sysrq.d31.zlib", "kaslr.elf", "la57.elf", "scale.d31.zlib"]
+
+WHOLE = ["kmem -v", "kmem -V", "kmem -n", "kmem -z", "kmem -o", "kmem -h"]
+
+BAD_INPUT = [
+    "kmem -n 1",
+    "kmem -z 1",
+    "kmem -o 1",
+    "kmem -h 1",
+    "kmem -V 1",
+    "kmem -v -V",
+    "kmem -o -h",
+    "kmem -v -h",
+    "kmem -v zz",
+    "kmem -V -x",
+    "kmem -n -z",  # both flags print: nodes, then zones
+    "kmem -h -n",
+]
+
+
+@cache
+def addresses(name: str) -> dict[str, int]:
+    paths = ensure([name])
+    prog = program(paths["vmlinux"], paths[name])
+    table = task_table(prog)
+    panic = table.active[table.panic_cpu]
+    stack = int(Object(prog, "struct task_struct", panic).stack)
+    out = {"stack": stack + 0x1238, "direct": panic, "stack_phys": prog.kvtop(stack + 0x2000) + 0x18}
+    modules = module_symtab(prog).modules
+    if modules:
+        out["module"] = modules[0].base + 0x40
+        out["module_last"] = modules[-1].base + modules[-1].size - 1
+    return out
+
+
+@cache
+def commands(name: str) -> tuple[list[str], list[str]]:
+    """(commands crashpy answers whole, `kmem address` commands compared by their vmalloc part)."""
+    a = addresses(name)
+    kv = [a["stack"], a.get("module", a["stack"]), a["direct"], a.get("module_last", a["stack"])]
+    whole = WHOLE + [f"kmem -v {v:x}" for v in kv] + ["kmem -v " + " ".join(f"{v:x}" for v in kv)]
+    whole += [f"kmem -v {a['stack_phys']:x}", f"kmem -v -P {a['stack_phys']:x}"]
+    search = [f"kmem {v:x}" for k, v in a.items() if k not in ("direct", "module_last")]
+    return whole + BAD_INPUT, search
+
+
+@cache
+def crash_answers(name: str) -> dict[str, str]:
+    paths = ensure([name])
+    whole, search = commands(name)
+    every = whole + search
+    return dict(zip(every, run_crash(paths["vmlinux"], paths[name], every), strict=True))
+
+
+@pytest.mark.parametrize("name", DUMPS)
+def test_kmem_zones_match_crash(name: str) -> None:
+    paths = ensure([name])
+    whole, _ = commands(name)
+    expected = crash_answers(name)
+    got = run_crashpy(paths["vmlinux"], paths[name], whole)
+    bad = [(c, expected[c], g) for c, g in zip(whole, got, strict=True) if expected[c] != g]
+    assert not bad, describe(bad)
+    n = got[whole.index("kmem -n")]
+    assert "MEM_BLOCK" in n and "PMOE" in n
+    if name.startswith("scale"):  # two nodes, four CPUs
+        assert n.count("PGLIST_DATA") == 2 and "NODE: 1  ZONE: 1" in got[whole.index("kmem -z")]
+        assert "CPU 3:" in got[whole.index("kmem -o")]
+
+
+def vmalloc_part(text: str) -> str:
+    """The VMAP_AREA header of crash's `kmem address` answer, the lines after it up to a blank one, and
+    that blank line ("" when there is no header)."""
+    lines = text.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith("VMAP_AREA"):
+            end = lines.index("\n", i)
+            return "".join(lines[i : end + 1])
+    return ""
+
+
+@pytest.mark.parametrize("name", DUMPS)
+def test_vmalloc_part_of_kmem_address(name: str) -> None:
+    paths = ensure([name])
+    prog = program(paths["vmlinux"], paths[name])
+    _, search = commands(name)
+    expected = crash_answers(name)
+    for cmd in search:
+        value = int(cmd.split()[1], 16)
+        if prog.is_kvaddr(value):
+            hit = kmem_zones.vmalloc_search(prog, value)
+            got = hit[0] if hit else ""
+            if hit:
+                assert hit[1] == prog.kvtop(value)
+        else:
+            phys = kmem_zones.phys_to_vmalloc(prog, value)
+            got = phys[1] if phys else ""
+            if phys:
+                assert prog.kvtop(phys[0]) == value
+        assert got and got == vmalloc_part(expected[cmd]), (cmd, expected[cmd], got)
+
+
+def test_mkstring_and_the_headers() -> None:
+    assert kmem_zones.mkstring("PMOE", 5, "c") == "PMOE "
+    assert kmem_zones.mkstring("393216", 11, "cr") == "   393216  "
+    assert kmem_zones.VMLIST_HEADER.split() == ["VMAP_AREA", "VM_STRUCT", "ADDRESS", "RANGE", "SIZE"]
