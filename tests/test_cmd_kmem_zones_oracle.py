@@ -9,6 +9,7 @@ crash's answer.  scale.d31.zlib has two NUMA nodes and four CPUs; la57.elf five-
 
 from __future__ import annotations
 
+import json
 from functools import cache
 
 import pytest
@@ -126,3 +127,48 @@ def test_mkstring_and_the_headers() -> None:
     assert kmem_zones.mkstring("PMOE", 5, "c") == "PMOE "
     assert kmem_zones.mkstring("393216", 11, "cr") == "   393216  "
     assert kmem_zones.VMLIST_HEADER.split() == ["VMAP_AREA", "VM_STRUCT", "ADDRESS", "RANGE", "SIZE"]
+
+
+def test_json_is_the_rows_of_the_text() -> None:
+    """`kmem --json -v|-n|-z|-o|-h` hold what the text shows."""
+    paths = ensure(["scale.d31.zlib"])
+    cmds = ["kmem -v", "kmem -n", "kmem -z", "kmem -o", "kmem -h"]
+    out = run_crashpy(
+        paths["vmlinux"], paths["scale.d31.zlib"], cmds + [f"kmem --json {c[5:]}" for c in cmds]
+    )
+    text, docs = dict(zip(cmds, out[:5], strict=True)), [json.loads(d) for d in out[5:]]
+    areas = docs[0]["vmap_areas"]
+    assert len(areas) == len(text["kmem -v"].splitlines()) - 1
+    assert all(
+        f"{a['vmap_area']}  {a['vm_struct']}  {a['start']:>16} - {a['end']:<16}  {a['size']:7d}\n"
+        in text["kmem -v"]
+        for a in areas
+    )
+    nodes = docs[1]["nodes"]
+    assert [n["node"] for n in nodes] == [0, 1]
+    for s in docs[1]["sections"]:
+        assert (
+            f"  {s['section']}  {s['coded_mem_map']:>16}  {s['mem_map']:>16}  {s['state']:<5} {s['pfn']:<16}\n"
+            in text["kmem -n"]
+        )
+    assert len(docs[1]["memory_blocks"]) == text["kmem -n"].count(" ONLINE ")
+    for node in docs[2]["nodes"]:
+        for z in node["zones"]:
+            header = f'NODE: {node["node"]}  ZONE: {z["index"]}  ADDR: {z["address"]}  NAME: "{z["name"]}"\n'
+            assert header in text["kmem -z"]
+            if "vm_stat" in z:
+                wm = z["watermarks"]
+                assert f"MIN/LOW/HIGH: {wm['min']}/{wm['low']}/{wm['high']}\n" in text["kmem -z"]
+                assert f"NR_FREE_PAGES: {z['vm_stat']['NR_FREE_PAGES']}\n" in text["kmem -z"]
+    assert [f"CPU {c}: {o}" for c, o in enumerate(docs[3]["per_cpu_offsets"])] == [
+        line.strip() for line in text["kmem -o"].splitlines()[1:]
+    ]
+    assert all(h["hstate"] in text["kmem -h"] and h["name"] in text["kmem -h"] for h in docs[4]["hstates"])
+
+
+def test_a_truncated_dump_gives_one_line_each() -> None:
+    """crash 8.0.6 does not start on sysrq.d31.zlib.trunc40; crashpy names the first missing read of
+    each option in one line."""
+    paths = ensure(["sysrq.d31.zlib.trunc40"])
+    for out in run_crashpy(paths["vmlinux"], paths["sysrq.d31.zlib.trunc40"], WHOLE):
+        assert out.startswith("kmem: ") and out.count("\n") <= 1 and "internal error" not in out, out

@@ -185,12 +185,18 @@ def parse(argv: list[str]) -> Options:
 
 
 def kmem_document(session: Session, argv: list[str]) -> dict[str, Any]:
-    """`kmem --json -i`: the rows of the memory summary (pages, bytes, percentage and its base)."""
+    """`kmem --json -i`: the rows of the memory summary (pages, bytes, percentage and its base);
+    -v, -V, -n, -z, -o and -h: the rows of kmem_zones.py's tables."""
     parsed = parse(argv)
-    reject_options(parsed, "i")
+    reject_options(parsed, "ivVnzoh")
     no_arguments(parsed.args)
+    zone_flags = [opt for opt, _ in parsed.opts if opt in "vVnzoh"]
+    if zone_flags and not parsed.has("i"):
+        from crashpy.commands.kmem_zones import document
+
+        return document(session, zone_flags[-1])
     if not parsed.has("i"):
-        raise CommandError("only -i is supported with --json")
+        raise CommandError("only -i, -v, -V, -n, -z, -o and -h are supported with --json")
     info = meminfo.meminfo(session.prog)
     return {
         "page_size": info.page_size,

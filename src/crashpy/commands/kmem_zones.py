@@ -5,7 +5,7 @@ zones, memory sections and memory blocks), -z (every zone's figures), -o (per-CP
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from crashpy.errors import CommandError
 from crashpy.helpers import mmzone, sysinfo, vmalloc
@@ -271,3 +271,79 @@ def hstates_text(prog: Program) -> str:
         size = pages_to_size(1 << h.order, page).replace(" ", "", 1)
         lines.append(f"{h.address:x}  {size:>5}  {h.free:>6}  {h.total:>6}  {h.name}")
     return "".join(f"{line}\n" for line in lines)
+
+
+# ---- --json --------------------------------------------------------------------------------------------
+
+
+def _hex(value: int) -> str:
+    return f"{value:x}"
+
+
+def document(session: Session, flag: str) -> dict[str, Any]:
+    """`kmem --json -v|-V|-n|-z|-o|-h`: the rows the text is made of (addresses as hex strings)."""
+    prog = session.prog
+    page = prog.vmcoreinfo.page_size or 4096
+    if flag == "v":
+        areas = vmalloc.vmap_areas(prog)
+        return {
+            "vmap_areas": [
+                {"vmap_area": _hex(a.vmap_area), "vm_struct": _hex(a.vm_struct), "start": _hex(a.start),
+                 "end": _hex(a.end), "size": a.size}
+                for a in areas
+            ]
+        }  # fmt: skip
+    if flag == "V":
+        groups = mmzone.vm_stat_groups(prog)
+        events = mmzone.vm_events(prog, sysinfo.crash_cpu_count(prog))
+        out: dict[str, Any] = {g.title.lower(): dict(g.items) for g in groups}
+        out["vm_event_states"] = dict(events)
+        return out
+    if flag in "nz":
+        nodes = []
+        for node in mmzone.nodes(prog):
+            zones = []
+            for z in node.zones:
+                row: dict[str, Any] = {
+                    "index": z.index, "address": _hex(z.address), "name": z.name, "spanned": z.spanned,
+                    "present": z.present, "start_paddr": _hex(z.start_pfn * page),
+                    "watermarks": dict(zip(("min", "low", "high"), z.watermarks, strict=True)),
+                }  # fmt: skip
+                if flag == "z" and z.spanned:
+                    row["vm_stat"] = dict(mmzone.zone_vm_stat(prog, z.address))
+                zones.append(row)
+            nodes.append(
+                {"node": node.node_id, "pgdat": _hex(node.pgdat), "spanned": node.spanned,
+                 "start_paddr": _hex(node.start_pfn * page), "mem_map": _hex(node.mem_map), "zones": zones}
+            )  # fmt: skip
+        if flag == "z":
+            return {"nodes": nodes}
+        blocks = mmzone.memory_blocks(prog) or []
+        return {
+            "nodes": nodes,
+            "sections": [
+                {"nr": s.nr, "section": _hex(s.address), "coded_mem_map": _hex(s.coded_mem_map),
+                 "mem_map": _hex(s.mem_map), "state": s.state, "pfn": s.pfn}
+                for s in mmzone.sections(prog)
+            ],
+            "memory_blocks": [
+                {"memory_block": _hex(b.address), "name": b.name, "start": _hex(b.start),
+                 "end": None if b.end is None else _hex(b.end), "node": b.nid, "state": b.state,
+                 "start_section": b.start_section}
+                for b in blocks
+            ],
+        }  # fmt: skip
+    if flag == "o":
+        offsets = prog.percpu_offsets
+        cpus = sysinfo.crash_cpu_count(prog)
+        return {"per_cpu_offsets": [_hex(offsets[c] if c < len(offsets) else 0) for c in range(cpus)]}
+    states = mmzone.hstates(prog)
+    if states is None:
+        raise CommandError("hstates[] array does not exist")
+    return {
+        "hstates": [
+            {"hstate": _hex(h.address), "page_size": page << h.order, "free": h.free, "total": h.total,
+             "name": h.name}
+            for h in states
+        ]
+    }  # fmt: skip

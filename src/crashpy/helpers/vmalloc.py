@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from crashpy.errors import CommandError, FaultError
-from crashpy.helpers.list import walk_list
 
 if TYPE_CHECKING:
     from crashpy.program import Program
 
+MASK64 = (1 << 64) - 1
 VM_VM_AREA = 0x4  # mm/vmalloc.c of the kernels whose vmap_area had flags and purge_list
 
 
@@ -44,17 +44,19 @@ def vmap_areas(prog: Program) -> list[VmapArea]:
         by_flags = prog.has_member("vmap_area", "flags") and prog.has_member("vmap_area", "purge_list")
         flags_off = prog.offsetof("vmap_area", "flags") if by_flags else 0
         head = prog.symbol_address("vmap_area_list")
-        first = prog.read_u64(head)
         out: list[VmapArea] = []
-        if first == head:
-            return out
-        for entry in walk_list(prog, first, end=head):
-            va = entry - list_off
+        # each vmap_area is read whole once: its list.next is taken from the same bytes
+        seen: set[int] = set()
+        entry = prog.read_u64(head)
+        while entry != head and entry not in seen:
+            seen.add(entry)
+            va = (entry - list_off) & MASK64
             raw = prog.read(va, size, what="vmap_area struct")
 
             def word(off: int, raw: bytes = raw) -> int:
                 return int.from_bytes(raw[off : off + 8], "little")
 
+            entry = word(list_off)
             if by_flags:
                 if word(flags_off) != VM_VM_AREA:
                     continue
