@@ -278,7 +278,7 @@ def _zones(name: str) -> Any:
         from crashpy.commands import kmem_zones
 
         fn = getattr(kmem_zones, name)
-        return str(fn(session) if name == "offsets_text" else fn(session.prog))
+        return str(fn(session) if name in ("offsets_text", "hstates_text") else fn(session.prog))
 
     return run
 

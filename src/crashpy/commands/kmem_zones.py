@@ -258,13 +258,15 @@ def offsets_text(session: Session) -> str:
     return "".join(f"{line}\n" for line in lines)
 
 
-def hstates_text(prog: Program) -> str:
+def hstates_text(session: Session) -> str:
     """`kmem -h`: each hstate's page size, free and total huge pages, and name."""
     from crashpy.commands.kmem import pages_to_size
 
+    prog = session.prog
     states = mmzone.hstates(prog)
     if states is None:
-        raise CommandError("hstates[] array does not exist")
+        session.println("kmem: hstates[] array does not exist")
+        raise CommandError("-h option not supported or applicable on this architecture or kernel")
     page = prog.vmcoreinfo.page_size or 4096
     lines = [f"{mkstring('HSTATE', VADDR_PRLEN, 'c')}   SIZE    FREE   TOTAL  NAME"]
     for h in states:

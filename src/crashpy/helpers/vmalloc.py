@@ -30,42 +30,55 @@ class VmapArea:
 
 
 def vmap_areas(prog: Program) -> list[VmapArea]:
-    """The areas of vmap_area_list in list order (sorted by address), those without a vm_struct left
-    out; CommandError for kernels that keep them otherwise (vmap_nodes, or the old vmlist)."""
+    """The busy areas sorted by address, those without a vm_struct left out: vmap_area_list, or every
+    vmap_node's busy list (6.9 and later); CommandError (crash's words) for the old vmlist kernels."""
 
     def build() -> list[VmapArea]:
+        if prog.has_symbol("vmap_nodes") and prog.has_member("vmap_node", "busy"):
+            # 6.9 and later: each vmap_node's busy list; crash sorts them all by start address
+            count = prog.read_u32(prog.symbol_address("nr_vmap_nodes"))
+            base = prog.read_u64(prog.symbol_address("vmap_nodes"))
+            busy = prog.offsetof("vmap_node", "busy") + prog.offsetof("rb_list", "head")
+            size = prog.sizeof("vmap_node")
+            areas = [a for i in range(count) for a in _areas_on(prog, base + i * size + busy)]
+            return sorted(areas, key=lambda a: a.start)
         if not prog.has_symbol("vmap_area_list") or not prog.has_member("vmap_area", "list"):
-            raise CommandError("kmem -v: this kernel's vmalloc list (vmap_nodes / vmlist) is not supported")
-        size = prog.sizeof("vmap_area")
-        list_off = prog.offsetof("vmap_area", "list")
-        start_off = prog.offsetof("vmap_area", "va_start")
-        end_off = prog.offsetof("vmap_area", "va_end")
-        vm_off = prog.offsetof("vmap_area", "vm")
-        by_flags = prog.has_member("vmap_area", "flags") and prog.has_member("vmap_area", "purge_list")
-        flags_off = prog.offsetof("vmap_area", "flags") if by_flags else 0
-        head = prog.symbol_address("vmap_area_list")
-        out: list[VmapArea] = []
-        # each vmap_area is read whole once: its list.next is taken from the same bytes
-        seen: set[int] = set()
-        entry = prog.read_u64(head)
-        while entry != head and entry not in seen:
-            seen.add(entry)
-            va = (entry - list_off) & MASK64
-            raw = prog.read(va, size, what="vmap_area struct")
-
-            def word(off: int, raw: bytes = raw) -> int:
-                return int.from_bytes(raw[off : off + 8], "little")
-
-            entry = word(list_off)
-            if by_flags:
-                if word(flags_off) != VM_VM_AREA:
-                    continue
-            elif not word(vm_off):
-                continue
-            out.append(VmapArea(va, word(vm_off), word(start_off), word(end_off)))
-        return out
+            raise CommandError("-v option not supported or applicable on this architecture or kernel")
+        return _areas_on(prog, prog.symbol_address("vmap_area_list"))
 
     return prog.cache("vmalloc.vmap_areas", build)  # type: ignore[no-any-return]
+
+
+def _areas_on(prog: Program, head: int) -> list[VmapArea]:
+    """The struct vmap_area entries on the list at `head` that carry a vm_struct (or, on kernels whose
+    vmap_area has flags and purge_list, are marked VM_VM_AREA); each read whole once, its list.next
+    taken from the same bytes."""
+    size = prog.sizeof("vmap_area")
+    list_off = prog.offsetof("vmap_area", "list")
+    start_off = prog.offsetof("vmap_area", "va_start")
+    end_off = prog.offsetof("vmap_area", "va_end")
+    vm_off = prog.offsetof("vmap_area", "vm")
+    by_flags = prog.has_member("vmap_area", "flags") and prog.has_member("vmap_area", "purge_list")
+    flags_off = prog.offsetof("vmap_area", "flags") if by_flags else 0
+    out: list[VmapArea] = []
+    seen: set[int] = set()
+    entry = prog.read_u64(head)
+    while entry != head and entry not in seen:
+        seen.add(entry)
+        va = (entry - list_off) & MASK64
+        raw = prog.read(va, size, what="vmap_area struct")
+
+        def word(off: int, raw: bytes = raw) -> int:
+            return int.from_bytes(raw[off : off + 8], "little")
+
+        entry = word(list_off)
+        if by_flags:
+            if word(flags_off) != VM_VM_AREA:
+                continue
+        elif not word(vm_off):
+            continue
+        out.append(VmapArea(va, word(vm_off), word(start_off), word(end_off)))
+    return out
 
 
 def area_of(prog: Program, addr: int) -> VmapArea | None:
