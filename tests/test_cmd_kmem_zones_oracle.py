@@ -18,6 +18,7 @@ from crashpy.commands import kmem_zones
 from crashpy.helpers.modules import module_symtab
 from crashpy.helpers.tasks import task_table
 from crashpy.object import Object
+from crashpy.unwind.stacks import THREAD_SIZE
 from tests.crashpy_runner import describe, program, run_crashpy
 from tests.oracle import run_crash
 from tools.vmcores import ensure
@@ -50,6 +51,7 @@ def addresses(name: str) -> dict[str, int]:
     panic = table.active[table.panic_cpu]
     stack = int(Object(prog, "struct task_struct", panic).stack)
     out = {"stack": stack + 0x1238, "direct": panic, "stack_phys": prog.kvtop(stack + 0x2000) + 0x18}
+    out["guard"] = stack + THREAD_SIZE + 0x10  # the unmapped guard page after the stack: in its area
     modules = module_symtab(prog).modules
     if modules:
         out["module"] = modules[0].base + 0x40
@@ -61,7 +63,7 @@ def addresses(name: str) -> dict[str, int]:
 def commands(name: str) -> tuple[list[str], list[str]]:
     """(commands crashpy answers whole, `kmem address` commands compared by their vmalloc part)."""
     a = addresses(name)
-    kv = [a["stack"], a.get("module", a["stack"]), a["direct"], a.get("module_last", a["stack"])]
+    kv = [a["stack"], a.get("module", a["stack"]), a["direct"], a.get("module_last", a["stack"]), a["guard"]]
     whole = WHOLE + [f"kmem -v {v:x}" for v in kv] + ["kmem -v " + " ".join(f"{v:x}" for v in kv)]
     whole += [f"kmem -v {a['stack_phys']:x}", f"kmem -v -P {a['stack_phys']:x}"]
     search = [f"kmem {v:x}" for k, v in a.items() if k not in ("direct", "module_last")]
@@ -120,7 +122,8 @@ def test_vmalloc_part_of_kmem_address(name: str) -> None:
             got = phys[1] if phys else ""
             if phys:
                 assert prog.kvtop(phys[0]) == value
-        assert got and got == vmalloc_part(expected[cmd]), (cmd, expected[cmd], got)
+        assert got == vmalloc_part(expected[cmd]), (cmd, expected[cmd], got)
+        assert bool(got) == (value != addresses(name)["guard"]), (cmd, got)
 
 
 def test_mkstring_and_the_headers() -> None:
