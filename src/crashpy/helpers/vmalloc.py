@@ -89,24 +89,28 @@ def area_of(prog: Program, addr: int) -> VmapArea | None:
     return None
 
 
-def areas_mapping(prog: Program, paddr: int, first_only: bool = False) -> list[tuple[VmapArea, int]]:
-    """(area, virtual address) of each area with a page mapped to physical address `paddr`: crash
-    translates every page of every area, in list order."""
+def areas_mapping(prog: Program, paddr: int) -> list[tuple[VmapArea, int]]:
+    """(area, virtual address) of each area with a page mapped to physical address `paddr`, in area
+    order, the first such page of each area: crash translates every page of every area.  The map from
+    physical page to areas is built once per dump."""
     page = prog.vmcoreinfo.page_size or 4096
-    target = paddr & ~(page - 1)
-    out = []
-    for area in vmap_areas(prog):
-        for v in range(area.start, area.end, page):
-            try:
-                p = prog.kvtop(v)
-            except FaultError:
-                continue
-            if p & ~(page - 1) == target:
-                out.append((area, v + (paddr & (page - 1))))
-                break
-        if out and first_only:
-            break
-    return out
+
+    def build() -> dict[int, list[tuple[VmapArea, int]]]:
+        pages: dict[int, list[tuple[VmapArea, int]]] = {}
+        for area in vmap_areas(prog):
+            for v in range(area.start, area.end, page):
+                try:
+                    p = prog.kvtop(v) & ~(page - 1)
+                except FaultError:
+                    continue
+                hits = pages.setdefault(p, [])
+                if not hits or hits[-1][0] is not area:
+                    hits.append((area, v))
+        return pages
+
+    by_page: dict[int, list[tuple[VmapArea, int]]] = prog.cache("vmalloc.by_physical_page", build)
+    offset = paddr & (page - 1)
+    return [(area, v + offset) for area, v in by_page.get(paddr & ~(page - 1), [])]
 
 
 def mapped(prog: Program, addr: int) -> int | None:
