@@ -237,7 +237,12 @@ def zones_text(prog: Program) -> str:
             items = mmzone.zone_vm_stat(prog, z.address)
             width = max((len(name) for name, _ in items), default=0)
             lines += stat_lines(items, width)
-            lines += ["", ""]
+            tail = ""  # what older kernels add: the zone's reclaim state and its scanned pages
+            if z.all_unreclaimable is not None:
+                tail += f"  ALL_UNRECLAIMABLE: {'yes' if z.all_unreclaimable else 'no'}  "
+            if z.pages_scanned is not None:
+                tail += f"PAGES_SCANNED: {z.pages_scanned}  "
+            lines += [tail, ""]
     return "".join(f"{line}\n" for line in lines)
 
 

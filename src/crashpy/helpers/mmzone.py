@@ -218,6 +218,8 @@ class Zone:
     present: int
     start_pfn: int
     watermarks: tuple[int, int, int]  # min, low, high
+    all_unreclaimable: bool | None = None  # kernels with zone.all_unreclaimable or ZONE_ALL_UNRECLAIMABLE
+    pages_scanned: int | None = None  # kernels with zone.pages_scanned
 
 
 @dataclass(frozen=True)
@@ -248,7 +250,15 @@ def _zone(prog: Program, n: int, i: int, address: int) -> Zone:
     low, mid, high = marks.get("WMARK_MIN", 0), marks.get("WMARK_LOW", 1), marks.get("WMARK_HIGH", 2)
     watermarks = (_s64(raw, wm + 8 * low), _s64(raw, wm + 8 * mid), _s64(raw, wm + 8 * high))
     start = _u64(raw, prog.offsetof("zone", "zone_start_pfn"))
-    return Zone(n, i, address, name, spanned, present, start, watermarks)
+    unreclaimable = scanned = None
+    if prog.has_member("zone", "all_unreclaimable"):
+        unreclaimable = bool(int.from_bytes(raw[prog.offsetof("zone", "all_unreclaimable") :][:4], "little"))
+    elif prog.has_member("zone", "flags") and "ZONE_ALL_UNRECLAIMABLE" in _enum(prog, "zone_flags"):
+        bit = _enum(prog, "zone_flags")["ZONE_ALL_UNRECLAIMABLE"]
+        unreclaimable = bool(_u64(raw, prog.offsetof("zone", "flags")) >> bit & 1)
+    if prog.has_member("zone", "pages_scanned"):
+        scanned = _u64(raw, prog.offsetof("zone", "pages_scanned"))
+    return Zone(n, i, address, name, spanned, present, start, watermarks, unreclaimable, scanned)
 
 
 def nodes(prog: Program) -> list[Node]:
