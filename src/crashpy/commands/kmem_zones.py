@@ -131,7 +131,7 @@ def paddr_width(prog: Program) -> int:
 def node_lines(prog: Program, node: mmzone.Node) -> list[str]:
     page = prog.vmcoreinfo.page_size or 4096
     size = mkstring(str(node.spanned), 8, "cl")
-    bootmem = mkstring("----", VADDR_PRLEN, "c") if node.bootmem is None else f"{node.bootmem:016x}"
+    bootmem = mkstring("----" if node.bootmem is None else f"{node.bootmem:x}", VADDR_PRLEN, "c")
     zones = node.zones
     first = f"{zones[0].address:x}" if zones else ""
     lines = [NODE_HEADER, f" {node.node_id:2d}   {size}  {node.pgdat:016x}  {bootmem}  {first}"]
