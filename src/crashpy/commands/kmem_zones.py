@@ -42,8 +42,8 @@ def area_line(area: vmalloc.VmapArea) -> str:
 
 def vmlist_text(prog: Program) -> str:
     """`kmem -v`: the header and one line per area."""
-    areas = vmalloc.vmap_areas(prog)
-    return "".join(f"{line}\n" for line in ([VMLIST_HEADER] if areas else []) + [area_line(a) for a in areas])
+    areas, listed = vmalloc.vmap_list(prog)
+    return "".join(f"{line}\n" for line in ([VMLIST_HEADER] if listed else []) + [area_line(a) for a in areas])
 
 
 @dataclass
@@ -53,9 +53,9 @@ class VmlistLookup:
     header_printed: bool = False
 
     def text(self, prog: Program, addr: int, physical: bool) -> str:
-        areas = vmalloc.vmap_areas(prog)
+        areas, listed = vmalloc.vmap_list(prog)
         lines = []
-        if areas and not self.header_printed:
+        if listed and not self.header_printed:
             lines.append(VMLIST_HEADER)
             self.header_printed = True
         if physical:

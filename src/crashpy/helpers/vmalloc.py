@@ -32,27 +32,34 @@ class VmapArea:
 def vmap_areas(prog: Program) -> list[VmapArea]:
     """The busy areas sorted by address, those without a vm_struct left out: vmap_area_list, or every
     vmap_node's busy list (6.9 and later); CommandError (crash's words) for the old vmlist kernels."""
+    return vmap_list(prog)[0]
 
-    def build() -> list[VmapArea]:
+
+def vmap_list(prog: Program) -> tuple[list[VmapArea], int]:
+    """(vmap_areas(prog), how many struct vmap_area the lists hold in all, those without a vm_struct
+    too: crash prints its header when there is any)."""
+
+    def build() -> tuple[list[VmapArea], int]:
         if prog.has_symbol("vmap_nodes") and prog.has_member("vmap_node", "busy"):
             # 6.9 and later: each vmap_node's busy list; crash sorts them all by start address
             count = prog.read_u32(prog.symbol_address("nr_vmap_nodes"))
             base = prog.read_u64(prog.symbol_address("vmap_nodes"))
             busy = prog.offsetof("vmap_node", "busy") + prog.offsetof("rb_list", "head")
             size = prog.sizeof("vmap_node")
-            areas = [a for i in range(count) for a in _areas_on(prog, base + i * size + busy)]
-            return sorted(areas, key=lambda a: a.start)
+            lists = [_areas_on(prog, base + i * size + busy) for i in range(count)]
+            areas = sorted((a for found, _ in lists for a in found), key=lambda a: a.start)
+            return areas, sum(n for _, n in lists)
         if not prog.has_symbol("vmap_area_list") or not prog.has_member("vmap_area", "list"):
             raise CommandError("-v option not supported or applicable on this architecture or kernel")
         return _areas_on(prog, prog.symbol_address("vmap_area_list"))
 
-    return prog.cache("vmalloc.vmap_areas", build)  # type: ignore[no-any-return]
+    return prog.cache("vmalloc.vmap_list", build)  # type: ignore[no-any-return]
 
 
-def _areas_on(prog: Program, head: int) -> list[VmapArea]:
+def _areas_on(prog: Program, head: int) -> tuple[list[VmapArea], int]:
     """The struct vmap_area entries on the list at `head` that carry a vm_struct (or, on kernels whose
     vmap_area has flags and purge_list, are marked VM_VM_AREA); each read whole once, its list.next
-    taken from the same bytes."""
+    taken from the same bytes.  Also how many entries the list holds."""
     size = prog.sizeof("vmap_area")
     list_off = prog.offsetof("vmap_area", "list")
     start_off = prog.offsetof("vmap_area", "va_start")
@@ -78,7 +85,7 @@ def _areas_on(prog: Program, head: int) -> list[VmapArea]:
         elif not word(vm_off):
             continue
         out.append(VmapArea(va, word(vm_off), word(start_off), word(end_off)))
-    return out
+    return out, len(seen)
 
 
 def area_of(prog: Program, addr: int) -> VmapArea | None:
