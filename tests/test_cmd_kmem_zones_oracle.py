@@ -175,3 +175,80 @@ def test_a_truncated_dump_gives_one_line_each() -> None:
     paths = ensure(["sysrq.d31.zlib.trunc40"])
     for out in run_crashpy(paths["vmlinux"], paths["sysrq.d31.zlib.trunc40"], WHOLE):
         assert out.startswith("kmem: ") and out.count("\n") <= 1 and "internal error" not in out, out
+
+
+class _Kernel69:
+    """A stand-in for a 6.9+ kernel's memory: two vmap_nodes whose busy lists hold areas out of order
+    (struct vmap_area: va_start 0, va_end 8, list 40, vm 56; struct vmap_node: busy.head at 8)."""
+
+    SIZES = {"vmap_area": 64, "vmap_node": 128}
+    OFFSETS = {
+        ("vmap_area", "va_start"): 0,
+        ("vmap_area", "va_end"): 8,
+        ("vmap_area", "list"): 40,
+        ("vmap_area", "vm"): 56,
+        ("vmap_node", "busy"): 0,
+        ("rb_list", "head"): 8,
+    }
+    SYMBOLS = {"nr_vmap_nodes": 0x1000, "vmap_nodes": 0x1008}
+
+    def __init__(self) -> None:
+        import struct
+
+        self.mem = bytearray(0x10000)
+        self._cache: dict[str, object] = {}
+        nodes = 0x2000
+        struct.pack_into("<IxxxxQ", self.mem, 0x1000, 2, nodes)
+        areas = {
+            0: [(0x4000, 0x9000, 0x10000, 0xA1), (0x4100, 0x7000, 0x8000, 0)],
+            1: [(0x4200, 0x3000, 0x5000, 0xA2)],
+        }
+        for n, entries in areas.items():
+            head = nodes + n * 128 + 8
+            links = [head] + [va + 40 for va, *_ in entries] + [head]
+            for k, (va, start, end, vm) in enumerate(entries):
+                struct.pack_into("<QQ", self.mem, va, start, end)
+                struct.pack_into("<QQQ", self.mem, va + 40, links[k + 2], links[k], vm)
+            struct.pack_into("<QQ", self.mem, head, links[1], links[-2])
+
+    def has_symbol(self, name: str) -> bool:
+        return name in self.SYMBOLS
+
+    def symbol_address(self, name: str) -> int:
+        return self.SYMBOLS[name]
+
+    def has_member(self, struct_name: str, member: str) -> bool:
+        return (struct_name, member) in self.OFFSETS
+
+    def offsetof(self, struct_name: str, member: str) -> int:
+        return self.OFFSETS[(struct_name, member)]
+
+    def sizeof(self, name: str) -> int:
+        return self.SIZES[name]
+
+    def read(self, addr: int, size: int, what: str = "") -> bytes:
+        return bytes(self.mem[addr : addr + size])
+
+    def read_u32(self, addr: int) -> int:
+        return int.from_bytes(self.read(addr, 4), "little")
+
+    def read_u64(self, addr: int) -> int:
+        return int.from_bytes(self.read(addr, 8), "little")
+
+    def cache(self, key: str, factory: object) -> object:
+        if key not in self._cache:
+            self._cache[key] = factory()  # type: ignore[operator]
+        return self._cache[key]
+
+
+def test_vmap_nodes_of_later_kernels() -> None:
+    """6.9+ keeps busy areas on per-node lists: all of them, sorted by start, those without a vm_struct
+    left out but counted (the header)."""
+    from crashpy.helpers.vmalloc import vmap_list
+
+    areas, listed = vmap_list(_Kernel69())  # type: ignore[arg-type]
+    assert [(a.vmap_area, a.vm_struct, a.start, a.size) for a in areas] == [
+        (0x4200, 0xA2, 0x3000, 0x2000),
+        (0x4000, 0xA1, 0x9000, 0x7000),
+    ]
+    assert listed == 3
