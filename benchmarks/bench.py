@@ -58,6 +58,9 @@ COMMANDS = [
     "list -H ftrace_events",
     "list task_struct.tasks -s task_struct.pid,comm -h init_task",
     "kmem -i",
+    "kmem -v",
+    "kmem -n",
+    "kmem -z",
     "mach",
     "swap",
 ]

@@ -1,4 +1,5 @@
-"""kmem: kernel memory. `kmem -i` (the memory summary) is built; the other options answer one line."""
+"""kmem: kernel memory. `kmem -i` (the memory summary) and, in kmem_zones.py, -v, -V, -n, -z, -o and -h
+are built; the other options answer one line."""
 
 from __future__ import annotations
 
@@ -32,13 +33,30 @@ SYNOPSIS
   {SYNOPSIS}
 
 DESCRIPTION
-  Reports on the kernel's memory.  In crashpy only the summary is built so far; any
+  Reports on the kernel's memory.  In crashpy the options below are built so far; any
   other option answers that it is not available yet.
 
     -i  a table of the kernel's memory counters in pages, in bytes and as a share of
         all memory: total, free and used memory, pages used more than once, block
         device buffers, the page cache, slab pages, huge pages, swap space, and the
         overcommit limit with what is committed against it.
+    -v  every vmalloc area in use, lowest first: its struct vmap_area, its struct
+        vm_struct, the virtual range it spans and its length in bytes.  With
+        addresses, only the areas that hold them (a physical address: the areas
+        with a page mapped to it; -P takes every address as physical).
+    -V  the kernel's global page counters by name (per zone kind, per node, and
+        NUMA ones where the kernel keeps them), then the event counters of every
+        CPU added together.
+    -n  each memory node: its page count, its struct pglist_data, the addresses of
+        its zones, where its page structs begin, and a line per zone; then every
+        present memory section with its encoded and real page-struct address and
+        its state letters (P present, M has a mem_map, O online, E early, D device),
+        and the memory blocks the kernel registered, with range, node and state.
+    -z  every zone of every node: size (and present pages when fewer), the
+        min/low/high watermarks, and the zone's own page counters.
+    -o  the offset of each CPU's per-CPU area.
+    -h  each huge page size the kernel set up: its struct hstate, the page size,
+        how many pages are free and how many exist, and its name.
 
 EXAMPLES
   The memory summary (its first lines, after the column header):
@@ -167,12 +185,18 @@ def parse(argv: list[str]) -> Options:
 
 
 def kmem_document(session: Session, argv: list[str]) -> dict[str, Any]:
-    """`kmem --json -i`: the rows of the memory summary (pages, bytes, percentage and its base)."""
+    """`kmem --json -i`: the rows of the memory summary (pages, bytes, percentage and its base);
+    -v, -V, -n, -z, -o and -h: the rows of kmem_zones.py's tables."""
     parsed = parse(argv)
-    reject_options(parsed, "i")
+    reject_options(parsed, "ivVnzoh")
     no_arguments(parsed.args)
+    zone_flags = [opt for opt, _ in parsed.opts if opt in "vVnzoh"]
+    if zone_flags and not parsed.has("i"):
+        from crashpy.commands.kmem_zones import document
+
+        return document(session, zone_flags[-1])
     if not parsed.has("i"):
-        raise CommandError("only -i is supported with --json")
+        raise CommandError("only -i, -v, -V, -n, -z, -o and -h are supported with --json")
     info = meminfo.meminfo(session.prog)
     return {
         "page_size": info.page_size,
@@ -227,8 +251,45 @@ def cmd_kmem(session: Session, argv: list[str]) -> None:
     if not flags - {"P", "I"} and not addresses:  # -P and -I only qualify the others
         session.write(usage())
         return
-    others = sorted(flags - {"i", "P", "I"})
-    if others or addresses:
+    others = sorted(flags - {"i", "P", "I"} - set(BUILT))
+    if others or (addresses and "v" not in flags):
         what = f"-{others[0]}" if others else "an address argument"
         raise CommandError(f"{what} is not available in crashpy yet")
-    show_meminfo(session)
+    if addresses:  # -v address...: the areas holding each address, one header for all
+        from crashpy.commands.kmem_zones import VmlistLookup
+
+        lookup = VmlistLookup()
+        for arg in addresses:
+            value = int(arg, 16)
+            physical = "P" in flags or not session.prog.is_kvaddr(value)
+            session.write(lookup.text(session.prog, value, physical))
+    for flag in BUILT:  # in the order crash prints them
+        if flag in flags and not (flag == "v" and addresses):
+            if flag == "i":
+                show_meminfo(session)
+            else:
+                session.write(BUILT[flag](session))
+
+
+def _zones(name: str) -> Any:
+    """A `kmem -<flag>` renderer of commands/kmem_zones.py (imported on first use)."""
+
+    def run(session: Session) -> str:
+        from crashpy.commands import kmem_zones
+
+        fn = getattr(kmem_zones, name)
+        return str(fn(session) if name in ("offsets_text", "hstates_text") else fn(session.prog))
+
+    return run
+
+
+# The options built so far, in the order crash's cmd_kmem prints them.
+BUILT: dict[str, Any] = {
+    "i": None,
+    "h": _zones("hstates_text"),
+    "v": _zones("vmlist_text"),
+    "n": _zones("nodes_text"),
+    "z": _zones("zones_text"),
+    "V": _zones("vm_stat_text"),
+    "o": _zones("offsets_text"),
+}
