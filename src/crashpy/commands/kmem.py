@@ -9,7 +9,7 @@ from crashpy.commands.registry import command
 from crashpy.commands.rows import no_arguments, reject_options
 from crashpy.errors import CommandError
 from crashpy.helpers import meminfo
-from crashpy.helpers.numbers import Options, getopt, hexadecimal
+from crashpy.helpers.numbers import Options, getopt, hexadecimal, htoll
 
 if TYPE_CHECKING:
     from crashpy.session import Session
@@ -198,6 +198,10 @@ def flags_given(parsed: Options) -> set[str]:
 
 @command("kmem", summary="kernel memory", help=HELP, json=kmem_document)
 def cmd_kmem(session: Session, argv: list[str]) -> None:
+    from crashpy.commands import kmem_slab
+    from crashpy.helpers.sysinfo import crash_cpu_count
+
+    argv, cpus = kmem_slab.cpu_selection(argv, crash_cpu_count(session.prog))
     parsed = parse(argv)
     if parsed.errors:
         session.println(f"kmem: {parsed.errors[0]}")
@@ -214,6 +218,8 @@ def cmd_kmem(session: Session, argv: list[str]) -> None:
         if hexadecimal(arg):
             addresses.append(arg)
             continue
+        if names and flags & set("sSr"):
+            raise CommandError("only one kmem_cache reference is allowed")
         if names:
             raise CommandError("only one kmem_cache reference is allowed")
         names.append(arg)
@@ -227,6 +233,14 @@ def cmd_kmem(session: Session, argv: list[str]) -> None:
     if not flags - {"P", "I"} and not addresses:  # -P and -I only qualify the others
         session.write(usage())
         return
+    values = [htoll(a) or 0 for a in addresses]
+    if flags & set("sSr"):
+        kmem_slab.run(session, flags, names, values, next((v for o, v in reversed(parsed.opts) if o == "I"), None), cpus)
+        return
+    if values and not flags - {"P", "I"}:  # the slab part of an address search
+        for value in values:
+            if "P" not in flags:
+                session.write("".join(line + "\n" for line in kmem_slab.search_slab_part(session, value)))
     others = sorted(flags - {"i", "P", "I"})
     if others or addresses:
         what = f"-{others[0]}" if others else "an address argument"
