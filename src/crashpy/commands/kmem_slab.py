@@ -207,6 +207,9 @@ def dump_caches(
         else:
             where = slub.slab_of(prog, address)
             if where is None:
+                warning = slub.lookup_warning(prog, address)
+                if warning:
+                    out.append(f"WARNING: {warning}")
                 out.append(note(f"address is not allocated in slab subsystem: {address:x}"))
                 return out
             found, slab = where

@@ -137,7 +137,7 @@ def node_table(prog: Program) -> list[NodeRange]:
     def build() -> list[NodeRange]:
         from crashpy.helpers.meminfo import online_pgdats
 
-        out = []
+        out: list[NodeRange] = []
         for pgdat in online_pgdats(prog):
             start = int(pgdat.member_("node_start_pfn")) << 12
             size = int(pgdat.member_("node_spanned_pages")) << 12
@@ -667,3 +667,15 @@ def is_slab_page(prog: Program, addr: int) -> int | None:
     except (FaultError, CrashpyError):
         return None
     return cache if cache in set(cache_list(prog)) else None
+
+
+def lookup_warning(prog: Program, vaddr: int) -> str | None:
+    """crash's warning when an address has no physical page to look a slab up by, else None."""
+    try:
+        paddr = prog.kvtop(vaddr)
+    except (FaultError, CrashpyError):
+        return f"cannot make virtual-to-physical translation: {vaddr:x}"
+    nodes = node_table(prog)
+    if nodes and paddr >= max(n.end for n in nodes):
+        return f"cannot find mem_map page for address: {vaddr:x}"
+    return None
