@@ -1,4 +1,5 @@
-"""kmem: kernel memory. `kmem -i` (the memory summary) is built; the other options answer one line."""
+"""kmem: kernel memory. `kmem -i` (the memory summary) and the SLUB options (commands/kmem_slab.py) are
+built; the other options answer one line."""
 
 from __future__ import annotations
 
@@ -32,13 +33,34 @@ SYNOPSIS
   {SYNOPSIS}
 
 DESCRIPTION
-  Reports on the kernel's memory.  In crashpy only the summary is built so far; any
-  other option answers that it is not available yet.
+  Reports on the kernel's memory.  In crashpy the summary and the slab caches are
+  built so far; any other option answers that it is not available yet.
 
     -i  a table of the kernel's memory counters in pages, in bytes and as a share of
         all memory: total, free and used memory, pages used more than once, block
         device buffers, the page cache, slab pages, huge pages, swap space, and the
         overcommit limit with what is committed against it.
+
+    -s  one line per slab cache (SLUB): the kmem_cache address, the size of one
+        object, how many objects are handed out and how many the cache's slabs hold,
+        the number of slabs, the size of one slab and the cache's name.  A cache name,
+        or a kmem_cache address, limits it to that cache; the argument "list" prints
+        only addresses and names.  With the address of anything else, the line of the
+        cache holding it, then its slab and the object the address falls in: shown
+        "[in brackets]" while handed out, plain while free.
+    -S  like -s, and then, for each cache, every CPU's kmem_cache_cpu with its current
+        slab and its per-CPU partial slabs (every object marked free or in use; free
+        objects on a CPU's lockless freelist are tagged with that CPU), then every
+        node's kmem_cache_node with its slab counts and its partial and full lists.
+  -S=cpuspec
+        -S for the CPUs named only ("1", "0,2", "1-3", "a" for all).
+    -I cache[,cache]
+        with -s or -S, leave the named caches out (their lines say "[IGNORED]").
+    -r  the root caches of kernels that keep memory-cgroup child caches (before
+        Linux 5.9); other kernels answer that the option does not apply.
+    address
+        with no option, the slab part of the address search: the cache, slab and
+        object holding the address.
 
 EXAMPLES
   The memory summary (its first lines, after the column header):
@@ -49,6 +71,17 @@ EXAMPLES
              FREE   112589     439.8 MB   93% of TOTAL MEM
              USED     7674        30 MB    6% of TOTAL MEM
     ...
+
+  Where an object lies: its cache's line (after the column header), its slab, and
+  the object itself, in brackets as it is in use:
+
+    crash> kmem -s ffff8880052ec4c8
+    ...
+    ffff88800537da00     1200          6        26      2    16k  RAWv6
+      SLAB              MEMORY            NODE  TOTAL  ALLOCATED  FREE
+      ffffea000014bb00  ffff8880052ec000     0     13          5     8
+      FREE / [ALLOCATED]
+      [ffff8880052ec4c0]
 """
 
 HEADER = "                 PAGES        TOTAL      PERCENTAGE"
@@ -167,12 +200,19 @@ def parse(argv: list[str]) -> Options:
 
 
 def kmem_document(session: Session, argv: list[str]) -> dict[str, Any]:
-    """`kmem --json -i`: the rows of the memory summary (pages, bytes, percentage and its base)."""
+    """`kmem --json -i`: the rows of the memory summary (pages, bytes, percentage and its base);
+    `kmem --json -s`: kmem -s's cache rows."""
     parsed = parse(argv)
-    reject_options(parsed, "i")
+    reject_options(parsed, "isI")
     no_arguments(parsed.args)
+    if parsed.has("s") and parsed.has("i"):
+        raise CommandError("only one flag allowed!")
+    if parsed.has("s"):
+        from crashpy.commands import kmem_slab
+
+        return kmem_slab.slab_document(session, next((v for o, v in parsed.opts if o == "I"), None))
     if not parsed.has("i"):
-        raise CommandError("only -i is supported with --json")
+        raise CommandError("only -i and -s are supported with --json")
     info = meminfo.meminfo(session.prog)
     return {
         "page_size": info.page_size,
