@@ -275,7 +275,9 @@ def cmd_kmem(session: Session, argv: list[str]) -> None:
         return
     values = [htoll(a) or 0 for a in addresses]
     if flags & set("sSr"):
-        kmem_slab.run(session, flags, names, values, next((v for o, v in reversed(parsed.opts) if o == "I"), None), cpus)
+        kmem_slab.run(
+            session, flags, names, values, next((v for o, v in reversed(parsed.opts) if o == "I"), None), cpus
+        )
         return
     if values and not flags - {"P", "I"}:  # the slab part of an address search
         for value in values:

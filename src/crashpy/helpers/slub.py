@@ -305,8 +305,11 @@ class SlubWalker:
         """(kmem_cache_cpu address, current slab, cpu freelist, first cpu-partial slab) of `cpu`."""
         if cpu not in self._cpu:
             lay = self.lay
-            kcc = (self.cache.cpu_slab + self.prog.percpu_offsets[cpu]) & ((1 << 64) - 1) \
-                if cpu < len(self.prog.percpu_offsets) else self.cache.cpu_slab
+            kcc = (
+                (self.cache.cpu_slab + self.prog.percpu_offsets[cpu]) & ((1 << 64) - 1)
+                if cpu < len(self.prog.percpu_offsets)
+                else self.cache.cpu_slab
+            )
             slab = freelist = partial = 0
             try:
                 freelist = self.prog.read_u64(kcc + lay.cpu["freelist"])
@@ -424,8 +427,11 @@ class SlubWalker:
                 not full and nxt != head and self.page_to_phys(nxt - lay.slab["list"]) is None
             )
             if bad:
-                what = "full list slab: {:x} page.lru.next: {:x}" if full else \
-                    "partial list slab: {:x} invalid page.lru.next: {:x}"
+                what = (
+                    "full list slab: {:x} page.lru.next: {:x}"
+                    if full
+                    else "partial list slab: {:x} invalid page.lru.next: {:x}"
+                )
                 return out, f"{self.cache.name}: " + what.format(slab, nxt)
             if nxt in seen:
                 return out, f"{self.cache.name}: partial list slab: {slab:x} duplicate slab entry: {nxt:x}"
@@ -523,7 +529,9 @@ class SlubWalker:
                 nxt = self.prog.read_u64(nxt)
             except FaultError:
                 return None
-            if not self.prog.is_kvaddr(nxt) or (nxt != head and self.page_to_phys(nxt - lay.slab["list"]) is None):
+            if not self.prog.is_kvaddr(nxt) or (
+                nxt != head and self.page_to_phys(nxt - lay.slab["list"]) is None
+            ):
                 self.notes.append(
                     f"{self.cache.name}: partial list slab: {slab:x} invalid page.lru.next: {nxt:x}"
                 )
