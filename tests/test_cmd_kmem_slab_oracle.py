@@ -19,7 +19,7 @@ from functools import cache
 
 import pytest
 
-from tests.crashpy_runner import run_crashpy
+from tests.crashpy_runner import program, run_crashpy
 from tests.oracle import run_crash
 from tools.vmcores import ensure
 
@@ -96,6 +96,10 @@ def commands(name: str) -> tuple[list[str], list[str], dict[str, str]]:
         cmds += [f"kmem -s {inside}", f"kmem -S {inside}"]
         searches.append(f"kmem {inside}")
     cmds.append("kmem -s kmalloc-64 " + picked.get("inuse", "0"))  # a name and an address: crash's note
+    if "inuse" in picked:  # the same object by its physical address
+        phys = int(picked["inuse"], 16) + 8 - program(vmlinux, dump).layout.page_offset
+        cmds += [f"kmem -s {phys:x}", f"kmem -s -P {phys:x}"]
+        searches.append(f"kmem -P {phys:x}")
     return cmds, searches, picked
 
 

@@ -258,8 +258,6 @@ def cmd_kmem(session: Session, argv: list[str]) -> None:
         if hexadecimal(arg):
             addresses.append(arg)
             continue
-        if names and flags & set("sSr"):
-            raise CommandError("only one kmem_cache reference is allowed")
         if names:
             raise CommandError("only one kmem_cache reference is allowed")
         names.append(arg)
@@ -281,8 +279,9 @@ def cmd_kmem(session: Session, argv: list[str]) -> None:
         return
     if values and not flags - {"P", "I"}:  # the slab part of an address search
         for value in values:
-            if "P" not in flags:
-                session.write("".join(line + "\n" for line in kmem_slab.search_slab_part(session, value)))
+            session.write(
+                "".join(line + "\n" for line in kmem_slab.search_slab_part(session, value, "P" in flags))
+            )
     others = sorted(flags - {"i", "P", "I"})
     if others or addresses:
         what = f"-{others[0]}" if others else "an address argument"

@@ -70,6 +70,24 @@ def cache_row(walker: slub.SlubWalker, ignore: list[str], out: list[str]) -> Cac
     return CacheRow(c.address, c.name, c.objsize, stats.allocated, stats.total, stats.slabs, ssize)
 
 
+def with_children(prog: Program, row: CacheRow, out: list[str]) -> CacheRow:
+    """kmem -r: a root cache's counts with those of its memory-cgroup children added."""
+    if row.allocated is None or row.total is None or row.slabs is None:
+        return row
+    allocated, total, slabs = row.allocated, row.total, row.slabs
+    for child in slub.child_cache_list(prog, row.address):
+        try:
+            stats = slub.SlubWalker(prog, slub.read_cache(prog, child)).stats()
+        except FaultError:
+            continue
+        out.extend(note(n) for n in stats.notes if not n.endswith(": cannot gather relevant slab data"))
+        if stats.allocated is None or stats.total is None or stats.slabs is None:
+            out.append(note(f"{row.name}: cannot gather relevant slab data"))
+            return CacheRow(row.address, row.name, row.objsize, None, None, None, row.slab_size)
+        allocated, total, slabs = allocated + stats.allocated, total + stats.total, slabs + stats.slabs
+    return CacheRow(row.address, row.name, row.objsize, allocated, total, slabs, row.slab_size)
+
+
 def slab_lines(walker: slub.SlubWalker, rec: slub.Slab, verbose: bool) -> list[str]:
     """A slab's line (and with `verbose` its header and objects), crash's notes in their places."""
     out: list[str] = []
@@ -190,11 +208,17 @@ def dump_caches(
     ignore: list[str] | None = None,
     cpus: list[int] | None = None,
     rows: list[CacheRow] | None = None,
+    roots: bool = False,
 ) -> list[str]:
     """crash's dump_kmem_cache_slub: every cache (or the one named, or the one holding `address`),
     with -S each one's slabs; `rows` collects the cache lines for --json."""
     prog = session.prog
     ignore = ignore or []
+    if "nr_slabs" not in slub.slub_layout(prog).node:
+        return [
+            note("option requires kmem_cache_node.nr_slabs member!"),
+            "(the kernel must be built with CONFIG_SLUB_DEBUG)",
+        ]
     out: list[str] = []
     if reqname is None and address is None:
         out.append(CACHE_HDR)
@@ -217,7 +241,7 @@ def dump_caches(
         if reqname is not None:
             out.append(note(f"ignoring pre-selected {reqname} cache for address: {address:x}"))
         reqname = name
-    caches = slub.cache_list(prog)
+    caches = slub.root_cache_list(prog) if roots else slub.cache_list(prog)
     for i, addr in enumerate(caches):
         try:
             cache = slub.read_cache(prog, addr)
@@ -231,6 +255,8 @@ def dump_caches(
             out.append(CACHE_HDR)
         walker = slub.SlubWalker(prog, cache)
         row = cache_row(walker, ignore, out)
+        if roots and not row.ignored:
+            row = with_children(prog, row, out)
         out.append(row.text())
         if rows is not None:
             rows.append(row)
@@ -247,10 +273,10 @@ def dump_caches(
     return out
 
 
-def cache_names_list(prog: Program) -> list[str]:
-    """`kmem -s list`: each cache's address and name."""
+def cache_names_list(prog: Program, roots: bool = False) -> list[str]:
+    """`kmem -s list` (`kmem -r list`: the root caches): each cache's address and name."""
     out = []
-    for addr in slub.cache_list(prog):
+    for addr in slub.root_cache_list(prog) if roots else slub.cache_list(prog):
         try:
             out.append(f"{addr:x} {slub.read_cache(prog, addr).name}")
         except FaultError:
@@ -301,13 +327,15 @@ def run(
     out: list[str] = []
     if addresses and flags & {"s", "S"}:
         calls = 0
-        for k, value in enumerate(addresses):
-            if not prog.is_kvaddr(value):
-                value = (value + prog.layout.page_offset) & ((1 << 64) - 1)
-            caches = set(slub.cache_list(prog))
+        caches = set(slub.cache_list(prog))
+        for k, given in enumerate(addresses):
+            value, warning = to_kvaddr(prog, given, "P" in flags)
+            if warning:
+                out.append(warning)
             if value in caches:
                 if reqname is not None:
-                    session.println("\n".join(out)) if out else None
+                    if out:
+                        session.println("\n".join(out))
                     raise CommandError("only one kmem_cache reference is allowed")
                 reqname = slub.read_cache(prog, value).name
                 if k + 1 == len(addresses):
@@ -322,25 +350,49 @@ def run(
             out += dump_caches(session, verbose, reqname, value, ignored, cpus)
         session.println("\n".join(out))
         return
-    if "r" in flags and not prog.has_symbol("slab_root_caches"):
+    roots = "r" in flags
+    if roots and not slub.has_root_caches(prog):
         raise CommandError("-r option not supported or applicable on this architecture or kernel")
-    if "r" in flags:
-        raise CommandError("-r is not available in crashpy yet")
     if reqname == "list" and not (escape and "S" not in flags):
-        session.println("\n".join(cache_names_list(prog)))
+        session.println("\n".join(cache_names_list(prog, roots)))
         return
-    lines = dump_caches(session, verbose, reqname, None, ignored, cpus)
+    lines = dump_caches(session, verbose, reqname, None, ignored, cpus, roots=roots)
     if lines:
         session.println("\n".join(lines))
 
 
-def search_slab_part(session: Session, address: int) -> list[str]:
+def to_kvaddr(prog: Program, value: int, physical: bool) -> tuple[int, str | None]:
+    """An address argument as kmem's slab search takes it: a physical one (-P, or one that is not a
+    kernel virtual address) below high_memory moves to the direct map; above it crash warns and goes
+    on with the number as it is."""
+    if not physical and prog.is_kvaddr(value):
+        return value, None
+    page_offset = prog.layout.page_offset
+    try:
+        high = prog.read_u64(prog.symbol_address("high_memory")) - page_offset
+    except (FaultError, CrashpyError):
+        high = 0
+    if value < high:
+        return (value + page_offset) & ((1 << 64) - 1), None
+    return value, f"WARNING: cannot make virtual-to-physical translation: {value:x}"
+
+
+def search_slab_part(session: Session, address: int, physical: bool = False) -> list[str]:
     """The slab part of `kmem <address>`: the cache, slab and object holding it (empty if none)."""
     prog = session.prog
     try:
         slub.slub_layout(prog)
     except CrashpyError:
         return []
+    if physical or not prog.is_kvaddr(address):
+        page_offset = prog.layout.page_offset
+        try:
+            high = prog.read_u64(prog.symbol_address("high_memory")) - page_offset
+        except (FaultError, CrashpyError):
+            return []
+        if address >= high:
+            return []
+        address = (address + page_offset) & ((1 << 64) - 1)
     out: list[str] = []
     if slub.slab_of(prog, address) is not None:
         out += dump_caches(session, False, None, address) + [""]

@@ -687,3 +687,40 @@ def lookup_warning(prog: Program, vaddr: int) -> str | None:
     if nodes and paddr >= max(n.end for n in nodes):
         return f"cannot find mem_map page for address: {vaddr:x}"
     return None
+
+
+def has_root_caches(prog: Program) -> bool:
+    """Whether caches have memory-cgroup children (kmem_cache.memcg_params, v4.13 to v5.8): kmem -r."""
+    return (
+        has_member(prog, "struct kmem_cache", "memcg_params")
+        and has_member(prog, "struct memcg_cache_params", "__root_caches_node")
+        and has_member(prog, "struct memcg_cache_params", "children")
+        and has_member(prog, "struct memcg_cache_params", "children_node")
+        and prog.has_symbol("slab_root_caches")
+    )
+
+
+def _walk(prog: Program, head: int, entry_offset: int) -> list[int]:
+    out: list[int] = []
+    seen: set[int] = set()
+    nxt = prog.read_u64(head)
+    while nxt != head and nxt and nxt not in seen:
+        seen.add(nxt)
+        out.append(nxt - entry_offset)
+        nxt = prog.read_u64(nxt)
+    return out
+
+
+def root_cache_list(prog: Program) -> list[int]:
+    """The root caches on `slab_root_caches` (memcg_params.__root_caches_node)."""
+    off = prog.offsetof("kmem_cache", "memcg_params") + prog.offsetof(
+        "memcg_cache_params", "__root_caches_node"
+    )
+    return _walk(prog, prog.symbol_address("slab_root_caches"), off)
+
+
+def child_cache_list(prog: Program, root: int) -> list[int]:
+    """The memory-cgroup children of a root cache (memcg_params.children, linked by children_node)."""
+    params = prog.offsetof("kmem_cache", "memcg_params")
+    head = root + params + prog.offsetof("memcg_cache_params", "children")
+    return _walk(prog, head, params + prog.offsetof("memcg_cache_params", "children_node"))
