@@ -176,3 +176,67 @@ def test_slub_walk_on_a_truncated_dump_says_one_line() -> None:
     (out,) = run_crashpy(paths["vmlinux"], paths["sysrq.d31.zlib.trunc40"], ["kmem -s"])
     assert "Traceback" not in out and "internal error" not in out
     assert out.startswith(("CACHE ", "kmem: "))
+
+
+class FakeMemory:
+    """A stand-in Program for the freelist walk: 8-byte words at addresses; others are unreadable."""
+
+    def __init__(self, words: dict[int, int]) -> None:
+        self.words = words
+
+    def read(self, addr: int, size: int) -> bytes:
+        from crashpy.errors import AddressSpace, FaultError, FaultKind
+
+        base = addr & ~7
+        if base not in self.words:
+            raise FaultError(addr, FaultKind.INVALID, AddressSpace.KVADDR)
+        return self.words[base].to_bytes(8, "little")[addr - base : addr - base + size]
+
+    def read_u64(self, addr: int) -> int:
+        return int.from_bytes(self.read(addr, 8), "little")
+
+
+def walker_over(words: dict[int, int], random: int, offset: int) -> object:
+    from crashpy.helpers import slub
+
+    lay = slub.SlubLayout(True, {}, {}, {}, {"inuse": 0}, 16, 64, 0, 0, random != 0, True)
+    cache = slub.Cache(0x1000, "test", 32, 64, 4, 0, offset, random, 0, 0, 0, [0])
+    w = object.__new__(slub.SlubWalker)
+    w.__dict__.update(prog=FakeMemory(words), cache=cache, lay=lay, cpus=1, notes=[], nodes=[], _cpu={})
+    return w
+
+
+def encode(ptr: int, place: int, random: int) -> int:
+    """SLAB_FREELIST_HARDENED's stored form of a free pointer kept at `place`."""
+    return ptr ^ random ^ int.from_bytes(place.to_bytes(8, "little"), "big")
+
+
+def test_freelist_walk_decodes_hardened_pointers_and_stops_where_crash_does() -> None:
+    """The free pointers are decoded with kmem_cache.random and the byte-swapped place they are kept
+    at; a loop in the freelist stops the listing at the first object not yet found (crash's
+    "duplicate freelist object"), an unreadable pointer at its "invalid freepointer"."""
+    base, size, offset, random = 0xFFFF888000100000, 64, 16, 0x1234_5678_9ABC_DEF0
+    objs = [base + k * size for k in range(4)]
+
+    def chain(*links: tuple[int, int]) -> dict[int, int]:
+        words = {o + i: 0 for o in objs for i in range(0, size, 8)}
+        for src, dst in links:
+            words[src + offset] = encode(dst, src + offset, random) if random else dst
+        return words
+
+    w = walker_over(chain((objs[0], objs[2]), (objs[2], 0)), random, offset)
+    listed, trailer, ok = w._objects(base, 4, objs[0], 0, 0xFFFFEA0000004000, None)  # type: ignore[attr-defined]
+    assert ok and trailer == [] and [free for _, free in listed] == [True, False, True, False]
+    assert w.count_free(objs[0], 0) == 2  # type: ignore[attr-defined]
+
+    w = walker_over(chain((objs[0], objs[2]), (objs[2], objs[0])), random, offset)
+    listed, trailer, ok = w._objects(base, 4, objs[0], 0, 0xFFFFEA0000004000, None)  # type: ignore[attr-defined]
+    assert not ok and listed == [(objs[0], True)]
+    assert trailer == [f"test: slab: ffffea0000004000 duplicate freelist object: {objs[0]:x}"]
+
+    nowhere = 0xFFFF888000900000  # (unhardened: a hardened pointer that decodes to nowhere is tried
+    random = 0  # the older way, and that one's odd bit usually ends the list)
+    w = walker_over(chain((objs[0], nowhere)), random, offset)
+    listed, trailer, ok = w._objects(base, 4, objs[0], 0, 0xFFFFEA0000004000, None)  # type: ignore[attr-defined]
+    assert not ok and listed == [(objs[0], True)]
+    assert len(trailer) == 1 and trailer[0].startswith("test: slab: ffffea0000004000 invalid freepointer: ")
