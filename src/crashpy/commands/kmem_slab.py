@@ -163,11 +163,11 @@ def cache_slabs(session: Session, walker: slub.SlubWalker, cpus: list[int] | Non
         nr_partial = nr_slabs = 0
         if node:
             try:
-                nr_partial, nr_slabs, _ = walker._node_counts(node)
+                nr_partial, nr_slabs, _ = walker.node_counts(node)
             except FaultError:
                 break
         out.append("KMEM_CACHE_NODE   NODE  SLABS  PARTIAL  PER-CPU")
-        out.append(f"{node:x}  {n:4d}  {slub._s64(nr_slabs):5d}  {slub._s64(nr_partial):7d}  {per_cpu[n]:7d}")
+        out.append(f"{node:x}  {n:4d}  {slub.s64(nr_slabs):5d}  {slub.s64(nr_partial):7d}  {per_cpu[n]:7d}")
         if node:
             out += node_lists(walker, node, n)
     out.append("")

@@ -169,16 +169,21 @@ class Cache:
 
 def cache_list(prog: Program) -> list[int]:
     """The struct kmem_cache addresses on `slab_caches`, in list order (crash's get_kmem_cache_list)."""
-    lay = slub_layout(prog)
-    head = prog.symbol_address("slab_caches")
-    out: list[int] = []
-    seen: set[int] = set()
-    nxt = prog.read_u64(head)
-    while nxt != head and nxt and nxt not in seen:
-        seen.add(nxt)
-        out.append(nxt - lay.cache["list"])
-        nxt = prog.read_u64(nxt)
-    return out
+
+    def build() -> list[int]:
+        lay = slub_layout(prog)
+        head = prog.symbol_address("slab_caches")
+        out: list[int] = []
+        seen: set[int] = set()
+        nxt = prog.read_u64(head)
+        while nxt != head and nxt and nxt not in seen:
+            seen.add(nxt)
+            out.append(nxt - lay.cache["list"])
+            nxt = prog.read_u64(nxt)
+        return out
+
+    result: list[int] = prog.cache("slab.cache_list", build)
+    return result
 
 
 def read_cache(prog: Program, address: int) -> Cache:
@@ -395,7 +400,7 @@ class SlubWalker:
                 break
         return _short(free)
 
-    def _node_counts(self, node: int) -> tuple[int, int, int]:
+    def node_counts(self, node: int) -> tuple[int, int, int]:
         """(nr_partial, nr_slabs, total_objects) of a kmem_cache_node; raises FaultError."""
         n = self.lay.node
         nr_partial = self.prog.read_u64(node + n["nr_partial"])
@@ -480,7 +485,7 @@ class SlubWalker:
         for n, node_ptr in enumerate(self.cache.nodes):
             if not node_ptr:
                 continue
-            nr_partial, nr_slabs, node_total = self._node_counts(node_ptr)
+            nr_partial, nr_slabs, node_total = self.node_counts(node_ptr)
             if objects:
                 p = self._count_partial(node_ptr)
                 if p is None:
@@ -490,7 +495,7 @@ class SlubWalker:
                 if not self.lay.has_total_objects:
                     total_objects += pin
             total_slabs += nr_partial
-            full_slabs = _s64(nr_slabs) - per_cpu[n] - _s64(nr_partial)
+            full_slabs = s64(nr_slabs) - per_cpu[n] - s64(nr_partial)
             if objects:
                 if self.lay.has_total_objects:
                     total_objects += node_total
@@ -636,7 +641,7 @@ def _short(v: int) -> int:
     return v - 0x10000 if v & 0x8000 else v
 
 
-def _s64(v: int) -> int:
+def s64(v: int) -> int:
     return v - (1 << 64) if v >> 63 else v
 
 
@@ -653,7 +658,7 @@ def slab_of(prog: Program, vaddr: int) -> tuple[int, int] | None:
         if not flags & (1 << lay.pg_slab):
             if not prog.read_u64(headpage) & (1 << lay.pg_slab):
                 return None
-        cache = prog.read_u64(headpage + slub_layout(prog).slab.get("cache", 24))
+        cache = prog.read_u64(headpage + slub_layout(prog).slab["cache"])
     except (FaultError, CrashpyError):
         return None
     if cache not in set(cache_list(prog)):
@@ -671,7 +676,7 @@ def is_slab_page(prog: Program, addr: int) -> int | None:
     try:
         if not prog.read_u64(addr) & (1 << lay.pg_slab):
             return None
-        cache = prog.read_u64(addr + slub_layout(prog).slab.get("cache", 24))
+        cache = prog.read_u64(addr + slub_layout(prog).slab["cache"])
     except (FaultError, CrashpyError):
         return None
     return cache if cache in set(cache_list(prog)) else None
