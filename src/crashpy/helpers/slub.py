@@ -447,7 +447,7 @@ class SlubWalker:
         """kmem -s's ALLOCATED, TOTAL and SLABS of the cache (crash's get_kmem_cache_slub_data)."""
         try:
             slabs = self._gather(objects=False)
-            counted = self._gather(objects=True)
+            counted = self._gather(objects=True) if slabs is not None else None  # crash's ||
         except FaultError:
             slabs = counted = None
         notes = self.take_notes()
