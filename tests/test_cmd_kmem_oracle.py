@@ -1,6 +1,7 @@
 """kmem -i, mach (-m, -c, -x, -d) and swap on the test dumps: crashpy against crash 8.0.6, one crash
-session per dump; bad options get crash's one-line errors. kmem's other options are not built yet:
-each answers one line saying so (checked apart, not against crash)."""
+session per dump; bad options get crash's one-line errors. kmem's SLUB options are compared in
+tests/test_cmd_kmem_slab_oracle.py; the others are not built yet: each answers one line saying so
+(checked apart, not against crash)."""
 
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ COMMANDS = [
     "swap -x",
 ]
 
-NOT_YET = ["kmem -s", "kmem -S=cpu", "kmem -f", "kmem -p", "kmem ffff888000000000", "kmem -P 1000"]
+# kmem's SLUB options (-s, -S, -I, -r) are compared in tests/test_cmd_kmem_slab_oracle.py
+NOT_YET = ["kmem -f", "kmem -p", "kmem ffff888000000000", "kmem -P 1000"]
 
 
 @cache

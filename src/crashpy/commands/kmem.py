@@ -1,5 +1,5 @@
-"""kmem: kernel memory. `kmem -i` (the memory summary) and, in kmem_zones.py, -v, -V, -n, -z, -o and -h
-are built; the other options answer one line."""
+"""kmem: kernel memory. `kmem -i` (the memory summary), the SLUB options (commands/kmem_slab.py) and
+-v, -V, -n, -z, -o and -h (commands/kmem_zones.py) are built; the other options answer one line."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from crashpy.commands.registry import command
 from crashpy.commands.rows import no_arguments, reject_options
 from crashpy.errors import CommandError
 from crashpy.helpers import meminfo
-from crashpy.helpers.numbers import Options, getopt, hexadecimal
+from crashpy.helpers.numbers import Options, getopt, hexadecimal, htoll
 
 if TYPE_CHECKING:
     from crashpy.session import Session
@@ -58,6 +58,27 @@ DESCRIPTION
     -h  each huge page size the kernel set up: its struct hstate, the page size,
         how many pages are free and how many exist, and its name.
 
+    -s  one line per slab cache (SLUB): the kmem_cache address, the size of one
+        object, how many objects are handed out and how many the cache's slabs hold,
+        the number of slabs, the size of one slab and the cache's name.  A cache name,
+        or a kmem_cache address, limits it to that cache; the argument "list" prints
+        only addresses and names.  With the address of anything else, the line of the
+        cache holding it, then its slab and the object the address falls in: shown
+        "[in brackets]" while handed out, plain while free.
+    -S  like -s, and then, for each cache, every CPU's kmem_cache_cpu with its current
+        slab and its per-CPU partial slabs (every object marked free or in use; free
+        objects on a CPU's lockless freelist are tagged with that CPU), then every
+        node's kmem_cache_node with its slab counts and its partial and full lists.
+  -S=cpuspec
+        -S for the CPUs named only ("1", "0,2", "1-3", "a" for all).
+    -I cache[,cache]
+        with -s or -S, leave the named caches out (their lines say "[IGNORED]").
+    -r  the root caches of kernels that keep memory-cgroup child caches (before
+        Linux 5.9); other kernels answer that the option does not apply.
+    address
+        with no option, the slab part of the address search: the cache, slab and
+        object holding the address.
+
 EXAMPLES
   The memory summary (its first lines, after the column header):
 
@@ -67,6 +88,17 @@ EXAMPLES
              FREE   112589     439.8 MB   93% of TOTAL MEM
              USED     7674        30 MB    6% of TOTAL MEM
     ...
+
+  Where an object lies: its cache's line (after the column header), its slab, and
+  the object itself, in brackets as it is in use:
+
+    crash> kmem -s ffff8880052ec4c8
+    ...
+    ffff88800537da00     1200          6        26      2    16k  RAWv6
+      SLAB              MEMORY            NODE  TOTAL  ALLOCATED  FREE
+      ffffea000014bb00  ffff8880052ec000     0     13          5     8
+      FREE / [ALLOCATED]
+      [ffff8880052ec4c0]
 """
 
 HEADER = "                 PAGES        TOTAL      PERCENTAGE"
@@ -186,17 +218,23 @@ def parse(argv: list[str]) -> Options:
 
 def kmem_document(session: Session, argv: list[str]) -> dict[str, Any]:
     """`kmem --json -i`: the rows of the memory summary (pages, bytes, percentage and its base);
-    -v, -V, -n, -z, -o and -h: the rows of kmem_zones.py's tables."""
+    -v, -V, -n, -z, -o and -h: the rows of kmem_zones.py's tables; `kmem --json -s`: kmem -s's cache rows."""
     parsed = parse(argv)
-    reject_options(parsed, "ivVnzoh")
+    reject_options(parsed, "ivVnzohsI")
     no_arguments(parsed.args)
+    if parsed.has("s"):
+        if parsed.has("i") or any(parsed.has(f) for f in "vVnzoh"):
+            raise CommandError("only one flag allowed!")
+        from crashpy.commands import kmem_slab
+
+        return kmem_slab.slab_document(session, next((v for o, v in parsed.opts if o == "I"), None))
     zone_flags = [opt for opt, _ in parsed.opts if opt in "vVnzoh"]
     if zone_flags and not parsed.has("i"):
         from crashpy.commands.kmem_zones import document
 
         return document(session, zone_flags[-1])
     if not parsed.has("i"):
-        raise CommandError("only -i, -v, -V, -n, -z, -o and -h are supported with --json")
+        raise CommandError("only -i, -s, -v, -V, -n, -z, -o and -h are supported with --json")
     info = meminfo.meminfo(session.prog)
     return {
         "page_size": info.page_size,
@@ -222,6 +260,10 @@ def flags_given(parsed: Options) -> set[str]:
 
 @command("kmem", summary="kernel memory", help=HELP, json=kmem_document)
 def cmd_kmem(session: Session, argv: list[str]) -> None:
+    from crashpy.commands import kmem_slab
+    from crashpy.helpers.sysinfo import crash_cpu_count
+
+    argv, cpus = kmem_slab.cpu_selection(argv, crash_cpu_count(session.prog))
     parsed = parse(argv)
     if parsed.errors:
         session.println(f"kmem: {parsed.errors[0]}")
@@ -251,6 +293,17 @@ def cmd_kmem(session: Session, argv: list[str]) -> None:
     if not flags - {"P", "I"} and not addresses:  # -P and -I only qualify the others
         session.write(usage())
         return
+    values = [htoll(a) or 0 for a in addresses]
+    if flags & set("sSr"):
+        kmem_slab.run(
+            session, flags, names, values, next((v for o, v in reversed(parsed.opts) if o == "I"), None), cpus
+        )
+        return
+    if values and not flags - {"P", "I"}:  # the slab part of an address search
+        for value in values:
+            session.write(
+                "".join(line + "\n" for line in kmem_slab.search_slab_part(session, value, "P" in flags))
+            )
     others = sorted(flags - {"i", "P", "I"} - set(BUILT))
     if others or (addresses and "v" not in flags):
         what = f"-{others[0]}" if others else "an address argument"

@@ -80,3 +80,4 @@ def vaddr_to_kmem_cache(prog: Program, vaddr: int) -> str | None:
     except (FaultError, Exception):
         return None
     return kmem_cache_names(prog).get(cache)
+
