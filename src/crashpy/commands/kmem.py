@@ -9,7 +9,7 @@ from crashpy.commands.registry import command
 from crashpy.commands.rows import no_arguments, reject_options
 from crashpy.errors import CommandError
 from crashpy.helpers import meminfo
-from crashpy.helpers.numbers import Options, getopt, hexadecimal
+from crashpy.helpers.numbers import Options, getopt, hexadecimal, htoll
 
 if TYPE_CHECKING:
     from crashpy.session import Session
@@ -198,9 +198,25 @@ def flags_given(parsed: Options) -> set[str]:
 
 @command("kmem", summary="kernel memory", help=HELP, json=kmem_document)
 def cmd_kmem(session: Session, argv: list[str]) -> None:
+    from crashpy.commands import kmem_pages
+
     parsed = parse(argv)
-    if parsed.errors:
-        session.println(f"kmem: {parsed.errors[0]}")
+    errors = iter(parsed.errors)
+    members = None
+    lru: set[str] = set()
+    argerrs = 0
+    for opt, optarg in parsed.opts:  # crash reports each option's problem as its getopt loop meets it
+        if opt == "?":
+            session.println(f"kmem: {next(errors)}")
+            argerrs += 1
+        elif opt == "m":
+            members = kmem_pages.page_members(session.prog, optarg or "")
+        elif opt in "lL":
+            if optarg in kmem_pages.LRU_LISTS:
+                lru.add(optarg or "")
+            else:
+                argerrs += 1
+    if argerrs:
         session.write(usage())
         return
     flags = flags_given(parsed)
@@ -227,8 +243,17 @@ def cmd_kmem(session: Session, argv: list[str]) -> None:
     if not flags - {"P", "I"} and not addresses:  # -P and -I only qualify the others
         session.write(usage())
         return
-    others = sorted(flags - {"i", "P", "I"})
-    if others or addresses:
-        what = f"-{others[0]}" if others else "an address argument"
-        raise CommandError(f"{what} is not available in crashpy yet")
+    others = sorted(flags - {"i", "P", "I"} - set(kmem_pages.OPTIONS))
+    if others:
+        raise CommandError(f"-{others[0]} is not available in crashpy yet")
+    if flags & set(kmem_pages.OPTIONS) or addresses:
+        values = []
+        for arg in addresses:
+            notes: list[str] = []
+            value = htoll(arg, notes)
+            if value is None:
+                raise CommandError(notes[-1] if notes else f'invalid input: "{arg}"')
+            values.append(value)
+        kmem_pages.run(session, flags, values, members, lru)
+        return
     show_meminfo(session)
