@@ -1,4 +1,5 @@
-"""kmem: kernel memory. `kmem -i` (the memory summary) is built; the other options answer one line."""
+"""kmem: kernel memory. The summary (-i) is here; the page options (-p, -m, -g, -f, -F, -c, -C, -l, -L and
+the page part of `kmem <address>`) are in kmem_pages.py; the other options answer one line."""
 
 from __future__ import annotations
 
@@ -32,13 +33,43 @@ SYNOPSIS
   {SYNOPSIS}
 
 DESCRIPTION
-  Reports on the kernel's memory.  In crashpy only the summary is built so far; any
-  other option answers that it is not available yet.
+  Reports on the kernel's memory.  One of the options below at a time; -P and
+  -I only qualify the others.  Options not listed here are not built yet in
+  crashpy and answer so in one line.
 
+    -f  the buddy allocator's free lists: for each node and zone, its size, free
+        pages and first page, then every order and migrate type's list with the
+        blocks and pages it holds; at the end the free page count, checked
+        against what the lists add up to.
+    -F  the same walk, naming the first struct page of every free block.
+    -c  the page cache hash table, which kernels since 2.6 no longer have: the
+        option says it does not apply.
+    -C  as -c, with every page of the table (does not apply either).
     -i  a table of the kernel's memory counters in pages, in bytes and as a share of
         all memory: total, free and used memory, pages used more than once, block
         device buffers, the page cache, slab pages, huge pages, swap space, and the
         overcommit limit with what is committed against it.
+    -p  one line for every struct page of the memory map: its address, the physical
+        page it stands for, its mapping, index and reference count, and its flags
+        in hexadecimal followed by their names.
+    -m member[,member]
+        the memory map again, each page's line showing only the struct page members
+        named (members of members written with a dot, as lru.next).
+    -l a|i|ic|id
+        the global active, inactive, inactive clean or inactive dirty page list of
+        2.4 kernels; later kernels keep these per node and cgroup, and the option
+        names the list the kernel lacks.
+    -L a|i|ic|id
+        as -l, listing each page of the list.
+    -g  the page flag bits of the kernel's enum pageflags with their values; with
+        a value, only the flags it has set.
+    -P  take the address arguments as physical addresses.
+    address
+        with -p or -m, the memory-map line of the page holding the address (a
+        struct page address, a kernel virtual address or a physical address); with
+        -f, the free block that page belongs to, if any; with -g, a flags value
+        to decode.  Alone, what crashpy knows of the address: the free block
+        holding its page, then that page's memory-map line.
 
 EXAMPLES
   The memory summary (its first lines, after the column header):
@@ -49,6 +80,31 @@ EXAMPLES
              FREE   112589     439.8 MB   93% of TOTAL MEM
              USED     7674        30 MB    6% of TOTAL MEM
     ...
+
+  The struct page of a physical address:
+
+    crash> kmem -p 1000
+          PAGE       PHYSICAL      MAPPING       INDEX CNT FLAGS
+    ffffea0000000040     1000                0        0  1 7ffffc0001000 reserved
+
+  Which free block a physical address lies in:
+
+    crash> kmem -f 570b000
+    ZONE  NAME        SIZE    FREE      MEM_MAP       START_PADDR  START_MAPNR
+      1   DMA32     126944  108781  ffffea0000040000    1000000        4095
+    AREA    SIZE  FREE_AREA_STRUCT
+      1       8k  ffff88801fe25758
+    ffffea000015c280  (570b000 is 2nd of 2 pages)
+
+  Two members of one page, then what a flags value holds:
+
+    crash> kmem -m flags,_refcount 1000
+          PAGE        flags  _refcount
+    ffffea0000000040  0007ffffc0001000  00000001
+    crash> kmem -g 7ffffc0001000
+    FLAGS: 7ffffc0001000
+      PAGE-FLAG              BIT  VALUE
+      PG_reserved             12  0001000
 """
 
 HEADER = "                 PAGES        TOTAL      PERCENTAGE"

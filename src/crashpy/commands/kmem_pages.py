@@ -89,7 +89,9 @@ def _member(prog: Program, name: str) -> PageMember:
         code, unsigned = "other", False
     if bitfield is not None:
         container = length * 8
-        return PageMember(name, code, unsigned, length, offset // container * length, offset % container, bitfield)
+        return PageMember(
+            name, code, unsigned, length, offset // container * length, offset % container, bitfield
+        )
     return PageMember(name, code, unsigned, length, offset // 8)
 
 
@@ -169,7 +171,9 @@ class MemMap:
         if self.members:
             for k in range(n):
                 raw = data[k * size : (k + 1) * size]
-                out.append(f"{pp + k * size:x}  " + "".join(_member_text(m, raw, self.radix) for m in self.members))
+                out.append(
+                    f"{pp + k * size:x}  " + "".join(_member_text(m, raw, self.radix) for m in self.members)
+                )
             return "\n".join(out) + "\n" if out else ""
         fl, ma, ix, ct = self.where
         line, flags = self.line, self.flags
@@ -177,7 +181,9 @@ class MemMap:
             if unmapped and k in unmapped:
                 out.append(self.unmapped_line % (pp + k * size, phys + k * PAGE_SIZE, flags(row[fl])))
                 continue
-            out.append(line % (pp + k * size, phys + k * PAGE_SIZE, row[ma], row[ix], row[ct], flags(row[fl])))
+            out.append(
+                line % (pp + k * size, phys + k * PAGE_SIZE, row[ma], row[ix], row[ct], flags(row[fl]))
+            )
         return "".join(out)
 
 
@@ -292,7 +298,9 @@ def free_pages(session: Session, verbose: bool) -> None:
             session.write("".join(out))
             if z.free:
                 found += _free_area_text(session, prog, z, seen, verbose)
-    session.write(f"\nnr_free_pages: {total}  " + ("(verified)\n" if total == found else f"(found {found})\n"))
+    session.write(
+        f"\nnr_free_pages: {total}  " + ("(verified)\n" if total == found else f"(found {found})\n")
+    )
 
 
 def _free_area_text(session: Session, prog: Program, z: buddy.Zone, seen: set[int], verbose: bool) -> int:
@@ -306,10 +314,10 @@ def _free_area_text(session: Session, prog: Program, z: buddy.Zone, seen: set[in
             out = [AREA_HEADER + "\n"] if verbose else []
             out.append(_area_line(fl))
             try:
-                fl.blocks = buddy.walk_free_list(prog, fl.address, seen, order)
-            except buddy.CorruptFreeList as e:
-                session.write("".join(out) + "\n")
-                raise CommandError(f"{e}\ncorrupted free list {mt} from free_area struct: {fl.address:x}") from None
+                fl.blocks = buddy.walk_free_list(prog, fl.address, seen)
+            except buddy.CorruptFreeList as e:  # crash: the list walk's note, then the list it gives up on
+                session.write("".join(out) + f"\n\nkmem: {e}\n")
+                raise CommandError(f"corrupted free list {mt} from free_area struct: {fl.address:x}") from None
             if verbose:
                 out.append("\n" + "".join(f"{b:x}\n" for b in fl.blocks))
             else:
@@ -355,10 +363,17 @@ def free_search_text(prog: Program, spec: int, physical: bool) -> str | None:
 def page_hash(prog: Program, verbose: bool) -> None:
     """`kmem -c` / `kmem -C`: kernels since 2.6 have no page_hash_table; crash says its option does
     not apply (it counted nr_pagecache on the kernels that had that)."""
-    raise CommandError(f"-{'C' if verbose else 'c'} option not supported or applicable on this architecture or kernel")
+    raise CommandError(
+        f"-{'C' if verbose else 'c'} option not supported or applicable on this architecture or kernel"
+    )
 
 
-LRU_LISTS = {"a": "active_list", "i": "inactive_list", "id": "inactive_dirty_list", "ic": "inactive_clean_list"}
+LRU_LISTS = {
+    "a": "active_list",
+    "i": "inactive_list",
+    "id": "inactive_dirty_list",
+    "ic": "inactive_clean_list",
+}
 
 
 def page_lists(prog: Program, which: set[str]) -> None:
@@ -408,7 +423,9 @@ def _high_memory_phys(prog: Program) -> int:
     return value
 
 
-def run(session: Session, flags: set[str], values: list[int], members: list[PageMember] | None, lru: set[str]) -> None:
+def run(
+    session: Session, flags: set[str], values: list[int], members: list[PageMember] | None, lru: set[str]
+) -> None:
     """kmem -p, -m, -f, -F, -g, -c, -C, -l, -L (with their addresses) and `kmem <address>`'s page part."""
     prog = session.prog
     radix = getattr(session, "radix", 10)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from crashpy.errors import CommandError, FaultError
 from crashpy.helpers.pages import PAGE_SHIFT, page_to_phys, pfn_to_page
-from crashpy.object import Object, lookup_type, object_for_symbol, resolve
+from crashpy.object import Object, crash_faults, lookup_type, object_for_symbol, resolve
 from crashpy.types.model import ArrayType, EnumType
 
 if TYPE_CHECKING:
@@ -51,7 +51,11 @@ class FreeList:
 
 
 class CorruptFreeList(CommandError):
-    """A free list that loops back into itself (crash's words)."""
+    """A free list that comes back to an entry it (or another list) already had."""
+
+    def __init__(self, entry: int) -> None:
+        super().__init__(f"duplicate list entry: {entry:x}")
+        self.entry = entry
 
 
 def _array_length(obj: Object) -> int:
@@ -75,6 +79,7 @@ def _online_node_ids(prog: Program) -> list[int]:
     return [n for n in range(count) if int(node_data.index_(n))]
 
 
+@crash_faults
 def nodes(prog: Program) -> list[Node]:
     """Every online node, in id order (crash's node_table)."""
 
@@ -102,6 +107,7 @@ def _nr_free_index(prog: Program) -> int:
     return t.enumerators.get("NR_FREE_PAGES", 0) if isinstance(t, EnumType) else 0
 
 
+@crash_faults
 def zones(prog: Program, node: Node) -> list[Zone]:
     """The zones of `node` (every entry of node_zones[], empty ones too)."""
     pgdat = Object(prog, "struct pglist_data", node.pgdat)
@@ -139,16 +145,16 @@ def _lru_offset(prog: Program) -> int:
     return prog.offsetof("page", "buddy_list" if prog.has_member("page", "buddy_list") else "lru")
 
 
-def walk_free_list(prog: Program, head: int, seen: set[int], order: int) -> list[int]:
+def walk_free_list(prog: Program, head: int, seen: set[int]) -> list[int]:
     """The struct pages of one free list (from the list_head at `head`); CorruptFreeList when an entry
     comes round twice (`seen` holds every entry of the walk so far, over every list)."""
     off = _lru_offset(prog)
     blocks = []
-    nxt = prog.read_u64(head)
+    nxt = int.from_bytes(prog.read(head, 8, what="free_area free_list"), "little")
     while nxt != head:
         page = nxt - off
         if page in seen:
-            raise CorruptFreeList(f"\nduplicate list entry: {nxt:x}")
+            raise CorruptFreeList(nxt)
         seen.add(page)
         blocks.append(page)
         nxt = int.from_bytes(prog.read(nxt, 8, what="list entry"), "little")
@@ -163,7 +169,7 @@ def free_lists(prog: Program, zone: Zone, seen: set[int]) -> list[FreeList]:
         area = zone.address + area_off + order * area_size
         for mt in range(lists):
             head = area + mt * 16
-            out.append(FreeList(order, mt, head, walk_free_list(prog, head, seen, order)))
+            out.append(FreeList(order, mt, head, walk_free_list(prog, head, seen)))
     return out
 
 
@@ -191,6 +197,7 @@ class FreeBlock:
     offset: int  # pages from the block's first page to the page looked for
 
 
+@crash_faults
 def find_free_block(prog: Program, page: int, phys: int) -> FreeBlock | None:
     """The free block holding struct page `page` (of physical address `phys`), looking only in the
     zones that have free pages, of the node whose span holds `phys`."""
@@ -207,7 +214,7 @@ def find_free_block(prog: Program, page: int, phys: int) -> FreeBlock | None:
             for order in range(orders):
                 for mt in range(lists):
                     head = zone.address + area_off + order * area_size + mt * 16
-                    for first in walk_free_list(prog, head, seen, order):
+                    for first in walk_free_list(prog, head, seen):
                         if first <= page < first + (size << order):
                             fl = FreeList(order, mt, head)
                             return FreeBlock(zone, fl, first, (page - first) // size)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from crashpy.errors import CrashpyError, FaultError, FaultKind
-from crashpy.object import Object, object_for_symbol, resolve
+from crashpy.object import Object, crash_faults, object_for_symbol, resolve
 from crashpy.types.model import EnumType, PointerType
 
 if TYPE_CHECKING:
@@ -160,6 +160,7 @@ class Sparse:
         return self.words.get(nr, 0)
 
 
+@crash_faults
 def sparse(prog: Program) -> Sparse:
     """The section table, read once (mem_section: a pointer to the roots, or an array of them)."""
 
