@@ -47,7 +47,7 @@ COMMANDS = [
     "swap -x",
 ]
 
-NOT_YET = ["kmem -s", "kmem -S=cpu", "kmem -f", "kmem -p", "kmem ffff888000000000", "kmem -P 1000"]
+NOT_YET = ["kmem -s", "kmem -S=cpu"]  # the page options (-p, -f, kmem <address>, ...): test_cmd_kmem_pages_oracle.py
 
 
 @cache
