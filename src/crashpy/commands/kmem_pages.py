@@ -153,7 +153,9 @@ class MemMap:
         self.fields = page_fields(prog)
         self.unpack, self.where = self.fields.unpacker()
         width = paddr_width(prog)
-        self.line = f"%-16x %{width}x %16x %8x %2d %s\n"
+        self.head = f"%-16x %{width}x "
+        self.tail = "%16x %8x %2d %s\n"
+        self.tails: dict[tuple[int, ...], str] = {}
         self.unmapped_line = f"%-16x %{width}x {' ' * 16} {' ' * 8}    %s\n"
         self.flag_cache: dict[int, str] = {}
 
@@ -176,14 +178,19 @@ class MemMap:
                 )
             return "\n".join(out) + "\n" if out else ""
         fl, ma, ix, ct = self.where
-        line, flags = self.line, self.flags
-        for k, row in enumerate(self.unpack.iter_unpack(data)):
+        head, tails, tail = self.head, self.tails, self.tail
+        pps = range(pp, pp + n * size, size)
+        physes = range(phys, phys + n * PAGE_SIZE, PAGE_SIZE)
+        for k, (page, ph, row) in enumerate(zip(pps, physes, self.unpack.iter_unpack(data), strict=True)):
             if unmapped and k in unmapped:
-                out.append(self.unmapped_line % (pp + k * size, phys + k * PAGE_SIZE, flags(row[fl])))
+                out.append(self.unmapped_line % (page, ph, self.flags(row[fl])))
                 continue
-            out.append(
-                line % (pp + k * size, phys + k * PAGE_SIZE, row[ma], row[ix], row[ct], flags(row[fl]))
-            )
+            text = tails.get(row)
+            if text is None:  # pages alike (reserved, free, ...) share the end of their line
+                text = tails[row] = tail % (row[ma], row[ix], row[ct], self.flags(row[fl]))
+            out.append(head % (page, ph) + text)
+        if len(tails) > 1 << 16:
+            tails.clear()
         return "".join(out)
 
 
@@ -317,7 +324,9 @@ def _free_area_text(session: Session, prog: Program, z: buddy.Zone, seen: set[in
                 fl.blocks = buddy.walk_free_list(prog, fl.address, seen)
             except buddy.CorruptFreeList as e:  # crash: the list walk's note, then the list it gives up on
                 session.write("".join(out) + f"\n\nkmem: {e}\n")
-                raise CommandError(f"corrupted free list {mt} from free_area struct: {fl.address:x}") from None
+                raise CommandError(
+                    f"corrupted free list {mt} from free_area struct: {fl.address:x}"
+                ) from None
             if verbose:
                 out.append("\n" + "".join(f"{b:x}\n" for b in fl.blocks))
             else:
