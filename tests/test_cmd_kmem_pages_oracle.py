@@ -89,9 +89,11 @@ def addresses(name: str) -> dict[str, list[int]]:
         for zone in buddy.zones(prog, node):
             if not zone.free:
                 continue
-            for fl in buddy.free_lists(prog, zone, seen):
-                if fl.blocks and fl.order in (0, 1, 3, 5, 10) and len(firsts) < 8:
+            taken = 0
+            for fl in buddy.free_lists(prog, zone, seen):  # a few lists of every zone, of every node
+                if fl.blocks and fl.order in (0, 1, 3, 5, 10) and taken < 3:
                     firsts.append((fl.blocks[0], fl.order))
+                    taken += 1
     phys = [page_to_phys(prog, page) or 0 for page, _ in firsts]
     inner = [p + ((1 << order) - 1 << PAGE_SHIFT) + 0x123 for p, (_, order) in zip(phys, firsts, strict=True)]
     init_task = prog.symbol_address("init_task")
