@@ -211,3 +211,42 @@ def test_flags_decoding_without_a_dump() -> None:
     assert _member_text(PageMember("_mapcount", "struct", False, 4, 16), raw, 10) == "-1  "
     assert _member_text(PageMember("lru", "struct", False, 16, 0), raw, 10) == "0007ffffc0001000,0000000000000005  "
     assert _member_text(PageMember("x", "int", False, 8, 8), raw, 16) == "0000000000000005"  # crash: no spaces
+
+
+def test_struct_pages_that_cannot_be_read() -> None:
+    """A struct page whose memory is not mapped gets crash's line with blank mapping, index and count; one
+    whose page is left out of the dump reads as zeros (crash fills its cache so)."""
+    import struct
+
+    from crashpy.commands.kmem_pages import MemMap
+    from crashpy.errors import FaultError, FaultKind
+    from crashpy.helpers.pages import PageFields, read_page_structs
+
+    base = 0xFFFFEA0000000000
+    good = struct.pack("<Q16xQQ12xi8x", 0x1000, 0xFFFF888001234560, 7, 2) * 64
+
+    class Stub:
+        def sizeof(self, name: str) -> int:
+            return 64
+
+        def read(self, addr: int, size: int, what: str = "") -> bytes:
+            if addr + size <= base + 0x1000:
+                return good[addr - base : addr - base + size]
+            kind = FaultKind.INVALID if addr >= base + 0x2000 else FaultKind.EXCLUDED
+            raise FaultError(addr, kind)
+
+        def cache(self, key: str, build: object) -> object:
+            return {
+                "pages.fields": PageFields(64, 0, 24, 32, 52),
+                "max_pfn": 0x20000,
+                "page_flag_names": [(0x1000, "reserved")],
+            }[key]
+
+    data, unmapped = read_page_structs(Stub(), base + 0xFC0, 3 * 64 + 2)  # type: ignore[arg-type]
+    assert data[:64] == good[:64] and data[64:] == bytes(len(data) - 64)
+    assert unmapped == set(range(1 + 64, 3 * 64 + 2))  # the third page of structs is not mapped
+    text = MemMap(Stub(), None).lines(base + 0xFC0, 0x3F000, 66)  # type: ignore[arg-type]
+    lines = text.splitlines()
+    assert lines[0] == "ffffea0000000fc0    3f000 ffff888001234560        7  2 1000 reserved"
+    assert lines[1] == "ffffea0000001000    40000                0        0  0 0"  # excluded: zeros
+    assert lines[65] == "ffffea0000002000    80000" + " " * 30 + "0"  # not mapped: blank columns
