@@ -250,3 +250,29 @@ def test_struct_pages_that_cannot_be_read() -> None:
     assert lines[0] == "ffffea0000000fc0    3f000 ffff888001234560        7  2 1000 reserved"
     assert lines[1] == "ffffea0000001000    40000                0        0  0 0"  # excluded: zeros
     assert lines[65] == "ffffea0000002000    80000" + " " * 30 + "0"  # not mapped: blank columns
+
+
+def test_kmem_json_is_the_rows_of_the_text() -> None:
+    """`kmem --json -p|-f|-F|-g` hold what the text shows."""
+    import json
+
+    name = "sysrq.elf"
+    paths = ensure([name])
+    a = addresses(name)
+    addr = " ".join(f"{x:x}" for x in a["free_inner"][:2])
+    cmds = [f"kmem -p {addr}", f"kmem --json -p {addr}", "kmem -f", "kmem --json -F", f"kmem --json -f {addr}"]
+    cmds += ["kmem -g 1010", "kmem --json -g 1010"]
+    text, doc, free_text, free_doc, search_doc, g_text, g_doc = run_crashpy(paths["vmlinux"], paths[name], cmds)
+    for page, line in zip(json.loads(doc)["pages"], text.splitlines()[1:], strict=True):
+        words = line.split()
+        assert words[:5] == [page["address"], page["physical"], page["mapping"], f"{page['index']:x}", str(page["count"])]
+        assert words[5] == page["flags"]
+    nodes = json.loads(free_doc)["nodes"]
+    assert f"nr_free_pages: {json.loads(free_doc)['nr_free_pages']}  (verified)" in free_text
+    for zone in nodes[0]["zones"]:
+        for fl in zone["free_lists"]:
+            assert f"{fl['address']}  {fl['blocks']:6d} {fl['pages']:6d}\n" in free_text
+            assert len(fl["first_pages"]) == fl["blocks"]
+    assert all(s["free"] and s["page_in_block"] >= 0 for s in json.loads(search_doc)["searches"])
+    decoded = json.loads(g_doc)["decoded"][0]["set"]
+    assert [f"  {f['name']}" for f in decoded] == [line.split()[0].join(["  ", ""]) for line in g_text.splitlines()[2:]]

@@ -223,8 +223,15 @@ def parse(argv: list[str]) -> Options:
 
 
 def kmem_document(session: Session, argv: list[str]) -> dict[str, Any]:
-    """`kmem --json -i`: the rows of the memory summary (pages, bytes, percentage and its base)."""
+    """`kmem --json -i`: the rows of the memory summary (pages, bytes, percentage and its base); with\n    -p, -f, -F or -g the page options' rows (kmem_pages.document)."""
     parsed = parse(argv)
+    if parsed.opts and all(opt in "pfFgP" for opt, _ in parsed.opts):  # the page options' rows
+        from crashpy.commands import kmem_pages
+
+        values = [htoll(a) for a in parsed.args]
+        if any(v is None for v in values):
+            raise CommandError(f"invalid address: {' '.join(parsed.args)}")
+        return kmem_pages.document(session, flags_given(parsed), [v for v in values if v is not None])
     reject_options(parsed, "i")
     no_arguments(parsed.args)
     if not parsed.has("i"):

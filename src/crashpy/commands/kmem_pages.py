@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from crashpy.commands.rows import hex_address
 from crashpy.commands.vtop import mkstring, paddr_width
 from crashpy.errors import CommandError, FaultError
 from crashpy.helpers import buddy
@@ -20,7 +21,9 @@ from crashpy.helpers.pages import (
     PAGE_SHIFT,
     flags_text,
     page_fields,
+    page_flag_list,
     page_to_phys,
+    pfn_to_page,
     present_sections,
     read_page_structs,
     section_mem_map,
@@ -208,11 +211,9 @@ def mem_map_all(prog: Program, members: list[PageMember] | None, radix: int = 10
             yield mm.lines(mem_map + first * mm.fields.size, (nr * per + first) << PAGE_SHIFT, n)
 
 
-def mem_map_one(
-    prog: Program, spec: int, physical: bool, header: bool, members: list[PageMember] | None, radix: int = 10
-) -> str | None:
-    """`kmem -p <address>`: the line of the page a struct page address, a kernel address or a physical
-    address names (with the header when `header`), or None when no present section holds it."""
+def locate(prog: Program, spec: int, physical: bool) -> tuple[int, int] | None:
+    """(struct page, physical address) of the page a struct page address, a kernel address or a
+    physical address names, or None when no present section holds it (crash's dump_mem_map)."""
     phys = None if physical else page_to_phys(prog, spec)
     pg_spec = phys is not None
     if phys is None:
@@ -229,9 +230,19 @@ def mem_map_one(
     mem_map = section_mem_map(prog, nr)
     if mem_map is None:
         return None
-    size = prog.sizeof("page")
-    pp = spec if pg_spec else mem_map + (pfn - nr * sp.per_section) * size
-    text = MemMap(prog, members, radix).lines(pp, pfn << PAGE_SHIFT, 1)
+    return (
+        spec if pg_spec else mem_map + (pfn - nr * sp.per_section) * prog.sizeof("page")
+    ), pfn << PAGE_SHIFT
+
+
+def mem_map_one(
+    prog: Program, spec: int, physical: bool, header: bool, members: list[PageMember] | None, radix: int = 10
+) -> str | None:
+    """`kmem -p <address>`: the line of the page `spec` names (with the header when `header`), or None."""
+    found = locate(prog, spec, physical)
+    if found is None:
+        return None
+    text = MemMap(prog, members, radix).lines(found[0], found[1], 1)
     return (mem_map_header(prog, members) if header else "") + text
 
 
@@ -347,8 +358,6 @@ def free_search_text(prog: Program, spec: int, physical: bool) -> str | None:
     phys = buddy.search_phys(prog, spec, physical)
     if phys is None:
         return ""
-    from crashpy.helpers.pages import pfn_to_page
-
     page = pfn_to_page(prog, phys >> PAGE_SHIFT)
     if page is None:
         return None
@@ -477,3 +486,119 @@ def run(
         page_lists(prog, lru)
     elif "g" in flags:
         session.write(page_flags_text(prog, 0))
+
+
+# ---- kmem --json of the page options: the same rows as data -------------------------------------------
+
+
+def _page_rows(prog: Program, pp: int, phys: int, n: int) -> list[dict[str, Any]]:
+    fields = page_fields(prog)
+    unpack, (fl, ma, ix, ct) = fields.unpacker()
+    data, unmapped = read_page_structs(prog, pp, n)
+    rows = []
+    for k, row in enumerate(unpack.iter_unpack(data)):
+        mapped = k not in unmapped
+        rows.append(
+            {
+                "address": hex_address(pp + k * fields.size),
+                "physical": hex_address(phys + k * PAGE_SIZE),
+                "mapping": hex_address(row[ma]) if mapped else None,
+                "index": row[ix] if mapped else None,
+                "count": row[ct] if mapped else None,
+                "flags": hex_address(row[fl]),
+                "flag_names": page_flag_list(prog, row[fl]) if row[fl] else [],
+            }
+        )
+    return rows
+
+
+def _zone_data(prog: Program, z: buddy.Zone, seen: set[int], blocks: bool) -> dict[str, Any]:
+    lists = buddy.free_lists(prog, z, seen) if z.free else []
+    return {
+        "index": z.index,
+        "name": z.name,
+        "size": z.spanned,
+        "free": z.free,
+        "mem_map": hex_address(z.mem_map),
+        "start_paddr": hex_address(z.start_pfn << PAGE_SHIFT),
+        "start_mapnr": z.start_mapnr,
+        "free_lists": [
+            {
+                "order": fl.order,
+                "migratetype": fl.migratetype,
+                "address": hex_address(fl.address),
+                "blocks": len(fl.blocks),
+                "pages": len(fl.blocks) << fl.order,
+            }
+            | ({"first_pages": [hex_address(b) for b in fl.blocks]} if blocks else {})
+            for fl in lists
+        ],
+    }
+
+
+def document(session: Session, flags: set[str], values: list[int]) -> dict[str, Any]:
+    """`kmem --json -p|-f|-F|-g [address ...]`: what the text shows, as rows."""
+    prog = session.prog
+    physical = "P" in flags
+    if "p" in flags:
+        pages: list[dict[str, Any]] = []
+        if values:
+            for value in values:
+                found = locate(prog, value, physical or not prog.is_kvaddr(value))
+                if found is not None:
+                    pages += _page_rows(prog, found[0], found[1], 1)
+        else:
+            per = sparse(prog).per_section
+            for nr, mem_map in present_sections(prog):
+                pages += _page_rows(prog, mem_map, nr * per << PAGE_SHIFT, per)
+        return {"pages": pages}
+    if flags & {"f", "F"} and values:
+        out = []
+        for value in values:
+            phys = buddy.search_phys(prog, value, physical or not prog.is_kvaddr(value))
+            page = pfn_to_page(prog, phys >> PAGE_SHIFT) if phys is not None else None
+            block = buddy.find_free_block(prog, page, phys) if page is not None and phys is not None else None
+            entry: dict[str, Any] = {"address": hex_address(value), "free": block is not None}
+            if block is not None:
+                entry |= {
+                    "node": block.zone.node.nid,
+                    "zone": block.zone.name,
+                    "order": block.free_list.order,
+                    "migratetype": block.free_list.migratetype,
+                    "first_page": hex_address(block.first),
+                    "page_in_block": block.offset,
+                }
+            out.append(entry)
+        return {"searches": out}
+    if flags & {"f", "F"}:
+        seen: set[int] = set()
+        nodes: list[dict[str, Any]] = [
+            {
+                "node": node.nid,
+                "zones": [_zone_data(prog, z, seen, "F" in flags) for z in buddy.zones(prog, node)],
+            }
+            for node in buddy.nodes(prog)
+        ]
+        total = sum(z["free"] for n in nodes for z in n["zones"])
+        listed = sum(fl["pages"] for n in nodes for z in n["zones"] for fl in z["free_lists"])
+        return {"nodes": nodes, "nr_free_pages": total, "listed_pages": listed}
+    if "g" in flags:
+        try:
+            enum = resolve(lookup_type(prog, "enum pageflags"))
+        except TypeLookupError:
+            enum = None
+        if not isinstance(enum, EnumType):
+            raise CommandError("enum pageflags does not exist in this kernel")
+        known: list[dict[str, Any]] = [
+            {"name": n, "bit": v, "value": hex_address(1 << v)}
+            for n, v in enum.enumerators.items()
+            if "PG_" in n
+        ]
+        if not values:
+            return {"page_flags": known}
+        return {
+            "decoded": [
+                {"flags": hex_address(v), "set": [f for f in known if v >> f["bit"] & 1]} for v in values
+            ]
+        }
+    raise CommandError("only -i, -p, -f, -F and -g are supported with --json")
