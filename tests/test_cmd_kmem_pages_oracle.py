@@ -115,7 +115,7 @@ def commands(name: str) -> list[str]:
     hexes = lambda xs: " ".join(f"{x:x}" for x in xs)  # noqa: E731
     cmds = list(FIXED)
     if name in FULL_MAP:
-        cmds.append("kmem -p")
+        cmds += ["kmem -p", "kmem -m flags,_refcount,lru"]
     every = a["free_first"] + a["free_inner"] + a["free_pages"] + a["kernel"] + a["odd"]
     cmds += [f"kmem -p {x:x}" for x in every]
     cmds.append("kmem -p " + hexes(a["free_inner"][:4]))

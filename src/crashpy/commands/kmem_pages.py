@@ -9,6 +9,7 @@ dump_page_hash_table, dump_page_lists).
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -99,7 +100,12 @@ def _member(prog: Program, name: str) -> PageMember:
 
 
 def _member_text(m: PageMember, raw: bytes, radix: int) -> str:
-    data = raw[m.offset : m.offset + m.length]
+    """How crash shows member `m` of the struct page whose bytes are `raw` (crash's words for a
+    member type it does not show)."""
+    return _member_value_text(m, raw[m.offset : m.offset + m.length], radix)
+
+
+def _member_value_text(m: PageMember, data: bytes, radix: int) -> str:
     if m.code == "ptr":
         return f"{int.from_bytes(data[:8], 'little'):016x}  "
     if m.code == "int" and m.length in (1, 2, 4, 8):
@@ -161,6 +167,7 @@ class MemMap:
         self.tails: dict[tuple[int, ...], str] = {}
         self.unmapped_line = f"%-16x %{width}x {' ' * 16} {' ' * 8}    %s\n"
         self.flag_cache: dict[int, str] = {}
+        self.member_caches: list[dict[bytes, str]] = [{} for _ in members or []]
 
     def flags(self, value: int) -> str:
         text = self.flag_cache.get(value)
@@ -174,12 +181,19 @@ class MemMap:
         size = self.fields.size
         out: list[str] = []
         if self.members:
-            for k in range(n):
-                raw = data[k * size : (k + 1) * size]
-                out.append(
-                    f"{pp + k * size:x}  " + "".join(_member_text(m, raw, self.radix) for m in self.members)
-                )
-            return "\n".join(out) + "\n" if out else ""
+            columns = [[f"{page:x}  " for page in range(pp, pp + n * size, size)]]
+            for m, cache in zip(self.members, self.member_caches, strict=True):
+                cut = struct.Struct(f"<{m.offset}x{m.length}s{size - m.offset - m.length}x")
+                column = []
+                for (value,) in cut.iter_unpack(data):  # pages alike share their members' text
+                    text = cache.get(value)
+                    if text is None:
+                        text = cache[value] = _member_value_text(m, value, self.radix)
+                    column.append(text)
+                columns.append(column)
+                if len(cache) > 1 << 16:
+                    cache.clear()
+            return "".join("".join(parts) + "\n" for parts in zip(*columns, strict=True))
         fl, ma, ix, ct = self.where
         head, tails, tail = self.head, self.tails, self.tail
         pps = range(pp, pp + n * size, size)
