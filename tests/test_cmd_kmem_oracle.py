@@ -1,7 +1,8 @@
 """kmem -i, mach (-m, -c, -x, -d) and swap on the test dumps: crashpy against crash 8.0.6, one crash
-session per dump; bad options get crash's one-line errors. kmem's SLUB options are compared in
-tests/test_cmd_kmem_slab_oracle.py; the others are not built yet: each answers one line saying so
-(checked apart, not against crash)."""
+session per dump; bad options get crash's one-line errors. kmem's other options are compared in
+test_cmd_kmem_slab_oracle.py (SLUB), test_cmd_kmem_zones_oracle.py (-v -V -n -z -o -h),
+test_cmd_kmem_pages_oracle.py (-p -m -g -f -F -c -C -l -L) and test_cmd_kmem_search_oracle.py
+(`kmem <address>`)."""
 
 from __future__ import annotations
 
@@ -48,8 +49,6 @@ COMMANDS = [
     "swap -x",
 ]
 
-# kmem's SLUB options (-s, -S, -I, -r) are compared in tests/test_cmd_kmem_slab_oracle.py
-NOT_YET = ["kmem -f", "kmem -p", "kmem ffff888000000000", "kmem -P 1000"]
 
 
 @cache
@@ -69,14 +68,6 @@ def test_kmem_mach_swap_match_crash(name: str) -> None:
     # scale.d31.zlib: a page of the e820 table is excluded; crash and crashpy both say so
     memmap = got[COMMANDS.index("mach -m")]
     assert "E820_RAM" in memmap or memmap.startswith("mach: page excluded: ")
-
-
-def test_other_kmem_options_say_they_are_not_built() -> None:
-    paths = ensure(["sysrq.elf"])
-    got = run_crashpy(paths["vmlinux"], paths["sysrq.elf"], NOT_YET)
-    for cmd, out in zip(NOT_YET, got, strict=True):
-        assert out.endswith("is not available in crashpy yet\n"), (cmd, out)
-        assert out.count("\n") == 1 and out.startswith("kmem: "), (cmd, out)
 
 
 def test_kmem_json_comes_from_the_same_rows() -> None:

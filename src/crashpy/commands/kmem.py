@@ -1,5 +1,6 @@
-"""kmem: kernel memory. `kmem -i` (the memory summary), the SLUB options (commands/kmem_slab.py) and
--v, -V, -n, -z, -o and -h (commands/kmem_zones.py) are built; the other options answer one line."""
+"""kmem: kernel memory. The summary (-i) is here; the SLUB options are in kmem_slab.py, -v, -V, -n, -z,
+-o and -h in kmem_zones.py, the page options (-p, -m, -g, -f, -F, -c, -C, -l, -L) in kmem_pages.py, and
+`kmem <address>` (what an address is) in kmem_search.py."""
 
 from __future__ import annotations
 
@@ -33,9 +34,17 @@ SYNOPSIS
   {SYNOPSIS}
 
 DESCRIPTION
-  Reports on the kernel's memory.  In crashpy the options below are built so far; any
-  other option answers that it is not available yet.
+  Reports on the kernel's memory.  One of the options below at a time; -P and
+  -I only qualify the others.
 
+    -f  the buddy allocator's free lists: for each node and zone, its size, free
+        pages and first page, then every order and migrate type's list with the
+        blocks and pages it holds; at the end the free page count, checked
+        against what the lists add up to.
+    -F  the same walk, naming the first struct page of every free block.
+    -c  the page cache hash table, which kernels since 2.6 no longer have: the
+        option says it does not apply.
+    -C  as -c, with every page of the table (does not apply either).
     -i  a table of the kernel's memory counters in pages, in bytes and as a share of
         all memory: total, free and used memory, pages used more than once, block
         device buffers, the page cache, slab pages, huge pages, swap space, and the
@@ -75,9 +84,30 @@ DESCRIPTION
         with -s or -S, leave the named caches out (their lines say "[IGNORED]").
     -r  the root caches of kernels that keep memory-cgroup child caches (before
         Linux 5.9); other kernels answer that the option does not apply.
+
+    -p  one line for every struct page of the memory map: its address, the physical
+        page it stands for, its mapping, index and reference count, and its flags
+        in hexadecimal followed by their names.
+    -m member[,member]
+        the memory map again, each page's line showing only the struct page members
+        named (members of members written with a dot, as lru.next).
+    -l a|i|ic|id
+        the global active, inactive, inactive clean or inactive dirty page list of
+        2.4 kernels; later kernels keep these per node and cgroup, and the option
+        names the list the kernel lacks.
+    -L a|i|ic|id
+        as -l, listing each page of the list.
+    -g  the page flag bits of the kernel's enum pageflags with their values; with
+        a value, only the flags it has set.
+    -P  take the address arguments as physical addresses.
     address
-        with no option, the slab part of the address search: the cache, slab and
-        object holding the address.
+        with -p or -m, the memory-map line of the page holding the address (a
+        struct page address, a kernel virtual address or a physical address); with
+        -f, the free block that page belongs to, if any; with -g, a flags value
+        to decode.  Alone, everything kmem knows of the address: the kernel or
+        module symbol there, the task whose stack or task_struct holds it, the
+        vmalloc area, the slab cache, slab and object (in brackets while handed
+        out), the free block holding its page, and that page's memory-map line.
 
 EXAMPLES
   The memory summary (its first lines, after the column header):
@@ -99,6 +129,31 @@ EXAMPLES
       ffffea000014bb00  ffff8880052ec000     0     13          5     8
       FREE / [ALLOCATED]
       [ffff8880052ec4c0]
+
+  The struct page of a physical address:
+
+    crash> kmem -p 1000
+          PAGE       PHYSICAL      MAPPING       INDEX CNT FLAGS
+    ffffea0000000040     1000                0        0  1 7ffffc0001000 reserved
+
+  Which free block a physical address lies in:
+
+    crash> kmem -f 570b000
+    ZONE  NAME        SIZE    FREE      MEM_MAP       START_PADDR  START_MAPNR
+      1   DMA32     126944  108781  ffffea0000040000    1000000        4095
+    AREA    SIZE  FREE_AREA_STRUCT
+      1       8k  ffff88801fe25758
+    ffffea000015c280  (570b000 is 2nd of 2 pages)
+
+  Two members of one page, then what a flags value holds:
+
+    crash> kmem -m flags,_refcount 1000
+          PAGE        flags  _refcount
+    ffffea0000000040  0007ffffc0001000  00000001
+    crash> kmem -g 7ffffc0001000
+    FLAGS: 7ffffc0001000
+      PAGE-FLAG              BIT  VALUE
+      PG_reserved             12  0001000
 """
 
 HEADER = "                 PAGES        TOTAL      PERCENTAGE"
@@ -217,9 +272,17 @@ def parse(argv: list[str]) -> Options:
 
 
 def kmem_document(session: Session, argv: list[str]) -> dict[str, Any]:
-    """`kmem --json -i`: the rows of the memory summary (pages, bytes, percentage and its base);
-    -v, -V, -n, -z, -o and -h: the rows of kmem_zones.py's tables; `kmem --json -s`: kmem -s's cache rows."""
+    """`kmem --json -i`: the rows of the memory summary (pages, bytes, percentage and its base); with
+    -p, -f, -F or -g the page options' rows (kmem_pages.document); -v, -V, -n, -z, -o and -h: the rows
+    of kmem_zones.py's tables; -s: kmem -s's cache rows."""
     parsed = parse(argv)
+    if parsed.opts and all(opt in "pfFgP" for opt, _ in parsed.opts):  # the page options' rows
+        from crashpy.commands import kmem_pages
+
+        values = [htoll(a) for a in parsed.args]
+        if any(v is None for v in values):
+            raise CommandError(f"invalid address: {' '.join(parsed.args)}")
+        return kmem_pages.document(session, flags_given(parsed), [v for v in values if v is not None])
     reject_options(parsed, "ivVnzohsI")
     no_arguments(parsed.args)
     if parsed.has("s"):
@@ -264,9 +327,25 @@ def cmd_kmem(session: Session, argv: list[str]) -> None:
     from crashpy.helpers.sysinfo import crash_cpu_count
 
     argv, cpus = kmem_slab.cpu_selection(argv, crash_cpu_count(session.prog))
+    from crashpy.commands import kmem_pages
+
     parsed = parse(argv)
-    if parsed.errors:
-        session.println(f"kmem: {parsed.errors[0]}")
+    errors = iter(parsed.errors)
+    members = None
+    lru: set[str] = set()
+    argerrs = 0
+    for opt, optarg in parsed.opts:  # crash reports each option's problem as its getopt loop meets it
+        if opt == "?":
+            session.println(f"kmem: {next(errors)}")
+            argerrs += 1
+        elif opt == "m":
+            members = kmem_pages.page_members(session.prog, optarg or "")
+        elif opt in "lL":
+            if optarg in kmem_pages.LRU_LISTS:
+                lru.add(optarg or "")
+            else:
+                argerrs += 1
+    if argerrs:
         session.write(usage())
         return
     flags = flags_given(parsed)
@@ -293,31 +372,36 @@ def cmd_kmem(session: Session, argv: list[str]) -> None:
     if not flags - {"P", "I"} and not addresses:  # -P and -I only qualify the others
         session.write(usage())
         return
-    values = [htoll(a) or 0 for a in addresses]
+    values = []
+    for arg in addresses:
+        notes: list[str] = []
+        value = htoll(arg, notes)
+        if value is None:
+            raise CommandError(notes[-1] if notes else f'invalid input: "{arg}"')
+        values.append(value)
     if flags & set("sSr"):
         kmem_slab.run(
             session, flags, names, values, next((v for o, v in reversed(parsed.opts) if o == "I"), None), cpus
         )
         return
-    if values and not flags - {"P", "I"}:  # the slab part of an address search
-        for value in values:
-            session.write(
-                "".join(line + "\n" for line in kmem_slab.search_slab_part(session, value, "P" in flags))
-            )
-    others = sorted(flags - {"i", "P", "I"} - set(BUILT))
-    if others or (addresses and "v" not in flags):
-        what = f"-{others[0]}" if others else "an address argument"
-        raise CommandError(f"{what} is not available in crashpy yet")
-    if addresses:  # -v address...: the areas holding each address, one header for all
+    if values and not flags - {"P", "I"}:  # what each address is
+        from crashpy.commands.kmem_search import kmem_search
+
+        for i, value in enumerate(values):
+            session.write(("\n" if i else "") + kmem_search(session, value, "P" in flags))
+        return
+    if flags & set(kmem_pages.OPTIONS):
+        kmem_pages.run(session, flags, values, members, lru)
+        return
+    if values:  # -v address...: the areas holding each address, one header for all
         from crashpy.commands.kmem_zones import VmlistLookup
 
         lookup = VmlistLookup()
-        for arg in addresses:
-            value = int(arg, 16)
+        for value in values:
             physical = "P" in flags or not session.prog.is_kvaddr(value)
             session.write(lookup.text(session.prog, value, physical))
     for flag in BUILT:  # in the order crash prints them
-        if flag in flags and not (flag == "v" and addresses):
+        if flag in flags and not (flag == "v" and values):
             if flag == "i":
                 show_meminfo(session)
             else:

@@ -396,6 +396,10 @@ def search_slab_part(session: Session, address: int, physical: bool = False) -> 
     out: list[str] = []
     if slub.slab_of(prog, address) is not None:
         out += dump_caches(session, False, None, address) + [""]
+    else:
+        warning = slub.lookup_warning(prog, address)
+        if warning:
+            out.append(f"WARNING: {warning}")
     if slub.is_slab_page(prog, address) is not None:
         out += dump_caches(session, False, None, address) + [""]
     return out

@@ -94,13 +94,17 @@ EXAMPLES
 
 def _show(session: Session, sym: CrashSymbol, offset: int, linenum: bool) -> None:
     """show_symbol() with the source line (`linenum`) or else the section name."""
+    session.println(symbol_line(session, sym, offset, linenum))
+
+
+def symbol_line(session: Session, sym: CrashSymbol, offset: int, linenum: bool) -> str:
+    """The line show_symbol() prints: with the source line (`linenum`) or else the section name."""
     prog = session.prog
     table = crash_symtab(prog)
     addr = sym.value + offset
     text = format_symbol(sym, offset, session.radix)
     if sym.module and sym.name.startswith("_MODULE_START_"):
-        session.println(text)
-        return
+        return text
     module = sym.module or None
     if linenum:
         if table.is_kernel_text(addr):
@@ -113,7 +117,7 @@ def _show(session: Session, sym: CrashSymbol, offset: int, linenum: bool) -> Non
                 text += " " + source_line(prog, addr)
     else:
         text += f" [{table.section_of(addr)}]"
-    session.println(text)
+    return text
 
 
 def _query(session: Session, text: str, pad: str) -> int:

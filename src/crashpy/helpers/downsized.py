@@ -18,12 +18,20 @@ if TYPE_CHECKING:
     from crashpy.program import Program
 
 
+def task_struct_size(prog: Program) -> int:
+    """The bytes the kernel allocates for a task: `arch_task_struct_size` where the kernel has it (the
+    FPU state at the end is sized at boot), else sizeof(struct task_struct)."""
+    if prog.has_symbol("arch_task_struct_size"):
+        try:
+            return prog.read_u32(prog.symbol_address("arch_task_struct_size"))
+        except CrashpyError:
+            pass
+    return prog.sizeof("task_struct")
+
+
 def _task_struct(prog: Program) -> bool:
-    if not prog.has_symbol("arch_task_struct_size"):
-        return False
     try:
-        size = prog.read_u32(prog.symbol_address("arch_task_struct_size"))
-        return size != prog.sizeof("task_struct")
+        return task_struct_size(prog) != prog.sizeof("task_struct")
     except CrashpyError:
         return False
 

@@ -509,12 +509,9 @@ def _active_tasks(prog: Program) -> list[int]:
     return out
 
 
-def _active_from_registers(prog: Program, table: TaskTable) -> None:
-    """For a cpu whose run queue cannot be read (a dump cut short before the per-cpu areas): the task
-    whose kernel stack holds the stack pointer of that cpu's NT_PRSTATUS note."""
-    from crashpy.dumpfile.notes import prstatus_registers
-
-    regs = prstatus_registers(prog.dump.info.notes)
+def task_stacks(prog: Program, table: TaskTable) -> list[tuple[int, int]]:
+    """(task_struct.stack, task) of every task in the table, in table order (a task whose stack
+    pointer cannot be read is left out)."""
     task_p = lookup_type(prog, "struct task_struct *")
     stacks: list[tuple[int, int]] = []
     for tc in table.contexts:
@@ -522,6 +519,32 @@ def _active_from_registers(prog: Program, table: TaskTable) -> None:
             stacks.append((int(Object(prog, task_p, value=tc.task).stack), tc.task))
         except FaultError:
             continue
+    return stacks
+
+
+def stack_owner(prog: Program, table: TaskTable, address: int, stack_size: int = 16384) -> int | None:
+    """The first task in the table whose kernel stack holds `address` (crash's stkptr_to_task)."""
+    if not address:
+        return None
+    stacks: list[tuple[int, int]] = prog.cache(f"tasks.stacks.{id(table)}", lambda: task_stacks(prog, table))
+    return next((task for base, task in stacks if base <= address < base + stack_size), None)
+
+
+def task_struct_owner(prog: Program, table: TaskTable, address: int) -> int | None:
+    """The first task in the table whose task_struct holds `address` (crash's vaddr_in_task_struct)."""
+    from crashpy.helpers.downsized import task_struct_size
+
+    size = task_struct_size(prog)
+    return next((tc.task for tc in table.contexts if tc.task <= address < tc.task + size), None)
+
+
+def _active_from_registers(prog: Program, table: TaskTable) -> None:
+    """For a cpu whose run queue cannot be read (a dump cut short before the per-cpu areas): the task
+    whose kernel stack holds the stack pointer of that cpu's NT_PRSTATUS note."""
+    from crashpy.dumpfile.notes import prstatus_registers
+
+    regs = prstatus_registers(prog.dump.info.notes)
+    stacks = task_stacks(prog, table)
     for cpu, task in enumerate(table.active):
         if task or cpu >= len(regs):
             continue
