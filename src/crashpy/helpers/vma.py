@@ -23,6 +23,8 @@ class Vma:
     end: int
     flags: int
     file: str  # the mapped file's path, "" for an anonymous area
+    pgoff: int = 0  # vm_pgoff: the area's first page in its file
+    mm: int = 0  # vm_mm
 
 
 def vma_addresses(prog: Program, mm: int) -> list[int]:
@@ -57,10 +59,24 @@ def find_vma(prog: Program, mm: int, vaddr: int) -> Vma | None:
     return None
 
 
-def _vma(prog: Program, address: int) -> Vma:
-    obj = Object(prog, "struct vm_area_struct", address)
+def _vma(prog: Program, address: int, paths: dict[int, str] | None = None) -> Vma:
+    obj = Object(prog, "struct vm_area_struct", address).read_()
     file = int(obj.vm_file)
-    return Vma(address, int(obj.vm_start), int(obj.vm_end), int(obj.vm_flags), file_path(prog, file) if file else "")
+    path = ""
+    if file:
+        if paths is None:
+            path = file_path(prog, file)
+        else:
+            path = paths.get(file) or paths.setdefault(file, file_path(prog, file))
+    return Vma(
+        address, int(obj.vm_start), int(obj.vm_end), int(obj.vm_flags), path, int(obj.vm_pgoff), int(obj.vm_mm)
+    )
+
+
+def mm_vmas(prog: Program, mm: int) -> list[Vma]:
+    """Every area of mm_struct `mm`, in address order, with its file's path (crash's `vm` rows)."""
+    paths: dict[int, str] = {}
+    return [_vma(prog, vma, paths) for vma in vma_addresses(prog, mm) if vma]
 
 
 def file_path(prog: Program, file: int) -> str:

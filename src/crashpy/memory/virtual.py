@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from crashpy.arch.x86_64 import PAGE_SIZE, PTE_PRESENT, PTE_PROTNONE, Layout
 from crashpy.errors import AddressSpace, FaultError, FaultKind
 from crashpy.memory.pagetable import Translation, page_frame, walk
@@ -126,6 +128,25 @@ class UserMemory(VirtualMemory):
         """The whole walk of `vaddr`; a PROT_NONE page (PMD or PTE) counts as mapped, as in crash's
         uvtop."""
         return walk(self.phys.read, self.root, vaddr, self.layout.levels, PTE_PRESENT | PTE_PROTNONE)
+
+    def translate_pages(self, start: int, end: int) -> Iterator[Translation]:
+        """translate() of every page from `start` up to `end`, in order; each page-table page is read
+        once for the whole range (what `vm -p` prints)."""
+        tables: dict[int, bytes] = {}
+
+        def read(paddr: int, size: int) -> bytes:
+            base = paddr & ~_OFFSET
+            table = tables.get(base)
+            if table is None:
+                if len(tables) >= 64:
+                    tables.clear()
+                table = tables[base] = self.phys.read(base, PAGE_SIZE)
+            off = paddr - base
+            return table[off : off + size]
+
+        present = PTE_PRESENT | PTE_PROTNONE
+        for vaddr in range(start & ~_OFFSET, end, PAGE_SIZE):
+            yield walk(read, self.root, vaddr, self.layout.levels, present)
 
     def accepts(self, vaddr: int) -> bool:
         return self.layout.is_uvaddr(vaddr)
