@@ -30,7 +30,7 @@ from crashpy.errors import CommandError
 from crashpy.helpers.mm import MmSummary, PageState, mm_check, mm_summary, page_states, vm_flag_names
 from crashpy.helpers.numbers import getopt, htol, htoll
 from crashpy.helpers.tasks import TaskContext, str_to_context
-from crashpy.helpers.vma import Vma, mm_vmas
+from crashpy.helpers.vma import Vma, iter_vmas, mm_vmas
 
 if TYPE_CHECKING:
     from crashpy.session import Session
@@ -196,8 +196,8 @@ def parse(session: Session, args: list[str]) -> VmRequest | None:
     return req
 
 
-def vm_task(session: Session, tc: TaskContext, req: VmRequest) -> VmTask:
-    """The rows of one task (no pages for -R, which walks them as it prints)."""
+def vm_task(session: Session, tc: TaskContext, req: VmRequest, areas: bool = True) -> VmTask:
+    """The rows of one task (its areas only with `areas`)."""
     prog = session.prog
     summary = mm_summary(prog, session.task_table(), tc)
     row = VmTask(tc, summary, summary.mm)
@@ -206,7 +206,7 @@ def vm_task(session: Session, tc: TaskContext, req: VmRequest) -> VmTask:
         if why is not None:
             raise CommandError(why)
         row.mm = req.force_mm
-    if not row.mm or req.flag == "m":
+    if not row.mm or req.flag == "m" or not areas:
         return row
     row.vmas = mm_vmas(prog, row.mm)
     return row
@@ -232,7 +232,7 @@ def task_text(session: Session, tc: TaskContext, req: VmRequest) -> Iterator[str
         return
     if req.flag not in ("m", "v", "P"):
         yield summary_text(summary)
-    row = vm_task(session, tc, req)
+    row = vm_task(session, tc, req, areas=False)
     if not row.mm:
         return
     if req.flag == "m":
@@ -243,7 +243,7 @@ def task_text(session: Session, tc: TaskContext, req: VmRequest) -> Iterator[str
     pgd = _pgd(session, row.mm) if req.flag in ("p", "P") else 0
     found = False
     init_mm = _init_mm(session)
-    for vma in row.vmas:
+    for vma in iter_vmas(prog, row.mm):
         if req.flag == "P" and vma.address != req.single_vma:
             continue
         if req.flag == "v":

@@ -12,7 +12,7 @@ from crashpy.commands.vtop import mkstring, paddr_width
 from crashpy.errors import CommandError
 from crashpy.helpers.mm import MmSummary, PageState, mm_check, page_states
 from crashpy.helpers.numbers import decimal, dtol, htol, is_a_number
-from crashpy.helpers.vma import Vma, mm_vmas
+from crashpy.helpers.vma import Vma, iter_vmas
 
 if TYPE_CHECKING:
     from crashpy.commands.vm import VmRequest
@@ -147,7 +147,7 @@ class RefSearch:
         from crashpy.object import Object
 
         pgd = int(Object(prog, "struct mm_struct", mm).pgd)
-        for vma in mm_vmas(prog, mm):
+        for vma in iter_vmas(prog, mm):
             if self.hex(vma.address) or self.hex(vma.flags) or self.string(vma.file):
                 yield from self._head()
                 if not self.vma_shown or self.after_page:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -60,7 +61,8 @@ def find_vma(prog: Program, mm: int, vaddr: int) -> Vma | None:
 
 
 def _vma(prog: Program, address: int, paths: dict[int, str] | None = None) -> Vma:
-    obj = Object(prog, "struct vm_area_struct", address).read_()
+    size = prog.sizeof("vm_area_struct")
+    obj = Object(prog, "struct vm_area_struct", address, prog.read(address, size, what="fill_vma_cache"))
     file = int(obj.vm_file)
     path = ""
     if file:
@@ -75,8 +77,15 @@ def _vma(prog: Program, address: int, paths: dict[int, str] | None = None) -> Vm
 
 def mm_vmas(prog: Program, mm: int) -> list[Vma]:
     """Every area of mm_struct `mm`, in address order, with its file's path (crash's `vm` rows)."""
+    return list(iter_vmas(prog, mm))
+
+
+def iter_vmas(prog: Program, mm: int) -> Iterator[Vma]:
+    """mm_vmas() one area at a time (a bad area fails when it is reached)."""
     paths: dict[int, str] = {}
-    return [_vma(prog, vma, paths) for vma in vma_addresses(prog, mm) if vma]
+    for vma in vma_addresses(prog, mm):
+        if vma:
+            yield _vma(prog, vma, paths)
 
 
 def file_path(prog: Program, file: int) -> str:

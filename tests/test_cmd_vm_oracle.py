@@ -1,0 +1,153 @@
+"""vm and foreach vm: crashpy against crash 8.0.6, text for text, one crash session per dump.
+
+The pids, tasks, areas and addresses come from each dump: `vm` for the current context, pids and task
+addresses (several at once), every task through `foreach vm` (scale.d31.zlib's 2,000 tasks too: crash
+takes about 3 s for it), every page of two tasks' areas (-p; on the -d 31 dumps the user pages are
+left out but the page tables are not, so the lines are the same), one area (-P, and one that is not
+the task's), another mm_struct for a kernel thread (-M, and addresses that are not one), the
+structures (-v, -m, with -x and -d), references (-R: a file name, an area, a page's virtual and
+physical address, a vm_flags value, the mm_struct, a file offset, "/"), vm_flags names (-f), kernel
+threads, and bad input with crash's one-line errors.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+
+import pytest
+
+from crashpy.helpers.mm import vm_flag_names
+from crashpy.helpers.tasks import task_table
+from crashpy.helpers.vma import mm_vmas
+from tests.crashpy_runner import crash_differences, describe, program, run_crashpy
+from tools.vmcores import ensure
+
+DUMPS = ["sysrq.elf", "sysrq.d31.zlib", "kaslr.elf", "la57.elf", "scale.d31.zlib"]
+
+BAD_INPUT = [
+    "vm 99999",
+    "vm -p -m",
+    "vm -x -d",
+    "vm -d -x -m",
+    "vm -z",
+    "vm -P zz",
+    "vm -R a -R b",
+    "vm -m -R a",
+    "vm -v -R a",
+    "vm -M zz",
+    "vm -M 0",
+    "vm -M 1234",
+    "vm -f zz",
+    "vm -f 3 -p",
+    "vm -p -f 3",
+    "vm -f 0",
+    "vm -f ffffffffffffffff",
+    "vm zz",
+    "foreach vm -x -d",
+    "foreach vm -p -m",
+    "foreach vm -R a -v",
+]
+
+
+@cache
+def commands(name: str) -> list[str]:
+    paths = ensure([name])
+    prog = program(paths["vmlinux"], paths[name])
+    table = task_table(prog)
+    users = [tc for tc in table.contexts if tc.mm and not tc.is_kernel_thread]
+    kthread = next(tc for tc in table.contexts if tc.is_kernel_thread and tc.pid > 0)
+    one, two, last = users[0], users[len(users) // 2], users[-1]
+    vmas = mm_vmas(prog, one.mm)
+    other = mm_vmas(prog, two.mm)
+    named = next(v for v in vmas if v.file)
+    middle = vmas[len(vmas) // 2]
+    pgd = int(prog.read_u64(one.mm + prog.offsetof("mm_struct", "pgd")))
+    mapped = next(
+        (w.vaddr, w.paddr)
+        for v in vmas
+        for w in prog.user_memory(pgd).translate_pages(v.start, v.end)
+        if w.paddr is not None
+    )
+    cmds = [
+        "vm",
+        f"vm {one.pid}",
+        f"vm {two.task:x}",
+        f"vm {one.pid} {kthread.task:x} {last.pid}",
+        f"vm {one.pid} 99999 {two.pid}",
+        "vm 0",
+        f"vm {kthread.pid}",
+        f"vm -p {one.pid}",
+        f"vm -p {last.task:x}",
+        f"vm -P {middle.address:x} {one.pid}",
+        f"vm -P {other[0].address:x} {one.pid}",
+        f"vm -P {middle.address:x} {kthread.pid}",
+        f"vm -M {one.mm:x} {kthread.pid}",
+        f"vm -M {one.mm:x} {two.pid}",
+        f"vm -M {kthread.task:x} {kthread.pid}",
+        f"vm -M {one.mm + 8:x} {kthread.pid}",
+        f"vm -v {one.pid}",
+        f"vm -m {one.pid}",
+        f"vm -m -x {one.pid}",
+        f"vm -v -d {two.pid}",
+        f"vm -x {one.pid}",
+        f"vm -d -m {kthread.pid}",
+        f"vm -R {named.file.rsplit('/', 1)[-1]} {one.pid}",
+        f"vm -R {named.file} {one.pid} {two.pid}",
+        f"vm -R {middle.address:x} {one.pid}",
+        f"vm -R {vmas[0].start:x} {one.pid}",
+        f"vm -R {mapped[1]:x} {one.pid}",
+        f"vm -R {mapped[0]:x} -p {one.pid}",
+        f"vm -R {middle.flags:x} {one.pid}",
+        f"vm -R {one.mm:x} {one.pid}",
+        f"vm -R {pgd:x} {one.pid}",
+        f"vm -R 1000 {one.pid}",
+        f"vm -R / {one.pid}",
+        f"vm -R nosuchfile {one.pid}",
+        f"vm -R busybox {kthread.pid}",
+        f"vm -f {middle.flags:x}",
+        f"foreach {one.pid} vm -p",
+        f"foreach {one.pid} {kthread.pid} vm -m -x",
+        f"foreach {two.pid} vm -v",
+        f"foreach {one.pid} {two.pid} vm -R {named.file.rsplit('/', 1)[-1]}",
+        f"foreach {one.pid} vm -R {mapped[0]:x}",
+        "foreach vm",
+        "foreach kernel vm",
+    ]
+    if not name.startswith("scale"):  # the small dumps: every task's references too
+        cmds.append(f"foreach vm -R {named.file.rsplit('/', 1)[-1]}")
+    return cmds + BAD_INPUT
+
+
+@pytest.mark.parametrize("name", DUMPS)
+def test_vm_matches_crash(name: str) -> None:
+    paths = ensure([name])
+    bad = crash_differences(paths["vmlinux"], paths[name], commands(name))
+    assert not bad, describe(bad)
+
+
+def test_vm_json_is_the_rows_of_the_text() -> None:
+    """`vm --json` holds what the text shows: the summary, each area's line, with -p each page."""
+    paths = ensure(["sysrq.elf"])
+    prog = program(paths["vmlinux"], paths["sysrq.elf"])
+    user = next(tc for tc in task_table(prog).contexts if tc.mm and not tc.is_kernel_thread)
+    cmds = [f"vm -p {user.pid}", f"vm -p {user.pid} --json", "vm 0 --json", "vm -f 8100073 --json", "vm -m --json"]
+    text, doc_text, kthreads, flags, refused = run_crashpy(paths["vmlinux"], paths["sysrq.elf"], cmds)
+    (task,) = json.loads(doc_text)["tasks"]
+    assert task["pid"] == user.pid and task["mm"] == f"{user.mm:x}"
+    assert f"{task['mm']}  {task['pgd']}  {task['rss_kb']}k" in text
+    for vma in task["vmas"]:
+        line = f"{vma['address']} {int(vma['start'], 16):>10x} {int(vma['end'], 16):>10x} {vma['flags']} "
+        assert line + (vma["file"] or "") + "\n" in text
+        assert vma["flag_names"] == vm_flag_names(prog, int(vma["flags"], 16))
+        for page in vma["pages"]:
+            if page["kind"] == "mapped":
+                assert f"{page['vaddr']:<10}  {int(page['paddr'], 16):>8x}\n" in text
+            elif page["kind"] == "file":
+                assert f"{page['vaddr']:<10}  FILE: {page['file']}  OFFSET: {page['file_offset']}\n" in text
+            else:
+                assert f"{page['vaddr']:<10}  (not mapped)\n" in text
+    swappers = json.loads(kthreads)["tasks"]
+    assert swappers and all(t["pid"] == 0 and t["mm"] == "0" and t["vmas"] is None for t in swappers)
+    assert json.loads(flags)["names"] == ["READ", "WRITE", "MAYREAD", "MAYWRITE", "MAYEXEC", "ACCOUNT", "CAN_NONLINEAR"]
+    assert refused == "vm: -m is not supported with --json\n"
