@@ -321,7 +321,7 @@ def _task_json(session: Session, row: VmTask, req: VmRequest) -> dict[str, Any]:
         "pid": row.tc.pid,
         "task": hex_address(row.tc.task),
         "cpu": row.tc.cpu,
-        "command": row.tc.comm,
+        "comm": row.tc.comm,
         "mm": hex_address(s.mm),
         "pgd": hex_address(s.pgd),
         "rss_kb": s.rss * 4,
