@@ -22,6 +22,7 @@ PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
 PHYS_MASK = 0x000FFFFFFFFFF000
 PTE_PRESENT, PTE_PROTNONE = 0x1, 0x100
+PF_EXITING = 0x4
 MAX_SWAPFILES = 32  # swap_info[]'s length: the swap type field is 5 bits wide
 
 
@@ -40,6 +41,10 @@ def mm_summary(prog: Program, table: TaskTable, tc: TaskContext) -> MmSummary:
     (mm->rss_stat's file, anon and shmem counters, each only when positive) and its total_vm."""
     if tc.state & EXIT_ZOMBIE or not tc.mm:
         return MmSummary(0, 0, 0, 0)
+    if tc.flags & PF_EXITING:
+        count = prog.read_u32(tc.mm + prog.offsetof("mm_struct", "mm_count"))
+        if count == 0 or count & 0x80000000:  # an exiting task whose mm is going: its counters are not read
+            return MmSummary(tc.mm, 0, 0, 0)
     usage = mem_usage(prog, table, tc)
     pgd = int(Object(prog, "struct mm_struct", tc.mm).pgd)
     return MmSummary(tc.mm, pgd, usage.rss, usage.total_vm)
