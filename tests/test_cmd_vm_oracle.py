@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from functools import cache
+from typing import Any
 
 import pytest
 
@@ -151,3 +152,45 @@ def test_vm_json_is_the_rows_of_the_text() -> None:
     assert swappers and all(t["pid"] == 0 and t["mm"] == "0" and t["vmas"] is None for t in swappers)
     assert json.loads(flags)["names"] == ["READ", "WRITE", "MAYREAD", "MAYWRITE", "MAYEXEC", "ACCOUNT", "CAN_NONLINEAR"]
     assert refused == "vm: -m is not supported with --json\n"
+
+
+class _Kernel:
+    """A stand-in Program for the helpers that only ask which symbols and members exist."""
+
+    def __init__(self, symbols: set[str], members: set[tuple[str, str]]) -> None:
+        self.symbols, self.members = symbols, members
+
+    def has_symbol(self, name: str) -> bool:
+        return name in self.symbols
+
+    def has_member(self, struct: str, member: str) -> bool:
+        return (struct, member) in self.members
+
+    def cache(self, key: str, build: Any) -> Any:
+        return build()
+
+
+def test_vm_flag_names_follow_the_kernel() -> None:
+    """Bits 0x200 and 0x1000000 have two names each; which one depends on the kernel, as in crash."""
+    plain = _Kernel(set(), set())
+    thp = _Kernel({"expand_upwards"}, {("mm_struct", "pmd_huge_pte")})
+    assert vm_flag_names(plain, 0x1000200) == ["NOHUGEPAGE", "MAPPED_COPY"]  # type: ignore[arg-type]
+    assert vm_flag_names(thp, 0x1000200) == ["GROWSUP", "HUGEPAGE"]  # type: ignore[arg-type]
+    assert vm_flag_names(plain, 0) == []  # type: ignore[arg-type]
+
+
+def test_swap_entries_and_page_lines() -> None:
+    """A not-present entry's swap type and slot (inverted since the L1TF mitigation), and the lines
+    vm -p writes for each kind of page."""
+    from crashpy.commands.vm_text import page_line, summary_text
+    from crashpy.helpers.mm import MmSummary, PageState, swap_entry
+
+    l1tf = _Kernel({"l1tf_mitigation"}, set())
+    old = _Kernel(set(), set())
+    entry = ((~(1234 << 9)) & ((1 << 59) - 1) & ~0x1FF) | (2 << 59)  # type 2, offset 1234, inverted
+    assert swap_entry(l1tf, entry) == (2, 1234)  # type: ignore[arg-type]
+    assert swap_entry(old, (1234 << 14) | (3 << 9)) == (3, 1234)  # type: ignore[arg-type]
+    swap = PageState(0x7FFD3F7F6000, "swap", swap_device="/dev/vda2", swap_offset=1234)
+    assert page_line(None, swap) == "7ffd3f7f6000  SWAP: /dev/vda2  OFFSET: 1234\n"  # type: ignore[arg-type]
+    assert page_line(None, PageState(0x400000, "not mapped")) == "400000      (not mapped)\n"  # type: ignore[arg-type]
+    assert summary_text(MmSummary(0, 0, 0, 0)).splitlines()[1] == "       0                 0            0k       0k   "
