@@ -142,6 +142,8 @@ class RefSearch:
             if why is not None:
                 raise CommandError(why)
             mm = self.req.force_mm
+            # crash has put the borrowed mm_struct in the summary by the time it prints it
+            self.summary = MmSummary(mm, s.pgd, s.rss, s.total_vm)
         if not mm:
             return
         from crashpy.object import Object
