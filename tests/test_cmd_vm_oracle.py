@@ -66,10 +66,10 @@ def commands(name: str) -> list[str]:
     middle = vmas[len(vmas) // 2]
     pgd = int(prog.read_u64(one.mm + prog.offsetof("mm_struct", "pgd")))
     mapped = next(
-        (w.vaddr, w.paddr)
+        (vaddr, paddr)
         for v in vmas
-        for w in prog.user_memory(pgd).translate_pages(v.start, v.end)
-        if w.paddr is not None
+        for vaddr, paddr, _pte in prog.user_memory(pgd).page_entries(v.start, v.end)
+        if paddr is not None
     )
     cmds = [
         "vm",

@@ -26,6 +26,7 @@ from crashpy.commands.vm_text import (
     vma_line,
     vma_struct_text,
 )
+from crashpy.commands.vtop import paddr_width
 from crashpy.errors import CommandError
 from crashpy.helpers.mm import MmSummary, PageState, mm_check, mm_summary, page_states, vm_flag_names
 from crashpy.helpers.numbers import getopt, htol, htoll
@@ -255,8 +256,9 @@ def task_text(session: Session, tc: TaskContext, req: VmRequest) -> Iterator[str
         yield vma_line(vma)
         if req.flag in ("p", "P") and vma.mm != init_mm:
             yield page_header(prog)
+            width = paddr_width(prog)
             for state in page_states(prog, pgd, vma):
-                yield page_line(prog, state)
+                yield page_line(prog, state, width)
     if req.flag == "P" and not found:
         yield "(not found)\n"
 

@@ -53,10 +53,11 @@ def page_header(prog: Program) -> str:
     return f"{'VIRTUAL':<{UVADDR_PRLEN}}  {'PHYSICAL':<{paddr_width(prog)}}\n"
 
 
-def page_line(prog: Program, p: PageState) -> str:
+def page_line(prog: Program, p: PageState, width: int = 0) -> str:
+    """One page's line; `width` is the PHYSICAL column's (paddr_width(), found when 0)."""
     vaddr = f"{p.vaddr:<{UVADDR_PRLEN}x}"
     if p.kind == "mapped":
-        return f"{vaddr}  {p.paddr:>{paddr_width(prog)}x}\n"
+        return f"{vaddr}  {p.paddr:>{width or paddr_width(prog)}x}\n"
     if p.kind == "swap":
         return f"{vaddr}  SWAP: {p.swap_device}  OFFSET: {p.swap_offset}\n"
     if p.kind == "file":
@@ -170,9 +171,10 @@ class RefSearch:
                 yield vma_header() + vma_line(vma)
                 self.vma_shown = True
                 self.ref1 = vma.address
-            yield page_header(prog) + page_line(prog, first)
+            width = paddr_width(prog)
+            yield page_header(prog) + page_line(prog, first, width)
             for p in pages:
                 if self.page_matches(p):
-                    yield page_line(prog, p)
+                    yield page_line(prog, p, width)
         if self.header:
             yield "\n"

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
 PHYS_MASK = 0x000FFFFFFFFFF000
-PTE_PRESENT, PTE_PROTNONE = 0x1, 0x100
 PF_EXITING = 0x4
 MAX_SWAPFILES = 32  # swap_info[]'s length: the swap type field is 5 bits wide
 
@@ -154,17 +153,10 @@ def page_states(prog: Program, pgd: int, vma: Vma, start: int | None = None) -> 
     has_swap = prog.has_symbol("nr_swapfiles") and prog.has_symbol("swap_info")
     space = prog.user_memory(pgd)
     first = vma.start if start is None else start
-    for walk in space.translate_pages(first, vma.end):
-        vaddr = walk.vaddr
-        if walk.paddr is not None:
-            yield PageState(vaddr, "mapped", paddr=walk.paddr)
-            continue
-        pte = 0
-        if walk.entries and walk.fault is None:
-            last = walk.entries[-1]
-            if last.level.name == "PTE" and not last.value & (PTE_PRESENT | PTE_PROTNONE):
-                pte = last.value
-        if pte and has_swap:
+    for vaddr, paddr, pte in space.page_entries(first, vma.end):
+        if paddr is not None:
+            yield PageState(vaddr, "mapped", paddr=paddr)
+        elif pte and has_swap:
             kind, offset = swap_entry(prog, pte)
             yield PageState(vaddr, "swap", swap_device=swap_device(prog, kind), swap_offset=offset)
         elif vma.file:
