@@ -102,8 +102,6 @@ EXAMPLES
     8100073: (READ|WRITE|MAYREAD|MAYWRITE|MAYEXEC|ACCOUNT|CAN_NONLINEAR)
 """
 
-USAGE_ERRORS = "usage"
-
 
 @dataclass
 class VmRequest:
@@ -120,13 +118,12 @@ class VmRequest:
 
 @dataclass
 class VmTask:
-    """One task's answer, as data: the summary line, its areas and (with -p / -P) their pages."""
+    """One task's answer, as data: the summary line and its areas."""
 
     tc: TaskContext
     summary: MmSummary
     mm: int  # the mm_struct whose areas are listed (-M's for a task without one), 0 for none
     vmas: list[Vma] = field(default_factory=list)
-    pages: dict[int, list[PageState]] = field(default_factory=dict)  # vma address -> its pages
 
 
 def flags_line(session: Session, value: int) -> str:

@@ -19,8 +19,6 @@ if TYPE_CHECKING:
     from crashpy.program import Program
 
 PAGE_SHIFT = 12
-PAGE_SIZE = 1 << PAGE_SHIFT
-PHYS_MASK = 0x000FFFFFFFFFF000
 PF_EXITING = 0x4
 MAX_SWAPFILES = 32  # swap_info[]'s length: the swap type field is 5 bits wide
 
