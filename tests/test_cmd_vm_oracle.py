@@ -2,7 +2,7 @@
 
 The pids, tasks, areas and addresses come from each dump: `vm` for the current context, pids and task
 addresses (several at once), every task through `foreach vm` (scale.d31.zlib's 2,000 tasks too: crash
-takes about 3 s for it), every page of two tasks' areas (-p; on the -d 31 dumps the user pages are
+takes 1 to 3 s for it, crashpy about 2 s), every page of two tasks' areas (-p; on the -d 31 dumps the user pages are
 left out but the page tables are not, so the lines are the same), one area (-P, and one that is not
 the task's), another mm_struct for a kernel thread (-M, and addresses that are not one), the
 structures (-v, -m, with -x and -d), references (-R: a file name, an area, a page's virtual and
