@@ -63,9 +63,11 @@ COMMANDS = [
     "kmem -z",
     "mach",
     "swap",
+    "vm",
+    "vm -p",
 ]
 # The commands whose cost grows with the number of tasks (--per-task).
-PER_TASK_COMMANDS = ["ps", "ps -t", "runq", "bt -a", "foreach bt"]
+PER_TASK_COMMANDS = ["ps", "ps -t", "runq", "bt -a", "foreach bt", "foreach vm"]
 # The memory commands (--memory); {task} is the panic task's task_struct (a slab object in the direct
 # map), {value} the address of init_task (a value with a bounded number of hits in kernel memory).
 MEMORY_COMMANDS = [
@@ -187,8 +189,9 @@ def bench_dump(dump_name: str, runs: int) -> int:
     return 0
 
 
-def bench_per_task(dump_names: list[str], runs: int) -> int:
-    """The PER_TASK_COMMANDS on each dump, each in fresh sessions; per-task milliseconds of both tools."""
+def bench_per_task(dump_names: list[str], runs: int, only: list[str] | None = None) -> int:
+    """The PER_TASK_COMMANDS (or `only` these commands, after ps, which counts the tasks) on each dump,
+    each in fresh sessions; per-task milliseconds of both tools."""
     from tools.vmcores import ensure
 
     print(f"runs: {runs}   machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} at the start")
@@ -200,7 +203,7 @@ def bench_per_task(dump_names: list[str], runs: int) -> int:
         paths = ensure([dump_name])
         tools = tool_argv(str(paths["vmlinux"]), str(paths[dump_name]))
         ntasks = 0
-        for cmd in PER_TASK_COMMANDS:
+        for cmd in ["ps", *[c for c in only if c != "ps"]] if only else PER_TASK_COMMANDS:
             ready: dict[str, float] = {}
             sessions: dict[str, LiveSession] = {}
             for name, argv in tools.items():
@@ -293,14 +296,16 @@ def main() -> int:
     ap.add_argument("--dump", action="append", help="a test dump's name (tools/vmcores.py); repeat for several")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--per-task", action="store_true",
-                    help="ps, ps -t, runq, bt -a and foreach bt in fresh sessions, per task, on each --dump")
+                    help="ps, ps -t, runq, bt -a, foreach bt and foreach vm in fresh sessions, per task, on each --dump")
+    ap.add_argument("--only", action="append",
+                    help="with --per-task: time only this command (after ps); repeat for several")
     ap.add_argument("--memory", action="store_true",
                     help="kmem -i/-s/-S/-f, kmem <address>, search -k, vm, foreach vm and vtop in fresh "
                          "sessions on each --dump")
     args = ap.parse_args()
     dumps = args.dump or ["sysrq.d31.zlib"]
     if args.per_task:
-        return bench_per_task(dumps, args.runs)
+        return bench_per_task(dumps, args.runs, args.only)
     if args.memory:
         return bench_memory(dumps, args.runs)
     for dump_name in dumps:

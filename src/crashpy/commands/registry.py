@@ -88,6 +88,7 @@ MODULES: dict[str, str] = {
     "tree": "tree",
     "vtop": "vtop",
     "pte": "vtop",
+    "vm": "vm",
     "ptov": "ptov",
     "btop": "ptov",
     "ptob": "ptov",
@@ -95,7 +96,7 @@ MODULES: dict[str, str] = {
 
 # The commands whose `--json` document comes from their rows (the others see --json as any argument);
 # bt's document is still written in crashpy/jsonout.py.
-JSON_COMMANDS = frozenset({"sys", "ps", "mod", "log", "task", "kmem", "vtop"})
+JSON_COMMANDS = frozenset({"sys", "ps", "mod", "log", "task", "kmem", "vtop", "vm"})
 
 _REGISTERED: dict[str, Command] = {}
 

@@ -247,6 +247,14 @@ def maple_walk(prog: Program, ptr: int, is_root: bool = True) -> Iterator[MapleE
         yield from w.node(entry, 0, lay.mt_max[mte_node_type(entry) & 3], 0, "root")
 
 
+def mt_entries(prog: Program, tree: int) -> Iterator[tuple[int, int, int]]:
+    """(first, last, entry) of every non-NULL entry of the struct maple_tree at `tree`, in index order,
+    the entry as a number (mt_for_each() without an Object per entry)."""
+    for ev in maple_walk(prog, tree):
+        if isinstance(ev, MapleEntry) and ev.entry and not mt_is_reserved(ev.entry):
+            yield ev.min, ev.max, ev.entry
+
+
 def mt_for_each(mt: Object) -> Iterator[tuple[int, int, Object]]:
     """(first, last, entry) of every non-NULL entry of the maple tree `mt` (struct maple_tree or
     struct maple_tree *), in index order: the range [first, last] the entry (a void * Object) covers.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from crashpy.arch.x86_64 import PAGE_SIZE, PTE_PRESENT, PTE_PROTNONE, Layout
+from collections.abc import Iterator
+
+from crashpy.arch.x86_64 import PAGE_SIZE, PTE_PHYS_MASK, PTE_PRESENT, PTE_PROTNONE, Layout
 from crashpy.errors import AddressSpace, FaultError, FaultKind
 from crashpy.memory.pagetable import Translation, page_frame, walk
 from crashpy.memory.partial import Partial
@@ -126,6 +128,43 @@ class UserMemory(VirtualMemory):
         """The whole walk of `vaddr`; a PROT_NONE page (PMD or PTE) counts as mapped, as in crash's
         uvtop."""
         return walk(self.phys.read, self.root, vaddr, self.layout.levels, PTE_PRESENT | PTE_PROTNONE)
+
+    def page_entries(self, start: int, end: int) -> Iterator[tuple[int, int | None, int]]:
+        """(vaddr, physical address or None, the not-present PTE or 0) of every page from `start` up to
+        `end`, in order, as translate() answers for each (what `vm -p` prints).  The upper levels are
+        walked once per 2 MB, and each table of PTEs is read once."""
+        present = PTE_PRESENT | PTE_PROTNONE
+        levels = self.layout.levels
+        span = 1 << levels[-1].shift << 9  # what one table of PTEs maps
+        vaddr = start & ~_OFFSET
+        while vaddr < end:
+            stop = min(end, (vaddr | (span - 1)) + 1)
+            walk = self.translate(vaddr)
+            entries = walk.entries
+            if len(entries) == len(levels) and walk.fault is None:  # a table of PTEs: read it once
+                table_base = entries[-1].address & ~_OFFSET
+                try:
+                    table = self.phys.read(table_base, PAGE_SIZE)
+                except FaultError:
+                    table = b""
+                if table:
+                    for v in range(vaddr, stop, PAGE_SIZE):
+                        at = ((v >> 12) & 0x1FF) * 8
+                        pte = int.from_bytes(table[at : at + 8], "little")
+                        if pte & present:
+                            yield v, pte & PTE_PHYS_MASK, 0
+                        else:
+                            yield v, None, pte
+                    vaddr = stop
+                    continue
+                for v in range(vaddr, stop, PAGE_SIZE):
+                    t = self.translate(v)
+                    last = t.entries[-1].value if len(t.entries) == len(levels) and t.fault is None else 0
+                    yield v, t.paddr, 0 if t.paddr is not None else last
+            else:  # stopped above the PTEs (a large page, or nothing there): one walk answers for the span
+                for v in range(vaddr, stop, PAGE_SIZE):
+                    yield v, None if walk.paddr is None else walk.paddr + (v - vaddr), 0
+            vaddr = stop
 
     def accepts(self, vaddr: int) -> bool:
         return self.layout.is_uvaddr(vaddr)
