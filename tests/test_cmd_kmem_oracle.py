@@ -1,8 +1,8 @@
 """kmem -i, mach (-m, -c, -x, -d) and swap on the test dumps: crashpy against crash 8.0.6, one crash
 session per dump; bad options get crash's one-line errors. kmem's other options are compared in
 test_cmd_kmem_slab_oracle.py (SLUB), test_cmd_kmem_zones_oracle.py (-v -V -n -z -o -h),
-test_cmd_kmem_pages_oracle.py (-p -m -g -f -F -c -C -l -L) and test_cmd_kmem_search_oracle.py
-(`kmem <address>`)."""
+test_cmd_kmem_pages_oracle.py (-p -m -g -f -F -c -C -l -L); `kmem <address>` is compared here
+(search_commands)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ from functools import cache
 
 import pytest
 
-from tests.crashpy_runner import run_crashpy
+from crashpy.helpers.modules import module_symtab
+from crashpy.helpers.tasks import task_table
+from crashpy.object import Object
+from tests.crashpy_runner import describe, program, run_crashpy
 from tests.oracle import run_crash
 from tools.vmcores import ensure
 
@@ -52,17 +55,65 @@ COMMANDS = [
 
 
 @cache
+def search_commands(name: str) -> list[str]:
+    """`kmem <address>` of the kinds of address crash's kmem_search tells apart, from the dump: a
+    task_struct (a slab object, and inside one), the panic task's vmalloc'd stack, kernel text and
+    data, init_task, a module's text and its struct module (a vmalloc area), physical addresses (one
+    in the direct map with and without -P, one beyond memory), an unmapped vmalloc address, the
+    direct map's first byte, and two addresses at once."""
+    paths = ensure([name])
+    prog = program(paths["vmlinux"], paths[name])
+    table = task_table(prog)
+    panic = table.active[table.panic_cpu]
+    stack = int(Object(prog, "struct task_struct", panic).stack)
+    offset = prog.layout.page_offset
+    sym = prog.symbol_address
+    module = module_symtab(prog).modules[0]
+    return [
+        f"kmem {panic:x}",
+        f"kmem {panic + 0x100:x}",
+        f"kmem {table.contexts[-1].task:x}",
+        f"kmem {stack + 0x100:x}",
+        f"kmem {sym('schedule') + 5:x}",
+        f"kmem {sym('linux_banner'):x}",
+        f"kmem {sym('init_task'):x}",
+        f"kmem {module.base + 0x10:x}",
+        f"kmem {module.struct_addr:x}",
+        f"kmem -P {panic - offset:x}",
+        f"kmem {panic - offset:x}",
+        "kmem 100000000000",
+        f"kmem {prog.layout.vmalloc_start + 0x1000:x}",
+        f"kmem {offset:x}",
+        f"kmem {panic:x} {sym('jiffies'):x}",
+    ]
+
+
+@cache
 def outputs(name: str) -> tuple[list[str], list[str]]:
     paths = ensure([name])
     vmlinux, dump = paths["vmlinux"], paths[name]
-    return run_crash(vmlinux, dump, COMMANDS), run_crashpy(vmlinux, dump, COMMANDS)
+    commands = COMMANDS + search_commands(name)
+    return run_crash(vmlinux, dump, commands), run_crashpy(vmlinux, dump, commands)
 
 
 @pytest.mark.parametrize("name", DUMPS)
 def test_kmem_mach_swap_match_crash(name: str) -> None:
     expected, got = outputs(name)
-    differ = [c for c, e, g in zip(COMMANDS, expected, got, strict=True) if e != g]
+    differ = [c for c, e, g in zip(COMMANDS, expected, got, strict=False) if e != g]
     assert differ == [], differ
+
+
+@pytest.mark.parametrize("name", DUMPS)
+def test_kmem_address_search_matches_crash(name: str) -> None:
+    """What `kmem <address>` says of each kind of address, against crash."""
+    commands = COMMANDS + search_commands(name)
+    expected, got = outputs(name)
+    bad = [(c, e, g) for c, e, g in zip(commands, expected, got, strict=True) if c not in COMMANDS and e != g]
+    assert not bad, describe(bad)
+    searched = dict(zip(commands, got, strict=True))
+    assert "(T) schedule+5 " in searched[commands[len(COMMANDS) + 4]]
+    assert "VMAP_AREA" in searched[commands[len(COMMANDS) + 7]]
+    assert "  STATE: " in searched[commands[len(COMMANDS)]]
     assert "TOTAL MEM" in got[0] and "COMMIT LIMIT" in got[0]
     assert "IRQ STACKS:" in got[COMMANDS.index("mach")]
     # scale.d31.zlib: a page of the e820 table is excluded; crash and crashpy both say so
