@@ -23,6 +23,7 @@ ELF_DUMPS = [
     "nmi.elf",
     "la57.elf",
     "la57bug.elf",
+    "swap.elf",
     "sysrq.d31.elf",
     "sysrq.elf.trunc40",
 ]
@@ -38,6 +39,12 @@ FLATTENED_DUMPS = ["sysrq.d31.flat", "sysrq.qemu-kdump"]
 
 # What each guest run's serial console must show about its crash.
 CONSOLE_SIGNS = {
+    "swap": [
+        "swap on /dev/vda",
+        "oracle: swap on",
+        "spawn: hog of 320 MB started",
+        "Kernel panic - not syncing: sysrq triggered crash",
+    ],
     "sysrq": [
         "Kernel panic - not syncing: sysrq triggered crash",
         "sysrq_handle_crash",

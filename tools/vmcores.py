@@ -43,7 +43,7 @@ KREL = "6.1.0-56-cloud-amd64"
 
 # Bump when the recipe changes in a way that should rebuild the module, initramfs and dumps
 # (the trigger sources and the guest's /init are hashed in automatically).
-RECIPE_VERSION = 2
+RECIPE_VERSION = 3
 
 TRIGGER_SRC = Path(__file__).resolve().parent / "trigger"
 SPAWN_SRC = Path(__file__).resolve().parent / "guest" / "spawn.c"
@@ -67,6 +67,8 @@ class GuestRun:
     numa_nodes: int = 1  # >1: memory and CPUs split evenly over that many NUMA nodes
     tasks: int = 0  # extra sleeping tasks (processes of 4 threads) started by tools/guest/spawn.c
     keep_elf: bool = True  # False: only makedumpfile forms are kept (the ELF is several GB)
+    swap_mb: int = 0  # >0: a virtio disk of that size, used as the guest's swap device
+    hog_mb: int = 0  # >0: a process touches that much anonymous memory before the crash
 
 
 RUNS = {
@@ -93,6 +95,9 @@ RUNS = {
             tasks=2000,
             keep_elf=False,
         ),
+        # Swap in use: 256 MB of RAM, a 512 MB swap disk, and a process holding 320 MB, so that
+        # part of it (and of the other tasks) has been swapped out when the machine crashes.
+        GuestRun("swap", "sysrq", kaslr=False, qemu_kdump=False, memory_mb=256, swap_mb=512, hog_mb=320),
     )
 }
 
@@ -129,6 +134,7 @@ DUMP_NAMES: tuple[str, ...] = (
     "nmi.elf",
     "la57.elf",
     "la57bug.elf",
+    "swap.elf",
 )
 KERNEL_NAMES: tuple[str, ...] = ("vmlinux", "vmlinuz", "modules_dir")
 MODULE_NAME = "oracle_crash.ko"
@@ -159,6 +165,12 @@ for word in $(cat /proc/cmdline); do
     case "$word" in oracle_tasks=*) tasks="${word#oracle_tasks=}" ;; esac
 done
 [ "$tasks" -gt 0 ] && /bin/spawn "$tasks" 4
+for word in $(cat /proc/cmdline); do
+    case "$word" in oracle_swap=1) mkswap /dev/vda >/dev/null && swapon /dev/vda && echo "oracle: swap on" ;; esac
+done
+for word in $(cat /proc/cmdline); do
+    case "$word" in oracle_hog=*) /bin/spawn hog "${word#oracle_hog=}" ;; esac
+done
 echo "oracle: tasks started, crashing by $oracle"
 # let the console drain the line before the crash's own messages start
 sleep 1
@@ -581,6 +593,10 @@ class Builder:
         append = f"console=ttyS0 panic=0 oops=panic{'' if run.kaslr else ' nokaslr'} oracle={run.oracle}"
         if run.tasks:
             append += f" oracle_tasks={run.tasks}"
+        if run.swap_mb:
+            append += " oracle_swap=1"
+        if run.hog_mb:
+            append += f" oracle_hog={run.hog_mb}"
         with tempfile.TemporaryDirectory(prefix="crashpy-qemu-") as work:
             qmp_path = Path(work) / "qmp.sock"
             qemu_log = Path(work) / "qemu.log"
@@ -591,6 +607,11 @@ class Builder:
                 "-qmp", f"unix:{qmp_path},server=on,wait=off", "-device", "vmcoreinfo",
                 "-nic", "user,model=virtio-net-pci", "-no-reboot",
             ]  # fmt: skip
+            if run.swap_mb:
+                disk = Path(work) / "swap.img"
+                with open(disk, "wb") as f:
+                    f.truncate(run.swap_mb << 20)  # sparse: only what the guest writes takes space
+                cmd += ["-drive", f"file={disk},if=virtio,format=raw"]
             with open(qemu_log, "wb") as qlog:
                 try:
                     qemu = subprocess.Popen(

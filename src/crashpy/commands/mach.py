@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from crashpy.arch.x86_64 import START_KERNEL_MAP
+from crashpy.arch.x86_64 import PAGE_SIZE, START_KERNEL_MAP
 from crashpy.commands.registry import command
+from crashpy.commands.rows import mkstring
 from crashpy.errors import CommandError
-from crashpy.helpers import machine, meminfo, sysinfo
+from crashpy.helpers import machine, swap, sysinfo
 from crashpy.helpers.numbers import getopt
 
+PAGE_SHIFT = PAGE_SIZE.bit_length() - 1
+
 if TYPE_CHECKING:
+    from crashpy.program import Program
     from crashpy.session import Session
 
 MACH_SYNOPSIS = "mach [-m | -c -[xd] | -o]"
@@ -215,7 +219,19 @@ def cmd_swap(session: Session, argv: list[str]) -> None:
         raise CommandError("nr_swapfiles doesn't exist in this kernel!")
     if not prog.has_symbol("swap_info"):
         raise CommandError("swap_info doesn't exist in this kernel!")
-    devices = meminfo.swap_devices(prog)
     session.println(SWAP_HEADER)
-    if devices:
-        raise CommandError("listing swap devices in use is not available in crashpy yet")
+    for device in swap.swap_devices(prog):
+        session.println(swap_line(prog, device))
+
+
+def swap_line(prog: Program, device: swap.SwapDevice) -> str:
+    """One device's line under SWAP_HEADER (crash's dump_swap_info): sizes in KB, the share used."""
+    shift = PAGE_SHIFT - 10
+    size, used = device.pages << shift, device.inuse_pages << shift
+    pct = used * 100 // size if size else 0
+    kind = "PARTITION" if swap.is_partition(prog, device) else "  FILE   "
+    return (
+        f"{mkstring(f'{device.address:x}', 16, 'cl')}  {kind} {mkstring(f'{size}k', 10, 'cr')} "
+        f"{mkstring(f'{used}k', 10, 'cr')} {mkstring(f'{pct:2d}%', 4, 'cr')} {device.prio:>4d}  "
+        f"{swap.swap_file_path(prog, device.swap_info)}"
+    )

@@ -74,3 +74,15 @@ def object_data(obj: Object, depth: int = 0) -> Any:
     except CrashpyError:
         return None
     return None
+
+
+def mkstring(s: str, width: int, how: str) -> str:
+    """crash's mkstring() justification: "l" (left), "r" (right), "cl" / "cr" (centred, the odd space
+    on the right / on the left), "c" (centred, the odd space on the right)."""
+    extra = width - len(s)
+    if extra <= 0:
+        return s
+    if how.startswith("c"):
+        left = extra // 2 + (1 if extra % 2 and how == "cr" else 0)
+        return " " * left + s + " " * (extra - left)
+    return s + " " * extra if how == "l" else " " * extra + s

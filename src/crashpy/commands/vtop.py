@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from crashpy.commands.registry import command
-from crashpy.commands.rows import hex_address
+from crashpy.commands.rows import hex_address, mkstring
 from crashpy.errors import CommandError, FaultError
 from crashpy.helpers.numbers import getopt, htoll
 from crashpy.helpers.pages import (
@@ -24,6 +24,7 @@ from crashpy.helpers.pages import (
     page_info,
     phys_to_page,
 )
+from crashpy.helpers.swap import swap_location
 from crashpy.helpers.tasks import TaskContext, str_to_context
 from crashpy.helpers.vma import Vma, find_vma
 from crashpy.memory import TableEntry, Translation
@@ -113,18 +114,6 @@ EXAMPLES
 """
 
 
-def mkstring(s: str, width: int, how: str) -> str:
-    """crash's mkstring() justification: "l" (left), "r" (right), "cl" / "cr" (centred, the odd space
-    on the right / on the left), "c" (centred, the odd space on the right)."""
-    extra = width - len(s)
-    if extra <= 0:
-        return s
-    if how.startswith("c"):
-        left = extra // 2 + (1 if extra % 2 and how == "cr" else 0)
-        return " " * left + s + " " * (extra - left)
-    return s + " " * extra if how == "l" else " " * extra + s
-
-
 class SwapLocationError(CommandError):
     """A not-present entry whose swap location crashpy cannot name (crash's words)."""
 
@@ -151,20 +140,36 @@ def pte_flag_names(pte: int) -> list[str]:
     return names
 
 
-def pte_text(pte: int) -> str:
-    """crash's x86_64_translate_pte() table for entry `pte` (SwapLocationError for a swap entry)."""
+def pte_text(pte: int, swap: str | None = None, phys_mask: int = PHYS_MASK) -> str:
+    """crash's x86_64_translate_pte() table for entry `pte`; a not-present entry that is not zero
+    shows its swap location `swap` ("<device>  OFFSET: <n>", helpers/swap.py), and one crash cannot
+    split into those three words raises SwapLocationError. `phys_mask`: pte_phys_mask()."""
     ptebuf = f"{pte:x}"
     len1 = max(len(ptebuf), 3)
     head = mkstring("PTE", len1, "cl") + "  "
     if not pte_present(pte) and pte:
-        raise SwapLocationError(head)
-    physbuf = f"{pte & PHYS_MASK:x}"
+        words = swap.split() if swap else []
+        if len(words) != 3:
+            raise SwapLocationError(head)
+        device, offset = words[0], words[2]
+        len2, len3 = max(len(device), 4), max(len(offset), 6)
+        return (
+            f"{head}{mkstring('SWAP', len2, 'cl')}  {mkstring('OFFSET', len3, 'cl')}\n"
+            f"{mkstring(ptebuf, len1, 'cr')}  {mkstring(device, len2, 'cr')}  {mkstring(offset, len3, 'cr')}\n"
+        )
+    physbuf = f"{pte & phys_mask:x}"
     len2 = max(len(physbuf), 8)
     flags = "|".join(pte_flag_names(pte)) if pte else "no mapping"
     return (
         f"{head}{mkstring('PHYSICAL', len2, 'cl')}  FLAGS\n"
         f"{mkstring(ptebuf, len1, 'cr')}  {mkstring(physbuf, len2, 'cr')}  ({flags})\n"
     )
+
+
+def pte_phys_mask(prog: Program) -> int:
+    """The physical-address bits crash takes from an entry it prints: the kernel's MAX_PHYSMEM_BITS,
+    46 with 4-level paging and 52 with 5-level."""
+    return ((1 << (52 if prog.layout.five_level else 46)) - 1) & ~PAGE_OFFSET_MASK
 
 
 @dataclass
@@ -183,6 +188,7 @@ class VtopRow:
     pte: int | None = None  # the last entry read, decoded in the PTE table
     vma: Vma | None = None
     file_offset: int | None = None  # for an unmapped page of a mapped file
+    swap: str | None = None  # a swap entry's "<device>  OFFSET: <n>" (helpers/swap.py)
     page: PageInfo | None = None
     warning: str | None = None  # crash's WARNING line where it looks for the page struct
 
@@ -197,7 +203,7 @@ def _zero_paddr(prog: Program) -> int | None:
     return value
 
 
-def _walk_rows(row: VtopRow, walk: Translation) -> None:
+def _walk_rows(prog: Program, row: VtopRow, walk: Translation) -> None:
     """Fill the walk's part of `row` from the memory layer's translation: every entry read, then the
     page reached (its base and size) or the not-present entry that ends the walk."""
     row.entries = list(walk.entries)
@@ -210,6 +216,7 @@ def _walk_rows(row: VtopRow, walk: Translation) -> None:
         row.pte = last.value
     elif last.level.name == "PTE" and last.value:
         row.pte = last.value
+        row.swap = swap_location(prog, last.value)
 
 
 def _page(prog: Program, row: VtopRow) -> None:
@@ -238,7 +245,7 @@ def kernel_row(prog: Program, vaddr: int) -> VtopRow:
     if row.paddr is not None:
         row.status = "mapped"
     row.pgd_directory = prog.symbol_address("init_top_pgt")
-    _walk_rows(row, walk)
+    _walk_rows(prog, row, walk)
     return row
 
 
@@ -251,7 +258,7 @@ def user_row(prog: Program, tc: TaskContext, vaddr: int) -> VtopRow:
     row.vma = vma
     pgd = int(Object(prog, "struct mm_struct", tc.mm).pgd)
     walk = prog.user_memory(pgd).translate(vaddr)
-    _walk_rows(row, walk)
+    _walk_rows(prog, row, walk)
     if walk.paddr is not None:
         row.paddr = walk.paddr
         row.status = "mapped"
@@ -264,7 +271,7 @@ def user_row(prog: Program, tc: TaskContext, vaddr: int) -> VtopRow:
     return row
 
 
-def _walk_text(row: VtopRow) -> str:
+def _walk_text(prog: Program, row: VtopRow) -> str:
     out: list[str] = []
     entries = row.entries
     if row.space == "kernel" and row.pgd_directory is not None:
@@ -285,11 +292,11 @@ def _walk_text(row: VtopRow) -> str:
             out.append(f"  PAGE: {row.page_base:x}  {'(ZERO PAGE)' if row.zero_page else ''}\n\n")
         else:
             out.append(f"  PAGE: {row.page_base:x}\n\n")
-        out.append(pte_text(row.pte))
+        out.append(pte_text(row.pte, None, pte_phys_mask(prog)))
     elif row.pte:
         out.append("\n")
         try:
-            out.append(pte_text(row.pte))
+            out.append(pte_text(row.pte, row.swap, pte_phys_mask(prog)))
         except SwapLocationError as e:
             e.printed = "".join(out) + e.printed
             raise
@@ -336,7 +343,7 @@ def row_text(prog: Program, row: VtopRow, page_header: bool = True) -> str:
     else:
         out.append(f"{first}  {mkstring(f'{row.paddr:x}', VADDR_PRLEN, 'l')}\n\n")
     try:
-        out.append(_walk_text(row))
+        out.append(_walk_text(prog, row))
     except SwapLocationError as e:
         e.printed = "".join(out) + e.printed
         raise
@@ -344,7 +351,9 @@ def row_text(prog: Program, row: VtopRow, page_header: bool = True) -> str:
         v = row.vma
         out.append("\n      VMA           START       END     FLAGS FILE\n")
         out.append(f"{v.address:<16x} {v.start:>10x} {v.end:>10x} {v.flags:x} {v.file}\n")
-        if row.file_offset is not None:
+        if row.swap is not None and row.paddr is None:
+            out.append(f"\nSWAP: {row.swap}\n")
+        elif row.file_offset is not None:
             out.append(f"\nFILE: {v.file}  OFFSET: {row.file_offset:x}\n")
     out.append("\n")
     if row.warning is not None:
@@ -433,7 +442,8 @@ def cmd_pte(session: Session, args: list[str]) -> None:
         if value is None:
             raise CommandError(notes[-1] if notes else f'invalid input: "{arg}"')
         try:
-            session.write(pte_text(value))
+            prog = session.prog
+            session.write(pte_text(value, swap_location(prog, value), pte_phys_mask(prog)))
         except SwapLocationError as e:
             session.write(e.printed)
             raise
@@ -472,6 +482,7 @@ def _row_json(prog: Program, row: VtopRow) -> dict[str, Any]:
             "file": row.vma.file or None,
         },
         "file_offset": h(row.file_offset),
+        "swap": row.swap,
         "warning": row.warning,
         "struct_page": None,
     }

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from crashpy.errors import FaultError
 from crashpy.helpers.list import list_empty, list_for_each_entry
+from crashpy.helpers.swap import swap_devices
 from crashpy.object import Object, lookup_type, object_for_symbol, resolve
 from crashpy.types.model import ArrayType, EnumType
 
@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 # include/linux/mmzone.h: the low bits of mem_section.section_mem_map
 SECTION_MARKED_PRESENT = 1 << 0
 SECTION_MAP_MASK = ~((1 << 5) - 1)
-SWP_USED = 1
 
 
 @dataclass(frozen=True)
@@ -222,37 +221,6 @@ def hugetlb_pages(prog: Program) -> tuple[int, int] | None:
             prog.read_u64(prog.symbol_address("free_huge_pages")) * per,
         )
     return None
-
-
-@dataclass(frozen=True)
-class SwapDevice:
-    """One used swap_info_struct."""
-
-    swap_info: Object  # struct swap_info_struct *
-    pages: int
-    inuse_pages: int
-    prio: int
-
-
-def swap_devices(prog: Program) -> list[SwapDevice]:
-    """The swap_info[] entries up to nr_swapfiles with SWP_USED set."""
-    nr = int(object_for_symbol(prog, "nr_swapfiles"))
-    swap_info = object_for_symbol(prog, "swap_info")
-    out = []
-    for i in range(nr):
-        try:
-            si = swap_info.index_(i)
-            if not int(si):
-                continue
-            s = si.deref_()
-            if not int(s.member_("flags")) & SWP_USED:
-                continue
-        except FaultError:
-            continue
-        out.append(
-            SwapDevice(si, int(s.member_("pages")), int(s.member_("inuse_pages")), int(s.member_("prio")))
-        )
-    return out
 
 
 def committed(prog: Program) -> int:

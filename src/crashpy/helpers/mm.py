@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from crashpy.errors import FaultError
 from crashpy.helpers.slab import vaddr_to_kmem_cache
+from crashpy.helpers.swap import swap_device_name, swp_type_offset
 from crashpy.helpers.tasks import EXIT_ZOMBIE, TaskContext, TaskTable, mem_usage
-from crashpy.helpers.vma import Vma, file_path
+from crashpy.helpers.vma import Vma
 from crashpy.object import Object
 
 if TYPE_CHECKING:
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 
 PAGE_SHIFT = 12
 PF_EXITING = 0x4
-MAX_SWAPFILES = 32  # swap_info[]'s length: the swap type field is 5 bits wide
 
 
 @dataclass(frozen=True)
@@ -116,35 +115,6 @@ class PageState:
     file_offset: int = 0  # file: the page's offset in it
 
 
-def _l1tf(prog: Program) -> bool:
-    """Whether swap entries are stored inverted (the L1TF mitigation, v4.18.1 and its backports)."""
-    value: bool = prog.cache("mm.l1tf", lambda: prog.has_symbol("l1tf_mitigation"))
-    return value
-
-
-def swap_entry(prog: Program, pte: int) -> tuple[int, int]:
-    """(swap type, swap offset) of a not-present page-table entry (x86_64's __swp_type/__swp_offset)."""
-    if _l1tf(prog):
-        return pte >> 59, ((~pte << 5) & ((1 << 64) - 1)) >> 14
-    return (pte >> 9) & 0x1F, pte >> 14
-
-
-def swap_device(prog: Program, swap_type: int) -> str:
-    """The path of swap device `swap_type` (swap_info[type]->swap_file), or crash's words when it
-    cannot be named."""
-    unknown = "(unknown swap location)"
-    if not prog.has_symbol("swap_info") or swap_type >= MAX_SWAPFILES:
-        return unknown
-    try:
-        ptr = prog.read_u64(prog.symbol_address("swap_info") + 8 * swap_type)
-        if not ptr:
-            return unknown
-        file = int(Object(prog, "struct swap_info_struct", ptr).swap_file)
-        return file_path(prog, file) if file else unknown
-    except FaultError:
-        return unknown
-
-
 def page_states(prog: Program, pgd: int, vma: Vma, start: int | None = None) -> Iterator[PageState]:
     """Every page of `vma` from `start` (its start by default) to its end, through the page tables
     at kernel address `pgd` (mm->pgd): crash's uvtop() for each, then what a not-present page holds."""
@@ -155,8 +125,8 @@ def page_states(prog: Program, pgd: int, vma: Vma, start: int | None = None) -> 
         if paddr is not None:
             yield PageState(vaddr, "mapped", paddr=paddr)
         elif pte and has_swap:
-            kind, offset = swap_entry(prog, pte)
-            yield PageState(vaddr, "swap", swap_device=swap_device(prog, kind), swap_offset=offset)
+            kind, offset = swp_type_offset(prog, pte)
+            yield PageState(vaddr, "swap", swap_device=swap_device_name(prog, kind), swap_offset=offset)
         elif vma.file:
             offset = (((vaddr - vma.start) >> PAGE_SHIFT) + vma.pgoff) << PAGE_SHIFT
             yield PageState(vaddr, "file", file=vma.file, file_offset=offset & ((1 << 64) - 1))
