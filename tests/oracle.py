@@ -314,7 +314,9 @@ def _log_session(dump: Path, commands: Sequence[str], seconds: float) -> None:
 class Prefetch:
     """What run_crash_session asks of a prefetcher (tests/oracle_prefetch.py)."""
 
-    def take(self, key: str) -> CrashSession | None:  # pragma: no cover - an interface
+    def take(
+        self, key: str, entry: tuple[Path, tuple[str, ...], bool, tuple[str, ...], bool]
+    ) -> CrashSession | None:  # pragma: no cover - an interface
         """The session with this key if the prefetcher has run it or is running it (then wait for it);
         None if the caller should run it itself."""
         raise NotImplementedError
@@ -380,7 +382,8 @@ def run_crash_session(
     use_disk = _disk_cache_enabled()
     session = _load_disk(key) if use_disk else None
     if session is None and prefetcher is not None:
-        session = prefetcher.take(key)  # run ahead by the prefetcher, or now running there
+        # run ahead by the prefetcher, now running there, or run there next in a crash kept open
+        session = prefetcher.take(key, (dump, tuple(commands), minimal, tuple(extra_args), silent))
     if session is None:
         started = time.monotonic()
         session = _run_session(binary, vmlinux, dump, commands, minimal, extra_args, silent, timeout)

@@ -14,9 +14,12 @@ run, one background thread works through the plan in that order, on the machine'
 - any other session runs alone, in a crash of its own, as run_crash_session would run it.
 
 Each result goes where run_crash_session looks first (its memo and the disk cache), under the key the
-session would have had.  A test that asks for a session the thread has not reached runs it itself;
-one the thread is running, it waits for.  Sessions the plan does not list (commands made from values
-read in the dump, such as addresses) run as before.  A stale plan costs time, never correctness.
+session would have had.  A test that asks for a session the thread is running waits for it.  One the
+thread has not reached, or one the plan does not list (commands made from values read in the dump,
+such as addresses, which change with every build of the dumps), goes to the front of the queue when it
+may share a kept-open crash, so that it costs its commands and not a crash start-up; any other session
+the test runs itself.  The thread keeps waiting for such sessions after the plan is done, until the
+run ends.  A stale plan costs time, never correctness.
 """
 
 from __future__ import annotations
@@ -37,7 +40,20 @@ from tests import oracle
 from tests.oracle import CrashSession, OracleError
 
 PLAN_FILE = Path(__file__).resolve().parent / "oracle_plan.json"
-LIVE_PROCESSES = 3  # crash processes kept open at once (about 400 MB each)
+
+def _live_processes() -> int:
+    """How many crash processes to keep open at once (about 400 MB each): one per test dump where
+    memory allows (so that a test file going dump by dump never restarts one), at least 3."""
+    try:
+        with open("/proc/meminfo") as f:
+            fields = dict(line.split(":", 1) for line in f)
+        available = int(fields["MemAvailable"].split()[0]) << 10
+    except (OSError, KeyError, ValueError):
+        return 3
+    return max(3, min(16, available // (800 << 20)))
+
+
+LIVE_PROCESSES = _live_processes()
 COMMAND_TIMEOUT = 300.0
 
 # First words of the commands a kept-open crash may run for many sessions: none of them numbers gdb's
@@ -182,14 +198,26 @@ class Prefetcher(oracle.Prefetch, threading.Thread):
             self.state[key] = "queued"
             self.queue.append((key, entry))
 
-    def take(self, key: str) -> CrashSession | None:
+    def take(self, key: str, entry: Entry) -> CrashSession | None:
+        """The session under `key`: run by the thread already, or waited for while it runs. A session
+        the thread has not reached (or the plan does not list) that may share a kept-open crash goes to
+        the front of the queue, so that it costs its commands, not a crash start-up; any other is left
+        to the caller (None)."""
+        dump, commands, minimal, extra, silent = entry
         with self.cond:
             state = self.state.get(key)
-            if state == "queued":
-                del self.state[key]  # the caller runs it; the thread will skip it
-                return None
-            while self.state.get(key) == "running":
-                self.cond.wait()
+            if state != "running":
+                if self.stopping or not self.is_alive() or not shareable(commands, minimal, silent):
+                    if state == "queued":
+                        del self.state[key]  # the caller runs it; the thread will skip it
+                    return None
+                self.state[key] = "queued"
+                self.queue.appendleft((key, entry))
+                self.cond.notify_all()
+            while self.state.get(key) in ("queued", "running"):
+                self.cond.wait(timeout=1.0)
+                if not self.is_alive():
+                    break
         with oracle._sessions_lock:
             return oracle._sessions.get(key)
 
@@ -199,8 +227,11 @@ class Prefetcher(oracle.Prefetch, threading.Thread):
                 with self.cond:
                     while self.queue and self.state.get(self.queue[0][0]) != "queued":
                         self.queue.popleft()
-                    if not self.queue or self.stopping:
+                    if self.stopping:
                         return
+                    if not self.queue:  # the plan is done: wait for sessions the tests send
+                        self.cond.wait()
+                        continue
                     key, entry = self.queue.popleft()
                     self.state[key] = "running"
                 try:
@@ -255,6 +286,7 @@ class Prefetcher(oracle.Prefetch, threading.Thread):
     def stop(self) -> None:
         with self.cond:
             self.stopping = True
+            self.cond.notify_all()
 
 
 def load_plan(dump_dir: Path) -> list[Entry]:
@@ -289,9 +321,7 @@ def start(binary: Path, vmlinux: Path, dump_dir: Path) -> Prefetcher | None:
         or not oracle._disk_cache_enabled()
     ):
         return None
-    entries = load_plan(dump_dir)
-    if not entries:
-        return None
+    entries = load_plan(dump_dir)  # none: the thread still runs the tests' sessions in kept-open crashes
     prefetcher = Prefetcher(binary, vmlinux, entries)
     oracle.prefetcher = prefetcher
     prefetcher.start()

@@ -1,5 +1,6 @@
 """Swap in use (swap.elf: 256 MB of RAM, a 512 MB swap disk, a process holding 320 MB): swap, kmem -i,
-vtop and pte of swapped-out pages, crashpy against crash 8.0.6 in one crash session.
+vm -p of that process (every page, tens of thousands swapped out), vtop and pte of swapped-out
+pages, crashpy against crash 8.0.6 in one crash session.
 
 The addresses come from the dump: the "hog" process's largest anonymous area, its first pages that
 are swapped out (a not-present entry that is not zero), present, and never touched; a swapped-out
@@ -37,7 +38,7 @@ def picked() -> tuple[list[str], dict[str, int]]:
     prog = program(paths["vmlinux"], paths[DUMP])
     table = task_table(prog)
     hog = next(tc for tc in table.contexts if tc.comm == "hog")
-    commands = ["swap", "kmem -i", "swap -x"]
+    commands = ["swap", "kmem -i", "swap -x", f"vm -p {hog.pid}", f"vm {hog.pid}", "foreach vm"]
     counts = {"swapped": 0, "present": 0}
     seen_tasks = 0
     for tc in [hog, *(tc for tc in table.contexts if tc is not hog)]:
