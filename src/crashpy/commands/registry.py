@@ -91,11 +91,12 @@ MODULES: dict[str, str] = {
     "ptov": "ptov",
     "btop": "ptov",
     "ptob": "ptov",
+    "search": "search",
 }
 
 # The commands whose `--json` document comes from their rows (the others see --json as any argument);
 # bt's document is still written in crashpy/jsonout.py.
-JSON_COMMANDS = frozenset({"sys", "ps", "mod", "log", "task", "kmem", "vtop"})
+JSON_COMMANDS = frozenset({"sys", "ps", "mod", "log", "task", "kmem", "vtop", "search"})
 
 _REGISTERED: dict[str, Command] = {}
 

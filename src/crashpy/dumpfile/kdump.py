@@ -505,6 +505,14 @@ class KdumpCompressed(DumpFile):
 
     def ranges(self) -> list[tuple[int, int]]:
         """Runs of pages in the 1st bitmap (within the split range), plus any part a cut bitmap hides."""
+        return self._bitmap_runs(self._bm1, self._bm1_bits, True)
+
+    def dumped_ranges(self) -> list[tuple[int, int]]:
+        """Runs of pages whose data the file holds (the 2nd bitmap, within the split range): what a bulk
+        reader tries, skipping excluded pages without a fault for each."""
+        return self._bitmap_runs(self._bm2, self._bm2_bits, False)
+
+    def _bitmap_runs(self, bitmap: bytes, nbits: int, with_cut: bool) -> list[tuple[int, int]]:
         shift = self._shift
         lo, hi = self.start_pfn, self.end_pfn
         runs: list[tuple[int, int]] = []
@@ -518,8 +526,8 @@ class KdumpCompressed(DumpFile):
             else:
                 runs.append((a, b))
 
-        bm1 = self._bm1[: -(-self._bm1_bits // 8)]
-        for m in re.finditer(rb"[^\x00]+", bm1):
+        bm = bitmap[: -(-nbits // 8)]
+        for m in re.finditer(rb"[^\x00]+", bm):
             a, b = m.span()
             chunk = m.group()
             if chunk.count(0xFF) == len(chunk):
@@ -535,8 +543,8 @@ class KdumpCompressed(DumpFile):
                 add(base, base + ones)
                 x >>= ones
                 base += ones
-        if self._bm1_bits < self.max_mapnr:
-            add(self._bm1_bits, self.max_mapnr)
+        if with_cut and nbits < self.max_mapnr:
+            add(nbits, self.max_mapnr)
         return [(a << shift, b << shift) for a, b in runs if a < self.max_mapnr]
 
     def close(self) -> None:
