@@ -299,7 +299,15 @@ def _user_start(prog: Program, tc: TaskContext) -> int:
 
 
 def _phys_end(prog: Program) -> int:
-    return max_pfn(prog) * PAGE_SIZE
+    """One past the last page the kernel knows (max_pfn); where max_pfn cannot be read (a dump cut
+    short), one past the last page the dump describes."""
+    try:
+        pfns = max_pfn(prog)
+    except FaultError:
+        pfns = 0
+    if pfns:
+        return pfns * PAGE_SIZE
+    return max((end for _, end in prog.physical.dump.ranges()), default=0)
 
 
 def _pfn_limit(prog: Program) -> int:
@@ -318,14 +326,18 @@ def kernel_ranges(prog: Program) -> list[tuple[int, int, str]]:
 
     lay = prog.layout
     out: list[tuple[int, int, str]] = []
-    high = prog.read_u64(prog.symbol_address("high_memory"))
+    try:
+        high = prog.read_u64(prog.symbol_address("high_memory"))
+    except FaultError:
+        high = lay.page_offset + _phys_end(prog)
     out.append((lay.page_offset, high, "unity"))
     out.append((START_KERNEL_MAP, prog.symbol_address("_end"), "image"))
     areas = vmap_areas(prog)
     last = max((e for _, e in areas), default=lay.vmalloc_start)
     out.append((lay.vmalloc_start, last, "vmalloc"))
     if not any(a <= lay.vmemmap_start < b for a, b in areas):
-        out.append((lay.vmemmap_start, lay.vmemmap_start + max_pfn(prog) * prog.sizeof("page"), "vmemmap"))
+        memmap = _phys_end(prog) // PAGE_SIZE * prog.sizeof("page")
+        out.append((lay.vmemmap_start, lay.vmemmap_start + memmap, "vmemmap"))
     out.sort()
     return out
 

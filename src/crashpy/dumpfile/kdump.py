@@ -510,7 +510,10 @@ class KdumpCompressed(DumpFile):
     def dumped_ranges(self) -> list[tuple[int, int]]:
         """Runs of pages whose data the file holds (the 2nd bitmap, within the split range): what a bulk
         reader tries, skipping excluded pages without a fault for each."""
-        return self._bitmap_runs(self._bm2, self._bm2_bits, False)
+        runs = getattr(self, "_dumped_runs", None)
+        if runs is None:
+            runs = self._dumped_runs = self._bitmap_runs(self._bm2, self._bm2_bits, False)
+        return list(runs)
 
     def _bitmap_runs(self, bitmap: bytes, nbits: int, with_cut: bool) -> list[tuple[int, int]]:
         shift = self._shift

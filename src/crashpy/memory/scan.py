@@ -4,6 +4,7 @@ page-table pages rather than walking one address at a time."""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterator, Sequence
 
 from crashpy.arch.x86_64 import PAGE_SIZE, PTE_PHYS_MASK, PTE_PRESENT, PTE_PSE, PagingLevel
@@ -14,15 +15,21 @@ CHUNK = 1 << 20  # bytes read at once from a readable stretch
 _PAGE_MASK = ~(PAGE_SIZE - 1)
 
 
-def _dump_ranges(phys: PhysicalMemory) -> list[tuple[int, int]]:
-    """The physical ranges worth trying: the dumped pages where the reader can tell them (unless
-    excluded pages read as zeros), else every range the dump describes."""
-    dump = phys.dump
-    dumped = getattr(dump, "dumped_ranges", None)
-    if dumped is not None and not phys.zero_excluded:
-        ranges: list[tuple[int, int]] = dumped()
-        return ranges
-    return dump.ranges()
+def _dump_ranges(phys: PhysicalMemory) -> tuple[list[tuple[int, int]], list[int]]:
+    """The physical ranges worth trying, and their ends (for bisect): the dumped pages where the
+    reader can tell them (unless excluded pages read as zeros), else every range the dump describes.
+    Kept on the PhysicalMemory, per zero_excluded setting."""
+    key = "_scan_ranges_zero" if phys.zero_excluded else "_scan_ranges"
+    cached: tuple[list[tuple[int, int]], list[int]] | None = getattr(phys, key, None)
+    if cached is None:
+        dump = phys.dump
+        dumped = getattr(dump, "dumped_ranges", None)
+        ranges: list[tuple[int, int]] = (
+            dumped() if dumped is not None and not phys.zero_excluded else dump.ranges()
+        )
+        cached = (ranges, [hi for _, hi in ranges])
+        setattr(phys, key, cached)
+    return cached
 
 
 def readable_chunks(
@@ -32,7 +39,11 @@ def readable_chunks(
     `chunk` bytes; pages that cannot be read (not in the dump, excluded, cut off) are left out."""
     if start >= end:
         return
-    for lo, hi in _dump_ranges(phys):
+    ranges, ends = _dump_ranges(phys)
+    for k in range(bisect.bisect_right(ends, start), len(ranges)):
+        lo, hi = ranges[k]
+        if lo >= end:
+            break
         a, b = max(lo, start), min(hi, end)
         cur = a
         while cur < b:
