@@ -101,6 +101,8 @@ def commands(name: str) -> tuple[list[str], list[str]]:
         f"search -s {stack:x} -e {stack + 0x4000:x} -x 2 {panic:x}",
         f"search -s {stack + 4:x} -l 0x4000 -w -x 2 {pid:x}",
         f"search -s {stack:x} -l 0x4000 -h -x 1 {pid & 0xFFFF:x}",
+        f"search -s {stack:x} -l 0x10 -x 2 57ac6e9d",  # the stack's end magic: a guard page before it
+        f"search -s {stack:x} -l 0x10 -w -x 3 57ac6e9d",
         f"search -s {stack:x} -l 0x4000 -m ffff {panic:x}",
         f"search -s {stack:x} -l 0x4000 -w -m ff00 {pid:x}",
         f"search -s {stack:x} -l 0x4000 {panic:x} init_task ({panic:x}+0x10) {stack + 0x3F00:x}",

@@ -9,7 +9,7 @@ pieces from memory/scan.py and is matched with bytes.find, never a word at a tim
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -247,13 +247,13 @@ def parse(session: Session, args: list[str]) -> Request:
     if memtype == "kernel" and not stacks and not lay.is_kvaddr(start):
         raise _Usage(f"invalid kernel virtual address: {start:x}")
     if not end and not length and not stacks:
-        end = {"user": lay.userspace_top, "physical": _phys_end(prog), "kernel": (1 << 64) - 1}[memtype]
+        end = {"user": lay.page_offset, "physical": _phys_end(prog), "kernel": (1 << 64) - 1}[memtype]
         if memtype == "kernel":
             end = max(e for _, e, _ in kernel_ranges(prog))
     elif length:
         end = start + length
     if memtype == "user":
-        if end > lay.userspace_top:
+        if end > lay.page_offset:  # crash's user space ends where the direct map begins
             raise _Usage(f"ending address {end:x} is in kernel space")
         if end < start:
             raise _Usage(f"ending address {end:x} is below starting address {start:x}")
@@ -553,7 +553,8 @@ def _chunks(session: Session, req: Request, start: int, end: int) -> Iterator[tu
 
         tc = session.current_context()
         pgd = prog.user_memory(prog.read_u64(tc.mm + prog.offsetof("mm_struct", "pgd"))).root
-        yield from _table_chunks(prog, pgd, start, end, PTE_PRESENT | PTE_PROTNONE)
+        top = prog.layout.userspace_top  # past it the user tables hold the kernel's entries
+        yield from _table_chunks(prog, pgd, start, min(end, top), PTE_PRESENT | PTE_PROTNONE)
     elif req.space == "stacks":
         yield from _stack_chunks(prog, start, end)
     else:
@@ -636,18 +637,32 @@ def _context_lines(session: Session, req: Request, addr: int, before: bool) -> s
     count = req.context
     at = addr - count * width if before else addr + width
     prog = session.prog
+    read: Callable[[int, int], bytes]
+    if req.space == "physical":
+        read = prog.physical.read
+    elif req.space == "user":
+        tc = session.current_context()
+        read = prog.user_memory(prog.read_u64(tc.mm + prog.offsetof("mm_struct", "pgd"))).read
+    else:
+        read = prog.kernel.read
     try:
-        if req.space == "physical":
-            data = prog.physical.read(at, count * width)
-        elif req.space == "user":
-            tc = session.current_context()
-            pgd = prog.read_u64(tc.mm + prog.offsetof("mm_struct", "pgd"))
-            data = prog.user_memory(pgd).read(at, count * width)
-        else:
-            data = prog.kernel.read(at, count * width)
+        return format_memory(read(at, count * width), at, flag)
     except FaultError:
-        return ""
-    return format_memory(data, at, flag)
+        pass
+    # as display_memory() with NO_ERROR: an item that cannot be read is left out, the lines filled
+    # with the items that can
+    got: list[tuple[int, bytes]] = []
+    for k in range(count):
+        try:
+            got.append((at + k * width, read(at + k * width, width)))
+        except FaultError:
+            continue
+    per_line = 16 // width
+    out = []
+    for g in range(0, len(got), per_line):
+        group = got[g : g + per_line]
+        out.append(format_memory(b"".join(d for _, d in group), group[0][0], flag))
+    return "".join(out)
 
 
 def render_hit(session: Session, req: Request, hit: Hit) -> str:
