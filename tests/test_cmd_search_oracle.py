@@ -111,6 +111,9 @@ def commands(name: str) -> tuple[list[str], list[str]]:
         f"search -K -s {panic & ~0xFFF:x} -l 0x10000 {panic:x}",
         f'search -c -s {f["banner_direct"]:x} -l 0x200 "Linux version" SMP Debian',
         f"search -c -s {f['banner_direct'] + 0x10:x} -l 0x1000 -w 6.1",
+        # strings across the end of the banner's page: found when the next page is searched
+        f"search -c -s {f['banner_direct']:x} -l 0x100 cloud-amd64 amd64 Linux",
+        f"search -c -s {f['banner_direct']:x} -l 0x21 cloud-amd64",
         f"search -p -s {f['panic_phys'] & ~0xFFF:x} -l 0x10000 -x 2 {panic:x}",
         f"search -p -s {f['stack_phys']:x} -l 0x1000 -c swapper",
         f"search -p -s {f['stack_phys'] + 3:x} -l 0x1000 -w {pid:x}",

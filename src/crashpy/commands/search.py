@@ -511,16 +511,18 @@ class CharScanner:
         self.next_addr = -1
         self.cross: list[tuple[int, list[int]]] = [(0, []) for _ in targets]
 
-    def page(self, addr: int, data: bytes) -> list[tuple[int, str]]:
+    def page(self, addr: int, full: bytes, count: int) -> list[tuple[int, str]]:
+        """The hits of one page read at `addr` (`full`: the page from there to its end), `count` bytes
+        of it searched (the last page of a search may have fewer, even none)."""
         out: list[tuple[int, str]] = []
         if addr == self.next_addr:
             for j, target in enumerate(self.targets):
                 zone, hits = self.cross[j]
                 n = len(target)
                 for h in hits:
-                    if data.startswith(target[n - 1 - h :]):
-                        out.append((zone + h, _shown(target + data[h + 1 : h + 1 + CHARS_CTX - n])))
-        count = len(data)
+                    if full.startswith(target[n - 1 - h :]):
+                        out.append((zone + h, _shown(target + full[h + 1 : h + 1 + CHARS_CTX - n])))
+        data = full[:count]
         self.next_addr = addr + count
         found: list[tuple[int, int]] = []
         for j, target in enumerate(self.targets):
@@ -565,6 +567,19 @@ def _search_range(
     session: Session, req: Request, start: int, end: int, scanner: CharScanner | None
 ) -> Iterator[tuple[int, int | None, str | None, str]]:
     """(address, word, text, note) for each hit of [start, end)."""
+    if scanner is not None:
+        # a page is searched up to the last whole word before `end`, but read (and checked for the
+        # end of a string the page before began) whole
+        page_end = (end + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
+        for base, data in _chunks(session, req, start, page_end):
+            off = 0
+            while off < len(data) and base + off < end:
+                n = min(len(data), off + PAGE_SIZE - ((base + off) & (PAGE_SIZE - 1))) - off
+                count = max(0, min(n, ((end - base - off) & ~7)))
+                for addr, text in scanner.page(base + off, data[off : off + n], count):
+                    yield addr, None, text, ""
+                off += n
+        return
     end = end & ~7
     for base, data in _chunks(session, req, start, end):
         stop = min(len(data), end - base)
@@ -574,14 +589,6 @@ def _search_range(
             stop &= ~7
         if stop < len(data):
             data = data[:stop]
-        if scanner is not None:
-            off = 0
-            while off < len(data):
-                n = min(len(data), off + PAGE_SIZE - ((base + off) & (PAGE_SIZE - 1))) - off
-                for addr, text in scanner.page(base + off, data[off : off + n]):
-                    yield addr, None, text, ""
-                off += n
-            continue
         for addr, idx, word in find_words(data, base, req):
             yield addr, word, None, req.names[idx]
 
