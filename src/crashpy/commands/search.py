@@ -705,11 +705,12 @@ def _run(session: Session, args: list[str]) -> Request | None:
 
 def search_document(session: Session, args: list[str]) -> dict[str, Any]:
     """`search --json`: the hits the text is made of."""
-    req = _run(session, [a for a in args if a != "--json"])
-    if req is None:
+    try:
+        req = parse(session, [a for a in args if a != "--json"])
+    except _Usage as e:  # one line, no usage text in the document's stream
         raise CommandError(
-            "usage: search [-s start] [-e end | -l length] [-kKVupTt] [-m mask] [-cwh] value ..."
-        )
+            e.line or "usage: search [-s start] [-e end | -l length] [-kKVupTt] [-m mask] [-cwh] value ..."
+        ) from None
     rows: list[dict[str, Any]] = []
     for hit in hits(session, req):
         row: dict[str, Any] = {"address": hex_address(hit.address)}
