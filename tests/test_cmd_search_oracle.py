@@ -206,3 +206,29 @@ def test_search_json_is_the_rows_of_the_text() -> None:
     hits = json.loads(doc_text)["hits"]
     assert hits and all(h["task"]["task"] in text for h in hits)
     assert len(hits) == sum(1 for line in text.splitlines() if line.endswith(": 1 "))
+
+
+def test_modules_outside_the_vmap_areas(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the modules lie outside every vmap area (crash's separate KVADDR_MODULES range), their
+    pages are still searched: the same module hits as when the areas hold them."""
+    from crashpy.helpers import vmalloc
+    from crashpy.helpers.modules import module_symtab
+
+    paths = ensure(["sysrq.elf"])
+    prog = program(paths["vmlinux"], paths["sysrq.elf"])
+    base = module_symtab(prog).modules[0].base
+    cmd = f"search -V {base:x}"
+    real = run_crashpy(paths["vmlinux"], paths["sysrq.elf"], [cmd])[0]
+    in_modules = [line for line in real.splitlines() if int(line.split(":")[0], 16) >= base]
+    assert in_modules
+    areas = vmalloc.vmap_areas
+
+    def without_modules(p):  # type: ignore[no-untyped-def]
+        return [(a, b) for a, b in areas(p) if a < prog.layout.modules_start]
+
+    monkeypatch.setattr(vmalloc, "vmap_areas", without_modules)
+    from crashpy.commands.search import kernel_ranges
+
+    assert "modules" in [kind for _, _, kind in kernel_ranges(prog)]
+    patched = run_crashpy(paths["vmlinux"], paths["sysrq.elf"], [cmd])[0]
+    assert [line for line in patched.splitlines() if int(line.split(":")[0], 16) >= base] == in_modules

@@ -335,11 +335,24 @@ def kernel_ranges(prog: Program) -> list[tuple[int, int, str]]:
     areas = vmap_areas(prog)
     last = max((e for _, e in areas), default=lay.vmalloc_start)
     out.append((lay.vmalloc_start, last, "vmalloc"))
+    mods = _module_areas(prog)
+    if mods and not any(a <= mods[0][0] < b for a, b in areas):  # modules outside the vmap areas
+        out.append((mods[0][0], (max(e for _, e in mods) + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1), "modules"))
     if not any(a <= lay.vmemmap_start < b for a, b in areas):
         memmap = _phys_end(prog) // PAGE_SIZE * prog.sizeof("page")
         out.append((lay.vmemmap_start, lay.vmemmap_start + memmap, "vmemmap"))
     out.sort()
     return out
+
+
+def _module_areas(prog: Program) -> list[tuple[int, int]]:
+    """(start, end) of each loaded module's core layout, by start ([] when they cannot be read)."""
+    from crashpy.helpers.modules import module_symtab
+
+    try:
+        return sorted((m.base, m.base + m.size) for m in module_symtab(prog).modules if m.size)
+    except (FaultError, CommandError):
+        return []
 
 
 def _direct_chunks(prog: Program, vstart: int, vend: int, delta: int) -> Iterator[tuple[int, bytes]]:
@@ -367,7 +380,11 @@ def _table_chunks(
 
 
 def _vmalloc_spans(
-    prog: Program, start: int, end: int, others: list[tuple[int, int]]
+    prog: Program,
+    start: int,
+    end: int,
+    others: list[tuple[int, int]],
+    areas: list[tuple[int, int]] | None = None,
 ) -> Iterator[tuple[int, int]]:
     """The parts of [start, end) crash's vmalloc walk reads: mapped pages on from the walk's start or
     a vmap area, the walk jumping from an unmapped page to the next page inside an area; the ranges
@@ -376,7 +393,7 @@ def _vmalloc_spans(
 
     from crashpy.helpers.vmalloc import vmap_areas
 
-    areas = sorted(vmap_areas(prog))
+    areas = sorted(vmap_areas(prog) if areas is None else areas)
     ends = [e for _, e in areas]
     spans: list[list[int]] = []
     for v, _p, n in mapped_runs(prog.physical.read, prog.kernel_pgd, prog.layout.levels, start, end):
@@ -436,7 +453,7 @@ def kernel_chunks(prog: Program, req: Request, start: int, end: int) -> Iterator
             continue
         if kind in ("unity", "image") and req.skip_unity:
             continue
-        if kind in ("vmalloc", "vmemmap") and req.skip_mapped:
+        if kind in ("vmalloc", "modules", "vmemmap") and req.skip_mapped:
             continue
         a, b = max(start, lo), min(end, hi)
         if kind == "unity":
@@ -446,8 +463,9 @@ def kernel_chunks(prog: Program, req: Request, start: int, end: int) -> Iterator
         elif kind == "vmemmap":
             yield from _table_chunks(prog, prog.kernel_pgd, a, b)
         else:
-            others = [(x, y) for x, y, k in ranges if k != "vmalloc" and k != "unity"]
-            for s, e in _vmalloc_spans(prog, a, b, others):
+            others = [(x, y) for x, y, k in ranges if k not in (kind, "unity", "vmalloc")]
+            areas = _module_areas(prog) if kind == "modules" else None
+            for s, e in _vmalloc_spans(prog, a, b, others, areas):
                 yield from _table_chunks(prog, prog.kernel_pgd, s, e)
 
 
