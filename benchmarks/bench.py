@@ -65,6 +65,9 @@ COMMANDS = [
     "swap",
     "vm",
     "vm -p",
+    "search init_task",
+    "search -p init_task",
+    "search -t init_task",
 ]
 # The commands whose cost grows with the number of tasks (--per-task).
 PER_TASK_COMMANDS = ["ps", "ps -t", "runq", "bt -a", "foreach bt", "foreach vm"]

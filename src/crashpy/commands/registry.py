@@ -92,11 +92,12 @@ MODULES: dict[str, str] = {
     "ptov": "ptov",
     "btop": "ptov",
     "ptob": "ptov",
+    "search": "search",
 }
 
 # The commands whose `--json` document comes from their rows (the others see --json as any argument);
 # bt's document is still written in crashpy/jsonout.py.
-JSON_COMMANDS = frozenset({"sys", "ps", "mod", "log", "task", "kmem", "vtop", "vm"})
+JSON_COMMANDS = frozenset({"sys", "ps", "mod", "log", "task", "kmem", "vtop", "vm", "search"})
 
 _REGISTERED: dict[str, Command] = {}
 

@@ -52,6 +52,7 @@ HOLE_KIND = FaultKind.SEEK
 # x86_64 layouts (little-endian, natural alignment written out)
 _HEADER = struct.Struct("<8si390s6xqqIiiIIIIIIi")  # struct disk_dump_header, 464 bytes
 _SUB_HEADER = struct.Struct("<QiiQQqQqQqQQQQ")  # struct kdump_sub_header, 104 bytes
+_BULK_MIN_PAGES = 4  # a read over this many pages more tries _bulk
 _PAGE_DESC = struct.Struct("<qIIQ")  # page_desc_t: offset, size, flags, page_flags; 24 bytes
 _UTS_FIELDS = ("sysname", "nodename", "release", "version", "machine", "domainname")
 
@@ -476,6 +477,54 @@ class KdumpCompressed(DumpFile):
             cache.popitem(last=False)
         return page
 
+    def _bulk(self, pfn: int, n: int) -> list[bytes] | None:
+        """Pages pfn .. pfn+n-1 when every one is dumped and regular, read with one descriptor read and
+        one data read per run of adjacent data; None otherwise (the page-at-a-time path then says what
+        is wrong where)."""
+        if pfn < self.start_pfn or pfn + n > min(self.end_pfn, self._bm1_bits, self._bm2_bits):
+            return None
+        first = self._rank_abs(pfn)
+        if self._rank_abs(pfn + n) - first != n:
+            return None
+        src, bs = self.source, self._bs
+        raw = src.pread(self.data_offset + (first - self._base_rank) * _PAGE_DESC.size, n * _PAGE_DESC.size)
+        if len(raw) < n * _PAGE_DESC.size:
+            return None
+        descs = list(_PAGE_DESC.iter_unpack(raw))
+        for offset, length, _flags, _pflags in descs:
+            if offset <= 0 or length == 0 or length > bs:
+                return None
+        out: list[bytes] = []
+        i = 0
+        while i < n:
+            j, end = i, descs[i][0] + descs[i][1]
+            while j + 1 < n and descs[j + 1][0] == end:
+                j += 1
+                end += descs[j][1]
+            blob = src.pread(descs[i][0], end - descs[i][0])
+            if len(blob) < end - descs[i][0]:
+                return None
+            pos = 0
+            for k in range(i, j + 1):
+                _offset, length, flags, _pflags = descs[k]
+                data = blob[pos : pos + length]
+                pos += length
+                how = _decompressor(flags)
+                if how is None:
+                    if length != bs:
+                        return None
+                    out.append(data)
+                    continue
+                try:
+                    page = how[1](data, bs)
+                except DecompressError:
+                    return None
+                if len(page) != bs:
+                    return None
+                out.append(page)
+            i = j + 1
+        return out
+
     def read(self, paddr: int, size: int) -> bytes:
         if size <= 0:
             return b""
@@ -488,6 +537,11 @@ class KdumpCompressed(DumpFile):
             except _Fault as fault:
                 raise FaultError(paddr, fault.kind) from None
             return page[off : off + size] if size != self._bs else page
+        last = (paddr + size - 1) >> shift
+        if last - pfn >= _BULK_MIN_PAGES:
+            pages = self._bulk(pfn, last - pfn + 1)
+            if pages is not None:
+                return b"".join(pages)[off : off + size]
         chunks: list[bytes] = []
         addr = paddr
         stop = paddr + size
@@ -505,6 +559,17 @@ class KdumpCompressed(DumpFile):
 
     def ranges(self) -> list[tuple[int, int]]:
         """Runs of pages in the 1st bitmap (within the split range), plus any part a cut bitmap hides."""
+        return self._bitmap_runs(self._bm1, self._bm1_bits, True)
+
+    def dumped_ranges(self) -> list[tuple[int, int]]:
+        """Runs of pages whose data the file holds (the 2nd bitmap, within the split range): what a bulk
+        reader tries, skipping excluded pages without a fault for each."""
+        runs = getattr(self, "_dumped_runs", None)
+        if runs is None:
+            runs = self._dumped_runs = self._bitmap_runs(self._bm2, self._bm2_bits, False)
+        return list(runs)
+
+    def _bitmap_runs(self, bitmap: bytes, nbits: int, with_cut: bool) -> list[tuple[int, int]]:
         shift = self._shift
         lo, hi = self.start_pfn, self.end_pfn
         runs: list[tuple[int, int]] = []
@@ -518,8 +583,8 @@ class KdumpCompressed(DumpFile):
             else:
                 runs.append((a, b))
 
-        bm1 = self._bm1[: -(-self._bm1_bits // 8)]
-        for m in re.finditer(rb"[^\x00]+", bm1):
+        bm = bitmap[: -(-nbits // 8)]
+        for m in re.finditer(rb"[^\x00]+", bm):
             a, b = m.span()
             chunk = m.group()
             if chunk.count(0xFF) == len(chunk):
@@ -535,8 +600,8 @@ class KdumpCompressed(DumpFile):
                 add(base, base + ones)
                 x >>= ones
                 base += ones
-        if self._bm1_bits < self.max_mapnr:
-            add(self._bm1_bits, self.max_mapnr)
+        if with_cut and nbits < self.max_mapnr:
+            add(nbits, self.max_mapnr)
         return [(a << shift, b << shift) for a, b in runs if a < self.max_mapnr]
 
     def close(self) -> None:

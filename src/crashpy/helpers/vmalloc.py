@@ -126,3 +126,12 @@ def mapped(prog: Program, addr: int) -> int | None:
         return prog.kvtop(addr)
     except FaultError:
         return None
+
+
+def area_ranges(prog: Program) -> list[tuple[int, int]]:
+    """[start, end) of each busy area with a vm_struct, by address (what `search` walks of vmalloc
+    space); empty when the kernel's lists cannot be read or it keeps the old vmlist."""
+    try:
+        return [(a.start, a.end) for a in vmap_areas(prog)]
+    except (CommandError, FaultError):
+        return []
