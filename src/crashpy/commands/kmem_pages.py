@@ -425,25 +425,6 @@ def page_lists(prog: Program, which: set[str]) -> None:
 OPTIONS = "pfFgcClL"  # -m comes as -p
 
 
-def search_text(prog: Program, spec: int, physical: bool) -> str:
-    """The page part of `kmem <address>`: the free block holding its page (a blank line after it),
-    then its memory-map line, or crash's line saying the map has no page for it."""
-    out = []
-    free = free_search_text(prog, spec, physical)
-    if free is None:
-        out.append(f"kmem: cannot determine page for {spec:x}\n")
-    elif free:
-        out.append(free + "\n")
-    vaddr_ok = not physical or spec < high_memory_phys(prog)
-    line = mem_map_one(prog, spec, physical, True, None) if vaddr_ok else None
-    if line is None:
-        space = "physical" if physical else "kernel virtual"
-        out.append(f"{spec:x}: {space} address not found in mem map\n")
-    else:
-        out.append(line)
-    return "".join(out)
-
-
 def high_memory_phys(prog: Program) -> int:
     def build() -> int:
         if not prog.has_symbol("high_memory"):
@@ -458,7 +439,8 @@ def high_memory_phys(prog: Program) -> int:
 def run(
     session: Session, flags: set[str], values: list[int], members: list[PageMember] | None, lru: set[str]
 ) -> None:
-    """kmem -p, -m, -f, -F, -g, -c, -C, -l, -L (with their addresses) and `kmem <address>`'s page part."""
+    """kmem -p, -m, -f, -F, -g, -c, -C, -l, -L (with their addresses); `kmem <address>` is
+    kmem_search.py's."""
     prog = session.prog
     radix = getattr(session, "radix", 10)
     calls = 0
@@ -482,11 +464,6 @@ def run(
             page_lists(prog, lru)
         elif "g" in flags:
             session.write(("\n" if i else "") + page_flags_text(prog, value))
-        else:
-            if calls:
-                session.write("\n")
-            calls += 1
-            session.write(search_text(prog, value, physical))
     if values:
         return
     if "p" in flags:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from crashpy.commands.rows import mkstring
 from crashpy.errors import CommandError
 from crashpy.helpers import mmzone, sysinfo, vmalloc
 
@@ -15,17 +16,6 @@ if TYPE_CHECKING:
     from crashpy.session import Session
 
 VADDR_PRLEN = 16
-
-
-def mkstring(s: str, width: int, how: str = "l") -> str:
-    """crash's mkstring() padding: "l", "r", or centred ("c" / "cl": an odd space goes right, "cr": left)."""
-    extra = width - len(s)
-    if extra <= 0:
-        return s
-    if how.startswith("c"):
-        left = extra // 2 + (1 if extra % 2 and how == "cr" else 0)
-        return " " * left + s + " " * (extra - left)
-    return s + " " * extra if how == "l" else " " * extra + s
 
 
 # ---- -v ------------------------------------------------------------------------------------------------

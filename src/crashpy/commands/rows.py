@@ -76,7 +76,7 @@ def object_data(obj: Object, depth: int = 0) -> Any:
     return None
 
 
-def mkstring(s: str, width: int, how: str) -> str:
+def mkstring(s: str, width: int, how: str = "l") -> str:
     """crash's mkstring() justification: "l" (left), "r" (right), "cl" / "cr" (centred, the odd space
     on the right / on the left), "c" (centred, the odd space on the right)."""
     extra = width - len(s)
