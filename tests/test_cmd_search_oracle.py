@@ -221,12 +221,12 @@ def test_modules_outside_the_vmap_areas(monkeypatch: pytest.MonkeyPatch) -> None
     real = run_crashpy(paths["vmlinux"], paths["sysrq.elf"], [cmd])[0]
     in_modules = [line for line in real.splitlines() if int(line.split(":")[0], 16) >= base]
     assert in_modules
-    areas = vmalloc.vmap_areas
+    areas = vmalloc.area_ranges
 
     def without_modules(p):  # type: ignore[no-untyped-def]
         return [(a, b) for a, b in areas(p) if a < prog.layout.modules_start]
 
-    monkeypatch.setattr(vmalloc, "vmap_areas", without_modules)
+    monkeypatch.setattr(vmalloc, "area_ranges", without_modules)
     from crashpy.commands.search import kernel_ranges
 
     assert "modules" in [kind for _, _, kind in kernel_ranges(prog)]
