@@ -198,7 +198,8 @@ def test_swap_entries_and_page_lines() -> None:
     """A not-present entry's swap type and slot (inverted since the L1TF mitigation), and the lines
     vm -p writes for each kind of page."""
     from crashpy.commands.vm_text import page_line, summary_text
-    from crashpy.helpers.mm import MmSummary, PageState, swap_entry
+    from crashpy.helpers.mm import MmSummary, PageState
+    from crashpy.helpers.swap import swp_type_offset as swap_entry
 
     l1tf = _Kernel({"l1tf_mitigation"}, set())
     old = _Kernel(set(), set())
