@@ -374,11 +374,11 @@ def run_crash_session(
     binary = crash_binary()
     vmlinux, dump = Path(vmlinux).resolve(), Path(dump).resolve()
     key = _session_key(binary, vmlinux, dump, commands, minimal, extra_args, silent)
+    _record(dump, commands, minimal, extra_args, silent)  # also when the prefetcher has run it already
     with _sessions_lock:
         session = _sessions.get(key)
     if session is not None:
         return session
-    _record(dump, commands, minimal, extra_args, silent)
     use_disk = _disk_cache_enabled()
     session = _load_disk(key) if use_disk else None
     if session is None and prefetcher is not None:

@@ -169,8 +169,10 @@ class LiveCrash:
 def _synthetic_session(commands: Sequence[str], startup: str, outputs: list[str]) -> CrashSession:
     """The CrashSession a session of its own would have given (its raw text cut as _split cuts it)."""
     token = f"@@CRASHPY-ORACLE-{secrets.token_hex(8)}"
+    # as a session of its own prints them: the startup, marker 0, command 0's output, marker 1, ...,
+    # the last command's output, the last marker (_split cuts an output from between two markers)
     raw = startup + "".join(
-        f"{token}-{i}@@\n" + (outputs[i - 1] if i else "") for i in range(len(commands) + 1)
+        f"{token}-{i}@@\n" + (outputs[i] if i < len(outputs) else "") for i in range(len(commands) + 1)
     )
     return CrashSession(tuple(commands), startup, tuple(outputs), len(commands), "", 0, raw)
 

@@ -87,3 +87,16 @@ def test_run_crash_splits_per_command(sysrq_dump: tuple[Path, Path]) -> None:
     assert run_crash(vmlinux, dump, commands)[0] == sys_
     session = run_crash_session(vmlinux, dump, ["eval 0x1f9"], minimal=True)
     assert session.ok and session.outputs == (eval_,)
+
+
+def test_a_kept_open_crash_session_is_stored_as_a_session_of_its_own() -> None:
+    """What the prefetcher stores for a session run in a kept-open crash is cut back, on loading from
+    the disk cache, into the same outputs: each command's output between its marker and the next."""
+    from tests.oracle import _TOKEN_RE, _split
+    from tests.oracle_prefetch import _synthetic_session
+
+    session = _synthetic_session(["sym jiffies", "eval 1"], "", ["ffffffff82a079c0 (D) jiffies\n", "x\n"])
+    token = _TOKEN_RE.search(session.raw)
+    assert token is not None
+    startup, outputs, completed, trailer = _split(session.raw, session.commands, token.group(0), True)
+    assert (startup, outputs, completed, trailer) == ("", list(session.outputs), 2, "")
