@@ -15,7 +15,8 @@ depend on what the stack holds):
    the next symbol and skips the callers up to do_syscall_64; the kernel's own Call Trace on the
    console, and crashpy, keep them.  On a BUG, crash can lose the whole trap path the same way
    (do_trap, do_error_trap, exc_invalid_op, asm_exc_invalid_op and the exception frame of the
-   trapped function, which the console's oops report names in its RIP line).
+   trapped function, which the console's oops report names in its RIP line); on a NULL pointer
+   write, the page fault's way to the oops (page_fault_oops, exc_page_fault, asm_exc_page_fault).
 
 `explained(crash, crashpy, console)` accepts two outputs of one backtrace command that differ only
 this way: the same task headers, the same first frame, the same exception frame at the end, the
@@ -36,7 +37,12 @@ CALL_TRACE = re.compile(r"^\[\s*[\d.]+\]\s+(?:\? |RIP: 0010:)?([\w.]+)\+0x[0-9a-
 EXCEPTION_RIP = re.compile(r"^\s+\[exception RIP: ([\w.]+)")
 # a trap handler's own frames, between panic (oops=panic) and the trapped code: the console's oops
 # report starts at the trapped code and does not list them
-TRAP_PATH = re.compile(r"^(?:asm_)?exc_\w+$|^do_(?:error_)?trap$|^handle_bug$|^(?:oops_end|die)$")
+TRAP_PATH = re.compile(
+    r"^(?:asm_)?exc_\w+$|^do_(?:error_)?trap$|^handle_bug$|^(?:oops_end|__?die|die_addr)$"
+    # a kernel-mode page fault's way to the oops (a NULL or bad pointer dereference)
+    r"|^handle_page_fault$|^do_(?:user|kern)_addr_fault$|^_*bad_area(?:_nosemaphore)?$"
+    r"|^kernelmode_fixup_or_oops$|^no_context$|^page_fault_oops$"
+)
 
 
 def console_functions(console: Path) -> set[str]:
