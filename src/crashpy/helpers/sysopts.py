@@ -33,7 +33,7 @@ def taints(prog: Program) -> Taints | None:
         return Taints(prog.read_u32(prog.symbol_address("tainted")), "", True)
     if not (prog.has_symbol("taint_flags") and prog.has_symbol("tainted_mask")):
         return None
-    mask = prog.read_u64(prog.symbol_address("tainted_mask"))
+    mask = int.from_bytes(prog.read(prog.symbol_address("tainted_mask"), 8, what="tainted_mask"), "little")
     flags = object_for_symbol(prog, "taint_flags")
     true_member = "c_true" if prog.has_member("taint_flag", "c_true") else "true"
     false_member = "c_false" if prog.has_member("taint_flag", "c_false") else "false"
@@ -70,7 +70,7 @@ def dmi_strings(prog: Program) -> tuple[int, list[tuple[str, str]]]:
         names = [(i, f"dmi_ident[{i}]") for i in range(count)]
     out = []
     for index, name in names:
-        ptr = prog.read_u64(base + 8 * index)
+        ptr = int.from_bytes(prog.read(base + 8 * index, 8, what="dmi_ident"), "little")
         if ptr:
             out.append((name, prog.read_cstring(ptr).decode("latin-1")))
     return max((len(name) for _, name in names), default=0), out
