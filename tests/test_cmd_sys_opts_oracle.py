@@ -39,6 +39,14 @@ COMMANDS = [
     "ascii 41 zz 42",
     "ascii -x",
     "ascii ffffffffffffffff 7f1f0a00",
+    "sys -c -c 1",
+    "sys -c read -t",
+    "sys config -c",
+    "set radix 16",  # sys -c numbers its entries, and reads a number, in the output radix
+    "sys -c 3b",
+    "sys -c 59",
+    "sys -c exec",
+    "set radix 10",
 ]
 
 BAD_INPUT = [
