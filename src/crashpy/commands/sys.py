@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 from crashpy.commands.registry import command
 from crashpy.commands.rows import no_arguments
 from crashpy.errors import CommandError, CrashpyError
-from crashpy.helpers import printk, sysinfo
+from crashpy.helpers import printk, sysinfo, sysopts
+from crashpy.helpers.numbers import getopt, is_a_number, stol
 
 if TYPE_CHECKING:
     from crashpy.session import Session
@@ -25,7 +26,21 @@ DESCRIPTION
   of the crash, uptime, load average, task count, utsname fields, processor speed, memory
   size and the panic message.  This is the display crash shows when a session starts.
 
-    -t  show the kernel's taint flags.
+    -c [name|number]
+        list the system call table: each entry's number, the symbol of its handler and
+        the source file and line of the handler (the build directory shown as "..").
+        With a number, only that entry; with a name, every entry whose handler's
+        symbol contains it.  Numbers follow the output radix.
+    -t  show the kernel's taint mask in hex and one letter per taint flag, as the
+        kernel's own taint string spells it (flags that are off and have a letter for
+        "off" show that letter).
+    -i  show the DMI strings the firmware gave the kernel (dmi_ident[]), one per
+        field, named after the kernel's enum dmi_field.
+    -panic
+        refused: a dump file cannot be made to panic.
+  config
+        print the kernel's built-in .config; only kernels built with CONFIG_IKCONFIG
+        carry one, others answer that kernel_config_data does not exist.
 
 EXAMPLES
   Show the system data:
@@ -140,9 +155,127 @@ def sys_document(session: Session, argv: list[str]) -> dict[str, Any]:
     }
 
 
+def _usage(session: Session) -> None:
+    from crashpy.commands.help import print_usage
+
+    print_usage(session, "sys")
+
+
+def show_taints(session: Session) -> None:
+    found = sysopts.taints(session.prog)
+    if found is None:
+        raise CommandError("-t option not supported or applicable on this architecture or kernel")
+    if found.old_style:
+        session.println(f"TAINTED: {found.mask:x}")
+    else:
+        session.println(f"TAINTED_MASK: {found.mask:x}  {found.letters}")
+
+
+def show_dmi(session: Session) -> None:
+    width, rows = sysopts.dmi_strings(session.prog)
+    for name, text in rows:
+        session.println(f"  {name:>{width}}: {text}")
+
+
+SYSCALL_HEADER = "NUM  SYSTEM CALL                FILE AND LINE NUMBER"
+
+
+def syscall_lines(session: Session) -> list[str]:
+    from crashpy.symbols.crash_view import crash_symtab
+
+    prog = session.prog
+    symtab = crash_symtab(prog)
+    number = "{:3x}  " if session.radix == 16 else "{:3d}  "
+    lines = []
+    for call in prog.cache("sys.syscall_table", lambda: sysopts.syscall_table(prog)):
+        if call.name is None:
+            where = symtab.value_to_symstr(call.handler, session.radix)
+            lines.append(
+                number.format(call.number)
+                + f"invalid sys_call_table entry: {call.handler:x} "
+                + (f"({where})" if where else "")
+            )
+            continue
+        lines.append(number.format(call.number) + f"{call.name:<26} {call.source}")
+    return lines
+
+
+def show_syscalls(session: Session, spec: str | None, shown: int) -> int:
+    """The table, or the entries whose number is `spec` or whose handler's name holds it; returns how
+    many headers and rows have been printed so far (crash prints the header once per command)."""
+    lines = syscall_lines(session)
+    if spec is None:
+        session.println(SYSCALL_HEADER)
+        for line in lines:
+            session.println(line)
+        return shown
+    want = None
+    if is_a_number(spec):
+        value = stol(spec)
+        if value is None:
+            raise CommandError(f"not a valid number: {spec}")
+        want = f"{value:x}" if session.radix == 16 else f"{value:d}"
+    for line in [SYSCALL_HEADER, *lines]:  # crash searches its whole output, the header too
+        words = line.split()
+        if len(words) < 2:
+            continue
+        if (want is not None and words[0] == want) or (want is None and spec in words[1]):
+            if not shown:
+                session.println(SYSCALL_HEADER)
+            shown += 1
+            session.println(line)
+            if want is not None:
+                break
+    return shown
+
+
+def show_config(session: Session) -> None:
+    for line in sysopts.kernel_config(session.prog):
+        session.println(line)
+
+
 @command("sys", summary="system data", help=HELP, json=sys_document)
 def cmd_sys(session: Session, args: list[str]) -> None:
     if not args:
         show_sys(session)
         return
-    raise CommandError(f"option not supported yet: {' '.join(args)}")
+    parsed = getopt(args, "ctip:")
+    argerrs = 0
+    errors = iter(parsed.errors)
+    calls = False
+    for c, optarg in parsed.opts:
+        if c == "?":
+            session.println(f"sys: {next(errors, '')}")
+            argerrs += 1
+        elif c == "p":
+            if optarg == "anic":
+                raise CommandError("cannot panic a dumpfile!")
+            argerrs += 1
+        elif c == "c":
+            calls = True
+        elif c == "t":
+            show_taints(session)
+            return
+        elif c == "i":
+            show_dmi(session)
+            return
+        else:
+            argerrs += 1
+    if argerrs:
+        _usage(session)
+        return
+    if not parsed.args:
+        if calls:
+            show_syscalls(session, None, 0)
+        else:
+            show_sys(session)
+        return
+    shown = 0
+    for arg in parsed.args:
+        if calls:
+            shown = show_syscalls(session, arg, shown)
+        elif arg == "config":
+            show_config(session)
+        else:
+            _usage(session)
+            return
