@@ -50,11 +50,11 @@ DESCRIPTION
                 not found.
 
 EXAMPLES
-  A system with no IPC objects in use:
+  On a system with no semaphore sets, "ipcs -s" prints its column names
+  and then "(none allocated)".  Looking for an id nothing uses:
 
-    crash> ipcs -s
-    SEM_ARRAY        KEY      SEMID      UID   PERMS NSEMS
-    (none allocated)
+    crash> ipcs 7
+    invalid id or address: 7
 
 """
 
