@@ -93,7 +93,8 @@ def _resolve(session: Session, args: list[str]) -> tuple[int, str | None] | None
         session.println(f"must supply an address for {struct}")
         return None
     base = _hex(args[1])
-    if not struct or not member or not prog.has_member(struct, member):
+    # crash takes one member name: a dotted path inside the member is not followed
+    if not struct or not member or "." in member or not prog.has_member(struct, member):
         session.println(f"{member} is not a member of {struct}")
         return None
     return base + prog.offsetof(struct, member), None
