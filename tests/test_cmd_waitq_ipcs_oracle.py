@@ -6,6 +6,10 @@ wait_chldexit queue in the signal_struct of tasks of the dump (parents asleep in
 ones), a symbol that is no wait queue (a function's code: crash's fault; a variable: "empty"), and
 bad input; on the makedumpfile -d 31 dumps, a queue head on a page left out.  ipcs: every option, -n with tasks of the dump, ids and addresses, and bad input.  The
 test dumps hold no IPC objects, so ipcs prints crash's headers and "(none allocated)" lines.
+
+A difference by design, which these dumps cannot show: crash 8.0.6 reads sem_array.sem_nsems (an int)
+as a long, so its NSEMS takes complex_count into the upper half when semaphore operations wait;
+crashpy reads the int.
 """
 
 from __future__ import annotations
