@@ -94,11 +94,13 @@ MODULES: dict[str, str] = {
     "btop": "ptov",
     "ptob": "ptov",
     "search": "search",
+    "waitq": "waitq",
+    "ipcs": "ipcs",
 }
 
 # The commands whose `--json` document comes from their rows (the others see --json as any argument);
 # bt's document is still written in crashpy/jsonout.py.
-JSON_COMMANDS = frozenset({"sys", "ps", "mod", "log", "task", "kmem", "vtop", "vm", "search"})
+JSON_COMMANDS = frozenset({"sys", "ps", "mod", "log", "task", "kmem", "vtop", "vm", "search", "waitq", "ipcs"})
 
 _REGISTERED: dict[str, Command] = {}
 
