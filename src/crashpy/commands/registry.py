@@ -49,6 +49,7 @@ _GDB_FORMATS = "abcdefghijklmnopqrstuvwxyz"
 # register them; tests/test_commands_load.py checks it against what the modules register.
 MODULES: dict[str, str] = {
     "alias": "alias",
+    "irq": "irq",
     "ps": "ps",
     "bt": "bt",
     "dis": "dis",
