@@ -50,6 +50,7 @@ _GDB_FORMATS = "abcdefghijklmnopqrstuvwxyz"
 MODULES: dict[str, str] = {
     "alias": "alias",
     "irq": "irq",
+    "timer": "timer",
     "ps": "ps",
     "bt": "bt",
     "dis": "dis",
