@@ -1,7 +1,7 @@
-"""irq (and timer): crashpy against crash 8.0.6, text for text, one crash session per dump.
+"""irq and timer: crashpy against crash 8.0.6, text for text, one crash session per dump.
 
 The interrupt numbers come from each dump: those with a descriptor, one with actions, one past the
-last; every option (-u, -a, -b, -s with and without -c, -d) and bad input.  scale.d31.zlib has 4 CPUs
+last; every option (-u, -a, -b, -s with and without -c, -d) and bad input; timer's wheel and -r with -C lists.  scale.d31.zlib has 4 CPUs
 (its -s columns and -c lists), la57.elf walks 5-level page tables.
 """
 
@@ -28,6 +28,11 @@ BAD_INPUT = [
     "irq -s -c zz",
     "irq -s -c 99",
     "irq -u 5",
+    "timer -x",
+    "timer -C",
+    "timer -C zz",
+    "timer -C 99",
+    "timer 1",
 ]
 
 
@@ -48,6 +53,9 @@ def commands(name: str) -> list[str]:
     cmds += ["irq -s -c 0", f"irq -s -c {ncpus - 1}", "irq -s -c all", f"irq -s -c 0-{ncpus - 1}"]
     if ncpus > 2:
         cmds += ["irq -s -c 1,3", "irq -s -c 0,2-3"]
+    cmds += ["timer", "timer -r", "timer -C 0", f"timer -r -C {ncpus - 1}", "timer -C all -r"]
+    if ncpus > 2:
+        cmds += ["timer -C 1,3", "timer -r -C 0,2-3"]
     return cmds + BAD_INPUT
 
 
