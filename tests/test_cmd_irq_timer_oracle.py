@@ -69,3 +69,20 @@ def test_irq_timer_match_crash(name: str) -> None:
 def test_cpu_ranges() -> None:
     assert irqs.cpu_ranges([0, 1, 3, 5, 6, 7]) == "0-1,3,5-7"
     assert irqs.cpu_ranges([]) == "" and irqs.cpu_ranges([2]) == "2"
+
+
+def test_irq_json_is_the_rows_of_the_text() -> None:
+    """`irq --json` names each descriptor and its actions as the text lists them."""
+    import json
+
+    from tests.crashpy_runner import run_crashpy
+
+    paths = ensure(["sysrq.elf"])
+    text, doc_text = run_crashpy(paths["vmlinux"], paths["sysrq.elf"], ["irq -u", "irq --json"])
+    rows = json.loads(doc_text)["irqs"]
+    assert rows and len(rows) == len(text.splitlines()) - 1 - sum(len(r["actions"][1:]) for r in rows)
+    for row in rows:
+        first = f"{row['irq']:>3d}   {row['irq_desc']:x}"
+        assert any(line.startswith(first) for line in text.splitlines())
+        for action in row["actions"]:
+            assert f'{action["irqaction"]:x}  "{action["name"]}"' in text

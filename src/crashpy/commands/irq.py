@@ -46,15 +46,7 @@ DESCRIPTION
    -c cpu  with -s: only these CPUs ("1", "0,2", "1-3", "a" or "all").
 
 EXAMPLES
-  The interrupts that have a handler on a two-cpu guest:
-
-    crash> irq 0 1 4
-     IRQ   IRQ_DESC/_DATA      IRQACTION      NAME
-      0   ffff888003d57000  ffff888003d54a00  "timer"
-      1   ffff888003d56800  ffff88800470ea80  "i8042"
-      4   ffff888003d57c00  ffff8880053cb500  "ttyS0"
-
-  How often each CPU took them:
+  How often the first CPU of a two-cpu guest took each interrupt:
 
     crash> irq -s -c 0
                CPU0
@@ -153,7 +145,27 @@ def _interrupts_text(prog: Program, cpus: list[int], ncpus: int) -> str:
     return "".join(out)
 
 
-@command("irq", summary="interrupt request data", help=HELP, json=lambda s, a: irq_document(s, a))
+def irq_document(session: Session, args: list[str]) -> dict[str, Any]:
+    """`irq --json`: every interrupt with a descriptor, its actions and names."""
+    prog = session.prog
+    rows = []
+    for irq in range(irqs.nr_irqs(prog)):
+        try:
+            row = irqs.irq_desc(prog, irq)
+        except CrashpyError:
+            continue
+        if row.desc:
+            rows.append(
+                {
+                    "irq": irq,
+                    "irq_desc": row.desc,
+                    "actions": [{"irqaction": a, "name": n} for a, n in row.actions],
+                }
+            )
+    return {"irqs": rows}
+
+
+@command("irq", summary="interrupt request data", help=HELP, json=irq_document)
 def cmd_irq(session: Session, args: list[str]) -> None:
     prog = session.prog
     parsed = getopt(args, "dbuasc:")
@@ -211,23 +223,3 @@ def cmd_irq(session: Session, args: list[str]) -> None:
             session.write(_header())
             header = True
         session.write(_desc_line(irqs.irq_desc(prog, irq)))
-
-
-def irq_document(session: Session, args: list[str]) -> dict[str, Any]:
-    """`irq --json`: every interrupt with a descriptor, its actions and names."""
-    prog = session.prog
-    rows = []
-    for irq in range(irqs.nr_irqs(prog)):
-        try:
-            row = irqs.irq_desc(prog, irq)
-        except CrashpyError:
-            continue
-        if row.desc:
-            rows.append(
-                {
-                    "irq": irq,
-                    "irq_desc": row.desc,
-                    "actions": [{"irqaction": a, "name": n} for a, n in row.actions],
-                }
-            )
-    return {"irqs": rows}

@@ -99,7 +99,7 @@ MODULES: dict[str, str] = {
 
 # The commands whose `--json` document comes from their rows (the others see --json as any argument);
 # bt's document is still written in crashpy/jsonout.py.
-JSON_COMMANDS = frozenset({"sys", "ps", "mod", "log", "task", "kmem", "vtop", "vm", "search"})
+JSON_COMMANDS = frozenset({"sys", "ps", "mod", "log", "task", "kmem", "vtop", "vm", "search", "irq"})
 
 _REGISTERED: dict[str, Command] = {}
 
