@@ -115,6 +115,9 @@ def _clock_text(prog: Program, cb: timers.ClockBase) -> str:
     out.append("  " + "  ".join(cols) + "\n")
     for t in cb.timers:
         line = "  "
+        if t.destroyed:
+            out.append(line + "(destroyed timer)\n")
+            continue
         if soft:
             line += mkstring(str(t.softexpires), width, "cr") + "  "
         line += mkstring(str(t.expires), exp_len, "cr") + "  "

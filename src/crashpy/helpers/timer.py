@@ -120,6 +120,7 @@ class HrTimer:
     softexpires: int | None
     expires: int
     function: int | None  # None: unreadable
+    destroyed: bool = False  # the struct hrtimer itself cannot be read
 
 
 @dataclass
@@ -173,6 +174,12 @@ def clock_bases(prog: Program, cpu: int, uptime_jiffies: int, hz: int) -> list[C
             nodes = []
         for node in nodes:
             timer = (node - node_off) & MASK64
+            try:
+                prog.read(timer, 1)
+            except FaultError:
+                soft0 = 0 if soft_off is not None else None  # crash reads an unreadable ktime as 0
+                cb.timers.append(HrTimer(timer, soft0, 0, None, destroyed=True))
+                continue
             soft = _ktime(prog, timer + soft_off) if soft_off is not None else None
             try:
                 fn: int | None = prog.read_u64(timer + fn_off)
