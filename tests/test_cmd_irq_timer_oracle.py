@@ -82,7 +82,7 @@ def test_irq_json_is_the_rows_of_the_text() -> None:
     rows = json.loads(doc_text)["irqs"]
     assert rows and len(rows) == len(text.splitlines()) - 1 - sum(len(r["actions"][1:]) for r in rows)
     for row in rows:
-        first = f"{row['irq']:>3d}   {row['irq_desc']:x}"
+        first = f"{row['irq']:>3d}   {row['irq_desc']}"
         assert any(line.startswith(first) for line in text.splitlines())
         for action in row["actions"]:
-            assert f'{action["irqaction"]:x}  "{action["name"]}"' in text
+            assert f'{action["irqaction"]}  "{action["name"]}"' in text

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from crashpy.commands.registry import command
-from crashpy.commands.rows import mkstring
+from crashpy.commands.rows import hex_address, mkstring
 from crashpy.errors import CommandError, CrashpyError
 from crashpy.helpers import irq as irqs
 from crashpy.helpers.numbers import dtoi, getopt, make_cpumask
@@ -158,8 +158,8 @@ def irq_document(session: Session, args: list[str]) -> dict[str, Any]:
             rows.append(
                 {
                     "irq": irq,
-                    "irq_desc": row.desc,
-                    "actions": [{"irqaction": a, "name": n} for a, n in row.actions],
+                    "irq_desc": hex_address(row.desc),
+                    "actions": [{"irqaction": hex_address(a), "name": n} for a, n in row.actions],
                 }
             )
     return {"irqs": rows}
