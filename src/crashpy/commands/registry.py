@@ -50,6 +50,8 @@ _GDB_FORMATS = "abcdefghijklmnopqrstuvwxyz"
 MODULES: dict[str, str] = {
     "alias": "alias",
     "ascii": "ascii",
+    "irq": "irq",
+    "timer": "timer",
     "ps": "ps",
     "bt": "bt",
     "dis": "dis",
@@ -100,7 +102,7 @@ MODULES: dict[str, str] = {
 
 # The commands whose `--json` document comes from their rows (the others see --json as any argument);
 # bt's document is still written in crashpy/jsonout.py.
-JSON_COMMANDS = frozenset({"sys", "ps", "mod", "log", "task", "kmem", "vtop", "vm", "search", "waitq", "ipcs"})
+JSON_COMMANDS = frozenset({"sys", "ps", "mod", "log", "task", "kmem", "vtop", "vm", "search", "waitq", "ipcs", "irq"})
 
 _REGISTERED: dict[str, Command] = {}
 
