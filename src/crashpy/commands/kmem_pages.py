@@ -263,15 +263,21 @@ def mem_map_one(
 # ---- page flags: kmem -g ----------------------------------------------------------------------------
 
 
-def page_flags_text(prog: Program, flags: int) -> str:
-    """`kmem -g [flags]`: the PG_ flags of enum pageflags with their bits and values (only those set
-    in `flags`, when it is not 0)."""
+def pageflags_enum(prog: Program) -> EnumType:
+    """The kernel's enum pageflags (kmem -g's table), or crash's error when it has none."""
     try:
         enum = resolve(lookup_type(prog, "enum pageflags"))
     except TypeLookupError:
         enum = None
     if not isinstance(enum, EnumType):
         raise CommandError("enum pageflags does not exist in this kernel")
+    return enum
+
+
+def page_flags_text(prog: Program, flags: int) -> str:
+    """`kmem -g [flags]`: the PG_ flags of enum pageflags with their bits and values (only those set
+    in `flags`, when it is not 0)."""
+    enum = pageflags_enum(prog)
     items = list(enum.enumerators.items())
     longest = max((len(name) for name, _ in items), default=0)
     largest = max((v for name, v in items if "PG_" in name), default=0)
@@ -574,12 +580,7 @@ def document(session: Session, flags: set[str], values: list[int]) -> dict[str, 
         listed = sum(fl["pages"] for n in nodes for z in n["zones"] for fl in z["free_lists"])
         return {"nodes": nodes, "nr_free_pages": total, "listed_pages": listed}
     if "g" in flags:
-        try:
-            enum = resolve(lookup_type(prog, "enum pageflags"))
-        except TypeLookupError:
-            enum = None
-        if not isinstance(enum, EnumType):
-            raise CommandError("enum pageflags does not exist in this kernel")
+        enum = pageflags_enum(prog)
         known: list[dict[str, Any]] = [
             {"name": n, "bit": v, "value": hex_address(1 << v)}
             for n, v in enum.enumerators.items()
