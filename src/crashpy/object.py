@@ -302,7 +302,9 @@ class Object:
             bit_field_size = sizeof(t) * 8
         if self.address_ is not None and self._data is None:
             if bit_field_size is not None:
-                return Object(self.prog, t, self.address_ + byte, bit_offset=bit, bit_field_size=bit_field_size)
+                return Object(
+                    self.prog, t, self.address_ + byte, bit_offset=bit, bit_field_size=bit_field_size
+                )
             return _make(self.prog, t, (self.address_ + byte) & MASK64, None)
         data = self.data_()
         addr = self.address_ + byte if self.address_ is not None else None
@@ -326,7 +328,9 @@ class Object:
             return self.member_(name)
         except MemberError:
             raise
-        except ObjectError as e:  # no such member: an AttributeError too, so hasattr() and getattr(o, n, d) work
+        except (
+            ObjectError
+        ) as e:  # no such member: an AttributeError too, so hasattr() and getattr(o, n, d) work
             raise MemberError(str(e)) from None
 
     def __dir__(self) -> list[str]:
@@ -546,6 +550,77 @@ def dwarf_types(prog: Program) -> Any:
     return prog.cache("dwarf", make)
 
 
+class ModuleTypes:
+    """One module's DWARF types and variables (its object file loaded by mod -s), opened on first use."""
+
+    def __init__(self, prog: Program, elf: Any, relocated: Any) -> None:
+        self._prog, self._elf, self._relocated = prog, elf, relocated
+        self._types: Any = None
+        self._failed = False
+
+    def get(self) -> Any:
+        """The module's DwarfTypes, or None when its file has no usable DWARF."""
+        if self._types is None and not self._failed:
+            from crashpy.types.dwarf import DwarfTypes
+
+            try:
+                btf = self._prog.btf
+            except CrashpyError:
+                btf = None
+            try:
+                self._types = DwarfTypes(self._elf, btf=btf, disk_cache=False, relocated=self._relocated)
+            except CrashpyError:
+                self._failed = True
+        return self._types
+
+
+def module_types(prog: Program) -> dict[str, ModuleTypes]:
+    """The loaded modules' DWARF (mod -s, mod -S), by module name; empty until one is loaded."""
+    found: dict[str, ModuleTypes] = prog.cache("dwarf.modules", dict)
+    return found
+
+
+def module_variable(prog: Program, name: str) -> tuple[int, Type] | None:
+    """(address, type) of variable or function `name` of a module whose debuginfo is loaded, or None."""
+    from crashpy.elf.constants import STT_FUNC, STT_NOTYPE, STT_OBJECT
+
+    for entry in module_types(prog).values():
+        dw = entry.get()
+        if dw is None:
+            continue
+        try:
+            t = dw.variable_type(name)
+            kinds: tuple[int, ...] = (STT_OBJECT, STT_NOTYPE)
+            if t is None:
+                t, kinds = dw.function_type(name), (STT_FUNC,)
+            syms = dw.finder.symbols(name, kinds) if t is not None else []
+        except _DWARF_PROBLEMS:
+            continue
+        if t is not None and syms:
+            return syms[0].value, t
+    return None
+
+
+def find_type(prog: Program, name: str, kind: str) -> Type | None:
+    """The named type of `kind` ("struct", "typedef", ...): the kernel's BTF, then loaded modules' DWARF."""
+    try:
+        t = prog.btf.find(name, kind)
+    except CrashpyError:
+        t = None
+    if t is None:
+        for entry in module_types(prog).values():
+            dw = entry.get()
+            if dw is None:
+                continue
+            try:
+                t = dw.find_type(name, kind)
+            except _DWARF_PROBLEMS:
+                t = None
+            if t is not None:
+                break
+    return t  # type: ignore[no-any-return]
+
+
 def variable_type(prog: Program, name: str) -> Type | None:
     """The declared type of global variable `name`: DWARF first, then BTF's VAR records (per-CPU
     variables); None when neither knows it."""
@@ -584,6 +659,21 @@ def function_type(prog: Program, name: str) -> Type | None:
     f = btf.find(name, "func")
     if isinstance(f, FuncDecl) and isinstance(f.type, FunctionType):
         return f.type
+    return module_function_type(prog, name)
+
+
+def module_function_type(prog: Program, name: str) -> FunctionType | None:
+    """The prototype of function `name` of a module whose debuginfo is loaded (mod -s), or None."""
+    for entry in module_types(prog).values():
+        dw = entry.get()
+        if dw is None:
+            continue
+        try:
+            t = dw.function_type(name)
+        except _DWARF_PROBLEMS:
+            t = None
+        if isinstance(t, FunctionType):
+            return t
     return None
 
 
@@ -664,6 +754,9 @@ __all__ = [
     "UnknownTypeError",
     "container_of",
     "dwarf_types",
+    "find_type",
+    "module_types",
+    "module_variable",
     "function_type",
     "is_percpu_symbol",
     "object_for_symbol",

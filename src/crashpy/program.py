@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from crashpy.arch.x86_64 import (
     LEVELS_4,
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
 
 class SymbolError(CommandError):
     """An unknown symbol name."""
+
+
+_T = TypeVar("_T")
 
 
 def open_vmlinux(path: str) -> ElfFile:
@@ -74,6 +78,13 @@ class Program:
             self.kaslr_offset = self._auto_kaslr()
         else:
             self.kaslr_offset = 0
+
+    def close(self) -> None:
+        """Close the dump and the vmlinux (a fleet run opens thousands of dumps in one process)."""
+        self.dump.close()
+        image = self.__dict__.get("image")
+        if image is not None:
+            image.close()
 
     def _auto_kaslr(self) -> int:
         """KASLR offset (and phys_base) from the dump's CPU state, for dumps without VMCOREINFO."""
@@ -357,3 +368,11 @@ class Program:
         if key not in store:
             store[key] = factory()
         return store[key]
+
+    def remember(self, key: str, arg: Hashable, compute: Callable[[], _T]) -> _T:
+        """compute()'s answer for `arg`, kept per program under `key` (a helper's answer per address:
+        the dump never changes).  A compute() that raises is not remembered."""
+        store: dict[Hashable, _T] = self.cache(key, dict)
+        if arg not in store:
+            store[arg] = compute()
+        return store[arg]

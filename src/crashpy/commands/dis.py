@@ -407,6 +407,10 @@ def cmd_dis(session: Session, args: list[str]) -> None:
             r = minsyms.function_range(hit[0].value - kaslr)
             if r is not None and r[0] + kaslr <= start_sym < r[1] + kaslr:
                 rng = (r[0] + kaslr, r[1] + kaslr)
+        if rng is None:
+            from crashpy.helpers.module_debuginfo import function_range
+
+            rng = function_range(prog, start_sym)  # a module's function, its object file loaded (mod -s)
         if rng is not None:
             high = rng[1]
         elif sym is not None:

@@ -1,11 +1,12 @@
-"""mod: the kernel's loaded modules, as crash lists them before any module debuginfo is loaded.
+"""mod: the kernel's loaded modules, and the loading of their debuginfo (mod -s, mod -S).
 
 crash's cmd_mod()/do_module_cmd() (kernel.c): the module table (one row per load_module, ordered by
 base address), `-t` (show_module_taint_4_10: each tainted module's letters from the kernel's
-taint_flags[] table), and the options that only steer the loading of module object files.  crashpy
-never loads module debuginfo, so `-s` and `-S` are refused; `-d` and `-D` have nothing to delete
-and `-o` nothing to change (crash prints nothing for them either), and `-r`, `-R` and `-g` show the
-plain table, as crash does when no object file has been loaded.
+taint_flags[] table), and the loading of module object files (helpers/module_debuginfo.py):
+`-s module [objfile]` and `-S [dir]` load and show the table rows of what they loaded, `-d` and
+`-D` forget silently, `-R` forgets everything and lists the table again, `-o` changes nothing
+here (crash's old add-symbol-file mode), and `-r` / `-g` (gdb's readnow, section symbols) are
+taken out of the arguments as crash does and change nothing crashpy shows.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 from crashpy.commands.help import print_usage
 from crashpy.commands.registry import command
 from crashpy.commands.rows import hex_address, no_arguments
+from crashpy.elf.errors import ElfError
 from crashpy.errors import CommandError, CrashpyError
+from crashpy.helpers import module_debuginfo as md
 from crashpy.helpers.modules import LoadedModule, module_symtab
 from crashpy.helpers.numbers import getopt, hexadecimal
 from crashpy.program import Program
@@ -39,9 +42,13 @@ DESCRIPTION
   object file its debug data came from ("(not loaded)" when none was read;
   "[CONFIG_KALLSYMS]" when the module's own symbol table was found in memory).
 
-  The options deal with reading (or forgetting) a module's symbols and debug
-  data from its .ko object file.  crashpy does not read module object files
-  yet: -s and -S report that they are unsupported.
+  The options deal with reading (or forgetting) a module's debug data from its
+  .ko object file.  Once read, the module's source lines show in bt -l, dis -l
+  and sym, and its variables and types in p, whatis and struct.  A file is
+  looked for as <name>.o, <name>.ko or <name>.ko.debug (also with "-" for
+  "_") below the given directory, or else below
+  /usr/lib/debug/lib/modules/<release>, $CRASH_MODULE_PATH and
+  /lib/modules/<release>.
 
   -s module [objfile]  read the debug data of one module, from objfile or from
                        the module's .ko found below /lib/modules/<release>.
@@ -51,11 +58,12 @@ DESCRIPTION
                    -D  forget the debug data read for all modules.
                    -t  for each module with a non-zero taints mask, show the
                        letters of the taint kinds set in it.
-                   -r  have gdb read the object files' symbols fully at once.
+                   -r  read an object file's symbols fully at once (crashpy
+                       always reads them when first needed: accepted, no effect).
                    -R  read the module list again and show it.
                    -g  with -s or -S, also record each section's start and
-                       end as symbols.
-                   -o  use the older symbol-loading mechanism.
+                       end as symbols (accepted; crashpy adds no such symbols).
+                   -o  use the older symbol-loading mechanism (no effect).
 
 EXAMPLES
   List the modules:
@@ -115,7 +123,7 @@ class ModRow:
     base: int
     size: int
     text_size: int
-    object_file: str | None  # crashpy never loads a module's object file
+    object_file: str | None  # the object file loaded by mod -s / mod -S, if any
     kallsyms: bool
 
     def json(self) -> dict[str, Any]:
@@ -128,24 +136,41 @@ def mod_rows(prog: Program) -> list[ModRow]:
     """The loaded modules by base address, as `mod` lists them."""
     if prog.has_symbol("modules") and prog.has_member("module", "mem"):
         raise CommandError("modules of Linux 6.4 and later (module.mem[]) are not supported yet")
+    files = md.loaded(prog)
     return [
-        ModRow(lm.struct_addr, lm.name, lm.base, lm.size, lm.text_size, None, _has_kallsyms(prog, lm))
+        ModRow(
+            lm.struct_addr,
+            lm.name,
+            lm.base,
+            lm.size,
+            lm.text_size,
+            files[lm.name].path if lm.name in files else None,
+            prog.cache(f"mod.kallsyms.{lm.struct_addr:x}", lambda lm=lm: _has_kallsyms(prog, lm)),
+        )
         for lm in module_symtab(prog).modules
     ]
 
 
-def list_modules(session: Session, rows: list[ModRow], header: bool = True) -> None:
-    name_w = max((len(row.name) for row in rows), default=0)
-    size_w = max((len(str(row.size)) for row in rows), default=0)
+def list_modules(
+    session: Session, rows: list[ModRow], header: bool = True, widths_from: list[ModRow] | None = None
+) -> None:
+    every = rows if widths_from is None else widths_from  # crash sizes the columns over every module
+    name_w = max((len(row.name) for row in every), default=0)
+    size_w = max((len(str(row.size)) for row in every), default=0)
     if header:
         session.println(
             f"{_center('MODULE', VADDR_PRLEN)}  {'NAME'.ljust(name_w)}  "
             f"{_center('BASE', VADDR_PRLEN)}  {'SIZE'.rjust(size_w)}  OBJECT FILE"
         )
     for row in rows:
-        line = f"{row.module:016x}  {row.name.ljust(name_w)}  {row.base:016x}  {str(row.size).rjust(size_w)}  "
-        line += row.object_file or "(not loaded)"
-        if row.kallsyms:
+        line = (
+            f"{row.module:016x}  {row.name.ljust(name_w)}  {row.base:016x}  {str(row.size).rjust(size_w)}  "
+        )
+        if row.object_file:
+            line += row.object_file + " "  # crash's "%s %s": the name, then " (temporary)" or nothing
+        else:
+            line += "(not loaded)"
+        if row.kallsyms and not row.object_file:
             line += "  [CONFIG_KALLSYMS]"
         session.println(line)
 
@@ -185,6 +210,70 @@ def show_taints(session: Session, modules: list[LoadedModule]) -> None:
         session.println(f"{lm.name.ljust(width)}  {text}")
 
 
+def _module_named(modules: list[LoadedModule], name: str) -> LoadedModule:
+    return next(lm for lm in modules if lm.name == name)
+
+
+def _show_loaded(session: Session, lm: LoadedModule, header: bool) -> None:
+    """The table's row of one module (do_module_cmd(LIST_MODULE[_HDR]) with its address)."""
+    rows = mod_rows(session.prog)
+    list_modules(session, [r for r in rows if r.base == lm.base], header=header, widths_from=rows)
+
+
+def _load(session: Session, lm: LoadedModule, path: str) -> bool:
+    """load_module_symbols(): a module already loaded keeps its file; False when the file fails."""
+    prog = session.prog
+    if lm.name in md.loaded(prog):
+        return True
+    try:
+        md.load(prog, lm, path)
+    except (ElfError, CrashpyError):
+        return False
+    return True
+
+
+def load_one(session: Session, lm: LoadedModule, objfile: str | None) -> None:
+    """mod -s module [objfile]."""
+    prog = session.prog
+    if objfile is not None:
+        path = objfile
+        if not os.path.exists(objfile):
+            found = md.find_objfile(prog, lm.name, None, objfile)
+            if found is None:
+                raise CommandError(f"{lm.name}: cannot find or load object file: {objfile}")
+            path = found
+    else:
+        found = md.find_objfile(prog, lm.name, None)
+        if found is None:
+            raise CommandError(f"cannot find or load object file for {lm.name} module")
+        path = found
+    if not md.is_elf_file(path):
+        session.println(f"mod: {path}: not an ELF format object file")
+        print_usage(session, "mod")
+        return
+    if not _load(session, lm, path):
+        raise CommandError(f"cannot load symbols from: {path}")
+    _show_loaded(session, lm, header=True)
+
+
+def load_all(session: Session, modules: list[LoadedModule], tree: str | None) -> None:
+    """mod -S [directory]: each module's object file, a table row as each one is loaded."""
+    prog = session.prog
+    shown = 0
+    for lm in sorted(modules, key=lambda m: m.base):
+        path = md.find_objfile(prog, lm.name, tree)
+        if path is not None:
+            if not md.is_elf_file(path):
+                session.println(f"mod: {path}: not an ELF format object file")
+            elif not _load(session, lm, path):
+                session.println(f"mod: cannot load symbols from: {path}")
+        elif lm.name not in md.loaded(prog):
+            session.println(f"mod: cannot find or load object file for {lm.name} module")
+            continue
+        _show_loaded(session, lm, header=not shown)
+        shown += 1
+
+
 def _strip_g_r(args: list[str]) -> list[str]:
     """cmd_mod's pre-pass: -g and -r are taken out of the arguments before getopt sees them."""
     out: list[str] = []
@@ -204,7 +293,10 @@ def _strip_g_r(args: list[str]) -> list[str]:
 
 
 @command(
-    "mod", summary="module information and loading of symbols and debugging data", help=HELP, json=mod_document
+    "mod",
+    summary="module information and loading of symbols and debugging data",
+    help=HELP,
+    json=mod_document,
 )
 def cmd_mod(session: Session, args: list[str]) -> None:
     prog = session.prog
@@ -217,6 +309,7 @@ def cmd_mod(session: Session, args: list[str]) -> None:
     parsed = getopt(_strip_g_r(args), "Rd:Ds:Sot")
     errors = iter(parsed.errors)
     flag = ""
+    modref = ""
     for opt, optarg in parsed.opts:
         if opt == "?":
             session.println(f"mod: {next(errors, '')}")
@@ -232,10 +325,12 @@ def cmd_mod(session: Session, args: list[str]) -> None:
         if opt in ("d", "s"):
             assert optarg is not None
             if hexadecimal(optarg) and len(optarg) == VADDR_PRLEN:
-                known = any(lm.base == int(optarg, 16) for lm in modules)
+                addr = int(optarg, 16)
+                hit = next((lm for lm in modules if lm.base == addr), None)  # is_module_address()
             else:
-                known = any(lm.name == optarg for lm in modules)
-            if not known:
+                hit = next((lm for lm in modules if lm.name == optarg), None)
+            modref = hit.name if hit is not None else ""
+            if hit is None:
                 print_usage(session, "mod")
                 return
     if parsed.errors:
@@ -250,14 +345,21 @@ def cmd_mod(session: Session, args: list[str]) -> None:
         if words not in (2, 3):
             print_usage(session, "mod")
             return
-        raise CommandError("-S: loading module debuginfo is not supported yet")
+        load_all(session, modules, parsed.args[-1] if words == 3 else None)
+        return
     if flag == "s":
         if words not in (3, 4):
             print_usage(session, "mod")
             return
-        raise CommandError("-s: loading module debuginfo is not supported yet")
-    if flag in ("d", "D"):
-        return  # no module debuginfo is ever loaded, so there is nothing to delete
+        load_one(session, _module_named(modules, modref), parsed.args[-1] if words == 4 else None)
+        return
+    if flag == "d":
+        md.unload(prog, _module_named(modules, modref).name)
+        return
+    if flag in ("D", "R"):
+        md.unload(prog, None)  # -R: crash's reinit_modules() forgets every loaded object file
+        if flag == "D":
+            return
     if flag == "t":
         show_taints(session, modules)
         return

@@ -108,16 +108,26 @@ def symbol_line(session: Session, sym: CrashSymbol, offset: int, linenum: bool) 
     module = sym.module or None
     if linenum:
         if table.is_kernel_text(addr):
-            if module is not None:
-                text += " "  # get_line_number(): no line numbers without the module's debuginfo (mod -s)
-            else:
-                from crashpy.dwarf.lines import source_line
+            from crashpy.dwarf.lines import source_line
 
+            if module is None:
                 table.value_search(addr)  # get_line_number() looks the address up too (crash's hash state)
-                text += " " + source_line(prog, addr)
+            # a module's address has a line once its debuginfo is loaded (mod -s), "" before
+            text += " " + source_line(prog, addr)
     else:
         text += f" [{table.section_of(addr)}]"
     return text
+
+
+def _module_listing(session: Session, module: str | None) -> None:
+    """sym -m / -M (and the end of sym -l): the module symbols as crash lists them, without the
+    [module] suffix of a look-up; each module between its MODULE START and MODULE END lines."""
+    for item in crash_symtab(session.prog).module_listing(module):
+        if isinstance(item, tuple):
+            value, tag, name = item
+            session.println(f"{value:x} {tag}: {name}")
+        else:
+            session.println(f"{item.value:x} ({item.type}) {item.name}")
 
 
 def _query(session: Session, text: str, pad: str) -> int:
@@ -158,10 +168,12 @@ def cmd_sym(session: Session, args: list[str]) -> None:
                 session.println("(none found)")
             others = True
         elif opt in ("m", "M"):
-            others = True  # TODO: crash lists the module symbols (module_symbol_dump); not done yet
+            _module_listing(session, val if opt == "m" else None)
+            others = True
         elif opt in ("l", "L"):
             for i in range(len(table)):
                 session.println(format_symbol(table[i], 0, session.radix))
+            _module_listing(session, None)
             others = True
         elif opt == "s":
             linenum = False  # -s shows the section instead

@@ -75,14 +75,12 @@ def _kind_of(t: Type) -> str | None:
 
 def _tagged(session: Session, name: str) -> Type | None:
     """gdb's lookup_symbol(name, STRUCT_DOMAIN): a struct, union or enum tag."""
-    try:
-        btf = session.prog.btf
-    except CrashpyError:
-        return None
+    from crashpy.object import find_type
+
     for kind in ("struct", "union", "enum"):
-        t = btf.find(name, kind)
+        t = find_type(session.prog, name, kind)  # the kernel's BTF, then loaded modules' DWARF
         if t is not None:
-            return t  # type: ignore[no-any-return]
+            return t
     return None
 
 
@@ -464,9 +462,15 @@ def cmd_whatis(session: Session, args: list[str]) -> None:
     if rest[0] in ("struct", "union", "enum"):
         rest = rest[1:]
     else:
+        from crashpy.object import module_function_type, module_variable
+
         sym = session.prog.symbols.lookup(rest[0])
         if sym is not None:
             session.write(whatis_variable(session, sym.name))
+            return
+        prog = session.prog
+        if module_variable(prog, rest[0]) is not None or module_function_type(prog, rest[0]) is not None:
+            session.write(whatis_variable(session, rest[0]))  # a loaded module's (mod -s)
             return
     if not rest:
         _usage(session)

@@ -45,7 +45,7 @@ class LineTable:
 
     def __init__(
         self,
-        source: str | os.PathLike[str] | ElfFile | Mapping[str, bytes],
+        source: str | os.PathLike[str] | ElfFile | DwarfSource | Mapping[str, bytes],
         *,
         address_size: int = 8,
         little_endian: bool = True,
@@ -54,8 +54,8 @@ class LineTable:
         self._source: DwarfSource
         if isinstance(source, Mapping):
             self._source = MemorySections(source, little_endian=little_endian, address_size=address_size)
-        elif isinstance(source, ElfFile):
-            self._source = source
+        elif isinstance(source, ElfFile) or not isinstance(source, (str, os.PathLike)):
+            self._source = source  # an ElfFile, or a DwarfSource (a module's relocated sections)
         else:
             self._owned = ElfFile(source)
             self._source = self._owned
@@ -217,8 +217,53 @@ class _LineSource(Protocol):
     def cache(self, key: str, factory: Callable[[], Any]) -> Any: ...
 
 
+class ModuleLines:
+    """The line tables of the modules whose debuginfo is loaded (`mod -s`, `mod -S`): each module's
+    address ranges and its relocated DWARF, whose table is made on the first look-up inside them."""
+
+    def __init__(self) -> None:
+        self._modules: dict[str, tuple[list[tuple[int, int]], DwarfSource]] = {}
+        self._tables: dict[str, LineTable | None] = {}
+
+    def add(self, name: str, ranges: list[tuple[int, int]], source: DwarfSource) -> None:
+        self._modules[name] = (ranges, source)
+        self._tables.pop(name, None)
+
+    def remove(self, name: str) -> None:
+        self._modules.pop(name, None)
+        self._tables.pop(name, None)
+
+    def covering(self, addr: int) -> tuple[bool, LineTable | None]:
+        """(whether a loaded module holds `addr`, that module's line table when it has one)."""
+        for name, (ranges, source) in self._modules.items():
+            if any(lo <= addr < hi for lo, hi in ranges):
+                if name not in self._tables:
+                    try:
+                        self._tables[name] = LineTable(source)
+                    except (ElfError, DwarfFormatError):
+                        self._tables[name] = None
+                return True, self._tables[name]
+        return False, None
+
+
+def module_lines(prog: _LineSource) -> ModuleLines:
+    """The Program's module line tables (empty until a module's debuginfo is loaded)."""
+    found: ModuleLines = prog.cache("dwarf.module_lines", ModuleLines)
+    return found
+
+
 def source_line(prog: _LineSource, addr: int) -> str:
-    """`file: line` of a kernel text address as crash shows it (gdb's find_pc_line), or ""."""
+    """`file: line` of a kernel text address as crash shows it (gdb's find_pc_line), or ""; a module's
+    address is answered from its loaded debuginfo (its DWARF relocated to run-time addresses)."""
+    inside, mod_table = module_lines(prog).covering(addr)
+    if inside:
+        if mod_table is None:
+            return ""
+        try:
+            hit = mod_table.lookup(addr)
+        except DWARF_READ_ERRORS:
+            return ""
+        return f"{hit[0]}: {hit[1]}" if hit else ""
 
     def load() -> LineTable | None:
         if prog.image is None:

@@ -44,9 +44,13 @@ MAX_UNITS_WALKED = 256
 class DieFinder:
     """Look-ups of DIE offsets by name in one file's DWARF, with the help of its symbol table."""
 
-    def __init__(self, dwarf: DwarfInfo, symtab: ElfSymtab | None) -> None:
+    def __init__(
+        self, dwarf: DwarfInfo, symtab: ElfSymtab | None, section_address: Callable[[int], int] | None = None
+    ) -> None:
         self.dwarf = dwarf
         self.symtab = symtab
+        # A relocatable file's (a module's) symbol values count from their section, placed here.
+        self.section_address = section_address
         self.locator = DieLocator(dwarf)
         first = dwarf.first_unit()
         self.offset_size = first.offset_size if first is not None else 4
@@ -54,11 +58,17 @@ class DieFinder:
         self._str_candidates: dict[str, list[int]] = {}
 
     def symbols(self, name: str, types: tuple[int, ...]) -> list[ElfSymbol]:
-        """The defined symbols called `name` of `types`, global and weak ones before local ones."""
+        """The defined symbols called `name` of `types`, global and weak ones before local ones (the
+        values placed where their sections are, for a relocatable file)."""
         if self.symtab is None:
             return []
         syms = [s for s in self.symtab.symbols_named(name) if s.type in types and s.shndx != 0]
         syms.sort(key=lambda s: s.bind == 0)
+        place = self.section_address
+        if place is not None:
+            for s in syms:
+                if 0 < s.shndx < 0xFF00:
+                    s.value += place(s.shndx)
         return syms
 
     def find_variable(self, name: str, complete: Callable[[Die], bool]) -> int | None:

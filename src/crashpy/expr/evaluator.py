@@ -19,7 +19,9 @@ from crashpy.object import (
     Object,
     ObjectError,
     ObjectReadError,
+    find_type,
     function_type,
+    module_variable,
     pointer_to,
     resolve,
     sizeof,
@@ -132,13 +134,19 @@ class Scope:
         btf = self._btf()
         if btf is None:
             return False
-        if btf.find(name, "typedef") is None and btf.find(name, "int") is None and btf.find(name, "float") is None:
+        if (
+            btf.find(name, "typedef") is None
+            and btf.find(name, "int") is None
+            and btf.find(name, "float") is None
+        ):
             return False
         # A variable of the same name wins, as gdb's symbol lookup finds it first.
         return not self._has_variable(name)
 
     def _has_variable(self, name: str) -> bool:
         prog = self.prog
+        if prog is not None and prog.symbols.lookup(name) is None and module_variable(prog, name) is not None:
+            return True
         if prog is None or prog.symbols.lookup(name) is None:
             return False
         return variable_type(prog, name) is not None
@@ -148,6 +156,8 @@ class Scope:
         t = None
         if btf is not None:
             t = btf.find(name, "typedef") or btf.find(name, "int") or btf.find(name, "float")
+        if t is None and self.prog is not None:
+            t = find_type(self.prog, name, "typedef")  # a loaded module's (mod -s)
         if t is None:
             raise GdbError(f'No symbol "{name}" in current context.')
         return t  # type: ignore[no-any-return]
@@ -155,6 +165,8 @@ class Scope:
     def lookup_tagged(self, kind: str, name: str) -> Type:
         btf = self._btf()
         t = btf.find(name, kind) if btf is not None else None
+        if t is None and self.prog is not None:
+            t = find_type(self.prog, name, kind)  # a loaded module's (mod -s)
         if t is None:
             raise GdbError(f"No {kind} type named {name}.")
         return t  # type: ignore[no-any-return]
@@ -181,6 +193,10 @@ class Scope:
                     t = NoDebugTextType()
             if t is not None:
                 return Object(prog, t, sym.address)
+        if prog is not None and sym is None:
+            found = module_variable(prog, name)  # a loaded module's variable (mod -s)
+            if found is not None:
+                return Object(prog, found[1], found[0])
         hit = self.enumerators().get(name)
         if hit is not None:
             et, v = hit
@@ -481,7 +497,11 @@ class Evaluator:
         uns = _is_unsigned(t)
         if size < 4:
             t, size, uns = INT, 4, False
-        elif _code(t) is TypeKind.ENUM or resolve(t).kind is TypeKind.INT and getattr(resolve(t), "is_bool", False):
+        elif (
+            _code(t) is TypeKind.ENUM
+            or resolve(t).kind is TypeKind.INT
+            and getattr(resolve(t), "is_bool", False)
+        ):
             t = _int_result_type(size, uns, size, uns)
         v = self._long(o)
         if op == "-":
@@ -638,16 +658,20 @@ class Evaluator:
         ca, cb = _code(a.type_), _code(b.type_)
         for c in (ca, cb):
             if c in (TypeKind.STRUCT, TypeKind.UNION):
-                raise GdbError("Argument to comparison operation not integer, float or pointer.") if op in (
-                    "<", ">", "<=", ">="
-                ) else GdbError("Invalid type combination in equality test.")
+                raise (
+                    GdbError("Argument to comparison operation not integer, float or pointer.")
+                    if op in ("<", ">", "<=", ">=")
+                    else GdbError("Invalid type combination in equality test.")
+                )
         if TypeKind.FLOAT in (ca, cb):
             x: int | float = float(self._value(a))
             y: int | float = float(self._value(b))
         elif TypeKind.POINTER in (ca, cb):
             x, y = self._long(a) & MASK64, self._long(b) & MASK64
         else:
-            rt = _int_result_type(sizeof(a.type_), _is_unsigned(a.type_), sizeof(b.type_), _is_unsigned(b.type_))
+            rt = _int_result_type(
+                sizeof(a.type_), _is_unsigned(a.type_), sizeof(b.type_), _is_unsigned(b.type_)
+            )
             size, uns = sizeof(rt), _is_unsigned(rt)
             x = _signed_value(self._long(a), size, uns)
             y = _signed_value(self._long(b), size, uns)
@@ -658,7 +682,7 @@ class Evaluator:
 
     def _repeat(self, a: Object, b: Object) -> Object:
         if not _is_integral(b.type_):
-            raise GdbError("Non-integral right operand for \"@\" operator.")
+            raise GdbError('Non-integral right operand for "@" operator.')
         if a.address_ is None:
             raise GdbError("Only values in memory can be extended with '@'.")
         count = self._long(b)
@@ -678,7 +702,12 @@ class Evaluator:
             if c1 is TypeKind.ARRAY and isinstance(r, ArrayType) and r.is_flexible:
                 esize = sizeof(r.element)
                 n = sizeof(src.type_) // esize if esize else 0
-                return Object(self.prog, ArrayType(r.element, n), src.address_, None if src.address_ is not None else src.data_())
+                return Object(
+                    self.prog,
+                    ArrayType(r.element, n),
+                    src.address_,
+                    None if src.address_ is not None else src.data_(),
+                )
             src = self._coerce_array(src)
         elif _code(src.type_) is TypeKind.FUNCTION:
             src = self._coerce_array(src)

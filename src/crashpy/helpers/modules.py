@@ -306,6 +306,33 @@ class ModuleSymtab:
             if not dup:
                 mine.append((name, st_value, letter, k))
 
+    def retype(self, module: str, letters: list[tuple[str, str]] | None) -> None:
+        """A module's object file was loaded (mod -s): each of its symbols gives its nm letter to the
+        first symbol of that name of the module not given one yet (crash's kallsyms_module_symbol
+        match); None puts the letters read from the dump back (mod -d)."""
+        k = next((i for i, lm in enumerate(self.modules) if lm.name == module), None)
+        if k is None:
+            return
+        saved: dict[int, str] = self.__dict__.setdefault("_saved_types", {}).setdefault(k, {})
+        for i, old in saved.items():
+            s = self.symbols[i]
+            self.symbols[i] = ModuleSymbol(s.name, s.value, old, s.module)
+        saved.clear()
+        if letters is None:
+            return
+        taken: set[int] = set()
+        for name, letter in letters:
+            hit = next(
+                (j for j in self._by_name.get(name, []) if j not in taken and self.symbols[j].module == k),
+                None,
+            )
+            if hit is None:
+                continue
+            taken.add(hit)
+            s = self.symbols[hit]
+            saved[hit] = s.type
+            self.symbols[hit] = ModuleSymbol(s.name, s.value, letter, s.module)
+
     # ---- look-ups ------------------------------------------------------------------------------------
 
     def module_of(self, value: int) -> LoadedModule | None:

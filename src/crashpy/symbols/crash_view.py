@@ -297,6 +297,34 @@ class CrashSymtab:
         for i in range(len(self.names)):
             yield self[i]
 
+    def module_listing(self, module: str | None = None) -> Iterator[CrashSymbol | tuple[int, str, str]]:
+        """symbol_dump(MODULE_SYMS): each loaded module's symbols (or the one called `module`'s), modules
+        in address order, each symbol range in table order: its core symbols, then its init symbols.
+        The start and end pseudo symbols come as (value, tag, module name), tag being "MODULE START",
+        "MODULE END", "MODULE INIT START" or "MODULE INIT END"; the others as CrashSymbols."""
+        mods = self.modules
+        n = len(self.names)
+        tags = {
+            "_MODULE_START_": "MODULE START",
+            "_MODULE_END_": "MODULE END",
+            "_MODULE_INIT_START_": "MODULE INIT START",
+            "_MODULE_INIT_END_": "MODULE INIT END",
+        }
+        for lm in mods.modules:
+            if module is not None and lm.name != module:
+                continue
+            ranges = [(lm.sym_start, lm.sym_end)]
+            if lm.init_sym_start is not None and lm.init_sym_end is not None:
+                ranges.append((lm.init_sym_start, lm.init_sym_end))
+            for lo, hi in ranges:
+                for k in range(lo, hi + 1):
+                    ms = mods.symbols[k]
+                    tag = next((t for p, t in tags.items() if ms.name == p + lm.name), None)
+                    if tag is not None:
+                        yield (ms.value, tag, lm.name)
+                    else:
+                        yield self[n + k]
+
     # ---- by name -------------------------------------------------------------------------------------
 
     def search(self, name: str) -> CrashSymbol | None:

@@ -95,6 +95,7 @@ from crashpy.dwarf.forms import DATA_SIZES, REF_FORMS, read_uleb
 from crashpy.dwarf.info import Die, DwarfInfo
 from crashpy.dwarf.names import DieFinder
 from crashpy.elf.file import ElfFile
+from crashpy.elf.relocate import RelocatedSections
 from crashpy.types.int_names import canonical_int_name
 from crashpy.types.lookup import lookup_type, split_tag
 from crashpy.types.model import (
@@ -177,17 +178,21 @@ class DwarfTypes:
         *,
         cache_dir: str | os.PathLike[str] | None = None,
         disk_cache: bool = True,
+        relocated: RelocatedSections | None = None,
     ) -> None:
         t0 = time.perf_counter()
         self._owns_elf = not isinstance(elf, ElfFile)
         self.elf = elf if isinstance(elf, ElfFile) else ElfFile(elf)
         self.path = self.elf.path
         try:
-            self.dwarf = DwarfInfo(self.elf)
+            # a module's object file: its DWARF as relocated to where the module's sections lie
+            self.dwarf = DwarfInfo(relocated if relocated is not None else self.elf)
         except DwarfFormatError:
             self.close()
             raise
-        self.finder = DieFinder(self.dwarf, self.elf.symtab)
+        self.finder = DieFinder(
+            self.dwarf, self.elf.symtab, relocated.section_address if relocated is not None else None
+        )
         self._resolver: Callable[[str, str], Type | None] | None
         if btf is None:
             self._resolver = None
@@ -243,7 +248,9 @@ class DwarfTypes:
     def variable_offset(self, name: str) -> int | None:
         """The .debug_info offset of the DIE variable_type() reads (the definition if any)."""
         off = self._lookup(
-            "var:" + name, lambda: self._find_variable(name), _named_die_check(self.finder, name, TAG_VARIABLE)
+            "var:" + name,
+            lambda: self._find_variable(name),
+            _named_die_check(self.finder, name, TAG_VARIABLE),
         )
         return None if off == _MISSING else off
 

@@ -93,8 +93,9 @@ class TraceState:
         return True
 
     def source_line(self, addr: int) -> str | None:
-        """The `file: line` of a vmlinux text address when the options ask for source lines, else None."""
-        if not self.opts.source_lines or self.uw.module_name(addr) is not None:
+        """The `file: line` of a text address when the options ask for source lines, else None (a
+        module's address has one once its debuginfo is loaded: mod -s)."""
+        if not self.opts.source_lines:
             return None
         from crashpy.dwarf.lines import source_line
 
