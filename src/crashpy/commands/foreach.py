@@ -1,4 +1,4 @@
-"""foreach: run bt, task, set, ps, sig, vm, vtop (and files, net once they exist) for chosen tasks."""
+"""foreach: run bt, task, set, ps, sig, vm, vtop, files and net for chosen tasks."""
 
 from __future__ import annotations
 
