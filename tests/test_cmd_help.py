@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crashpy.commands.help import format_menu, menu_names, synopsis
+from crashpy.commands.help import CRASH_COMMANDS as crash_names
+from crashpy.commands.help import OWN_FOOTER, OWN_MARK, format_menu, menu_names, synopsis
 from crashpy.commands.registry import COMMANDS, load_all
 from tests.crashpy_runner import run_session
 
 # crash 8.0.6's own menu (x86_64), to check the layout against what crash prints.
-CRASH_COMMANDS = (
-    "* alias ascii bpf bt btop dev dis eval exit extend files foreach fuser gdb help ipcs irq kmem list "
-    "log mach mod mount net p ps pte ptob ptov q rd repeat runq sbitmapq search set sig struct swap sym "
-    "sys task timer tree union vm vtop waitq whatis wr"
-).split()
+CRASH_COMMANDS = sorted(crash_names)
 
 
 @dataclass
@@ -66,3 +63,11 @@ def test_help_page_and_usage() -> None:
 def test_every_command_has_a_synopsis() -> None:
     for name in ("eval", "rd", "sym", "set", "help", "q", "exit"):
         assert synopsis(COMMANDS[name]).startswith(f"  {name}")
+
+
+def test_own_commands_are_marked() -> None:
+    """A command crash does not have goes to a table of its own, marked, and the footer says so."""
+    text = format_menu(["alias", "py", "q"], "crashpy version: x")
+    assert text.startswith("\nalias          q              \n\npy" + OWN_MARK + " ")
+    assert text.endswith(OWN_FOOTER + "\n")
+    assert OWN_FOOTER not in format_menu(["alias", "q"], "v")

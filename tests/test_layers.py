@@ -28,6 +28,7 @@ LAYERS = [
     ["program", "loader"],
     ["helpers"],
     ["unwind"],
+    ["analysis"],
     ["commands"],
     ["session", "jsonout"],
     ["api", "__init__"],

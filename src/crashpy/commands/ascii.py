@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 HELP = """\
 NAME
-  ascii - characters in a number
+  ascii - translate a hexadecimal string to ASCII
 
 SYNOPSIS
   ascii value ...

@@ -17,27 +17,53 @@ HELP_COLUMNS = 5
 PROGRAM_NAME = "crashpy"
 
 
+# crash 8.0.6's command menu on x86_64 (help.c and global_data.c's command table): the names crashpy's
+# menu lays out as crash does; a command crashpy has and crash has not is crashpy's own (OWN_MARK).
+CRASH_COMMANDS = frozenset(
+    """* alias ascii bpf bt btop dev dis eval exit extend files foreach fuser gdb help ipcs irq kmem list
+    log mach mod mount net p ps pte ptob ptov q rd repeat runq sbitmapq search set sig struct swap sym
+    sys task timer tree union vm vtop waitq whatis wr""".split()
+)
+OWN_MARK = "+"
+OWN_FOOTER = f'Commands marked "{OWN_MARK}" are crashpy\'s own: crash 8.0.6 has no command of that name.\n'
+
+
 def menu_names(commands: Mapping[str, Command]) -> list[str]:
     """Every command name crashpy has, in crash's menu order: alphabetical, but "q" last."""
     return sorted((n for n, c in commands.items() if c.name == n), key=lambda n: (n == "q", n))
 
 
-def format_menu(names: list[str], version_line: str) -> str:
-    """crash's display_help_screen(): the names in columns, top to bottom then left to right."""
+def _columns(names: list[str]) -> list[str]:
+    """Lines of names in HELP_COLUMNS columns of 15, top to bottom then left to right."""
     rows = (len(names) + HELP_COLUMNS - 1) // HELP_COLUMNS
-    out = ["\n"]
+    out = []
     for i in range(rows):
+        line = []
         k = i
         for _ in range(HELP_COLUMNS):
-            out.append(f"{names[k]:<15}")
+            line.append(f"{names[k]:<15}")
             k += rows
             if k >= len(names):
                 break
-        out.append("\n")
+        out.append("".join(line) + "\n")
+    return out
+
+
+def format_menu(names: list[str], version_line: str) -> str:
+    """crash's display_help_screen(): crash's command names in columns, top to bottom then left to
+    right; the names crash has not (crashpy's own) follow in a table of their own, each marked, and the
+    footer says what the mark means.  Without such names the text is crash's, line for line."""
+    theirs = [n for n in names if n in CRASH_COMMANDS]
+    own = [n + OWN_MARK for n in names if n not in CRASH_COMMANDS]
+    out = ["\n", *_columns(theirs)]
+    if own:
+        out += ["\n", *_columns(own)]
     out.append("\n" + version_line + "\n")
     out.append('For help on any command above, enter "help <command>".\n')
     out.append('For help on input options, enter "help input".\n')
     out.append('For help on output options, enter "help output".\n')
+    if own:
+        out.append(OWN_FOOTER)
     out.append("\n")
     return "".join(out)
 
@@ -128,6 +154,43 @@ DESCRIPTION
 """
 
 
+# `help input` and `help output`: how lines are typed and where their output goes (the menu points here).
+INPUT_HELP = """\
+Commands are read a line at a time: in a terminal with a line editor and a
+history kept across sessions (~/.crashpy_history, or $CRASHPY_HISTORY), else
+from standard input or from the file named with -i.
+
+  h                  list the lines entered so far, numbered.
+  r, !!              run the last line again.
+  r N, !N            run line N again.
+  r text             run the last line that starts with "text" again.
+  !command           run a shell command; "!" alone starts a shell.
+  # ...              a comment: the line is kept in the history, nothing runs.
+
+A line whose first word is no command but a kernel variable, a structure or
+union name or a type name is handed to p, struct, union or whatis as
+appropriate.  Aliases (see "help alias") are expanded first.
+"""
+
+OUTPUT_HELP = """\
+A command's output can be sent on, as in a shell:
+
+  command | shell-command    the output becomes the shell command's input,
+                             for example "log | grep virtio".
+  command > file             the output replaces the file's content.
+  command >> file            the output is added at the end of the file.
+
+"set scroll on" (alias "sn") pages long output through less, more or the
+program in $CRASHPAGER (see "set scroll"); "set scroll off" (alias "sf")
+writes it straight out.  "set radix 10" (alias "dec") and "set radix 16"
+(alias "hex") choose the radix gdb-style values are printed in.  Many
+commands also take --json, to write their rows as a JSON document instead of
+text (docs/json.md).
+"""
+
+TOPICS = {"input": INPUT_HELP, "output": OUTPUT_HELP}
+
+
 @register("help", summary="get help", help=HELP, minimal=True)
 def cmd_help(session: Session, args: list[str]) -> None:
     parsed = getopt(args, "efNDdmM:ngcaBbHhkKsvVoptTzLOr")
@@ -152,6 +215,9 @@ def cmd_help(session: Session, args: list[str]) -> None:
         if name == "all":
             for n in menu_names(session.commands):
                 session.write(help_page(session.commands[n]))
+            continue
+        if name in TOPICS:
+            session.write("\n" + TOPICS[name] + "\n")
             continue
         cmd = session.commands.get(name)
         if cmd is None:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 HELP = """\
 NAME
-  ipcs - System V IPC objects
+  ipcs - System V IPC facilities
 
 SYNOPSIS
   ipcs [-smMq] [-n pid|task] [id | addr]
@@ -198,7 +198,7 @@ def ipcs_document(session: Session, args: list[str]) -> dict[str, Any]:
     return doc
 
 
-@command("ipcs", summary="System V IPC objects", help=HELP, json=ipcs_document)
+@command("ipcs", summary="System V IPC facilities", help=HELP, json=ipcs_document)
 def cmd_ipcs(session: Session, args: list[str]) -> None:
     parsed = _parse(session, args)
     if parsed is None:

@@ -24,7 +24,7 @@ VADDR_PRLEN = 16
 
 HELP = """\
 NAME
-  irq - interrupt request data
+  irq - IRQ data
 
 SYNOPSIS
   irq [[[index ...] | -u ] | -d | -b | -a | -s [-c cpu]]
@@ -165,7 +165,7 @@ def irq_document(session: Session, args: list[str]) -> dict[str, Any]:
     return {"irqs": rows}
 
 
-@command("irq", summary="interrupt request data", help=HELP, json=irq_document)
+@command("irq", summary="IRQ data", help=HELP, json=irq_document)
 def cmd_irq(session: Session, args: list[str]) -> None:
     prog = session.prog
     parsed = getopt(args, "dbuasc:")

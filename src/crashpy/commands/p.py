@@ -191,6 +191,11 @@ def cmd_p(session: Session, args: list[str]) -> None:
     words = [first if i == 0 else a for i, a in enumerate(parsed.args)]
     request = " ".join(["p", *[w for w in words if not w.startswith("-")]]).rstrip()
     leader = sym.name if sym is not None else None  # crash keeps the symbol as leader even with more words
+    if sym is None:
+        from crashpy.object import module_variable
+
+        if module_variable(prog, first) is not None:
+            leader = first  # a loaded module's variable (mod -s): crash's symbol table has it too
     _run_gdb_print(session, request, radix, leader)
 
 
@@ -208,6 +213,12 @@ DESCRIPTION
   This command passes its arguments to gdb's command line, as crash does for the
   gdb commands it does not implement itself.  crashpy answers print (p/FMT),
   output, whatis and ptype itself, in gdb's format.
+
+  A dump is not a running program: the gdb commands that start, stop, step or
+  attach to a process, set breakpoints or watchpoints, or load other files
+  (run, attach, kill, break, step, continue, file, shell and their kind) are
+  refused with a "prohibited gdb command" line.  define, document, while and
+  if belong in a gdb command file and are refused as well.
 """
 
 _PRINT_NAMES = ("print", "inspect", "call")
@@ -276,6 +287,32 @@ GDB_ALIASES = (
 )
 
 
+# gdb commands that need a live process or change the session's files: crash refuses them on a dump
+# (gdb_interface.c, is_restricted_command); the second set only makes sense in a command file.
+PROHIBITED = frozenset(
+    """run r break b tbreak hbreak thbreak rbreak watch rwatch awatch attach continue c fg detach finish
+    handle interrupt jump kill next nexti signal step s stepi target until delete clear disable enable
+    condition ignore catch tcatch return file exec-file core-file symbol-file load si ni shell sy""".split()
+)
+RESTRICTED = frozenset({"define", "document", "while", "if"})
+
+
+def restricted_message(word: str, program: str = "crash") -> str | None:
+    """crash's refusal of a gdb command it will not pass on (the program's name leads it), else None."""
+    if word in PROHIBITED:
+        return f"{program}: prohibited gdb command: {word}"
+    if word in RESTRICTED:
+        pad = " " * (len(program) + 2)
+        return (
+            f"{program}: restricted gdb command: {word}\n"
+            f'{pad}"{word}" may only be used in a .gdbinit file or in a command file.\n'
+            f"{pad}The .gdbinit file is read automatically during {program} initialization.\n"
+            f"{pad}Other user-defined command files may be read interactively during\n"
+            f'{pad}{program} runtime by using the gdb "source" command.'
+        )
+    return None
+
+
 @command("gdb", summary="gdb command", help=GDB_HELP, aliases=GDB_ALIASES)
 def cmd_gdb(session: Session, args: list[str]) -> None:
     """`gdb <command>`; also the gdb commands crash passes through when typed alone (p/x, ptype ...)."""
@@ -288,6 +325,11 @@ def cmd_gdb(session: Session, args: list[str]) -> None:
             print_usage(session, "gdb")
             return
         line = parts[1]
+        refusal = restricted_message(line.split()[0])
+        if refusal is not None:
+            session.println(refusal)
+            session.errors += 1
+            return
     session.current_cmd = "gdb"
     try:
         run_gdb_command(session, line)

@@ -75,6 +75,7 @@ MODULES: dict[str, str] = {
     "mach": "mach",
     "mod": "mod",
     "py": "py",
+    "autopsy": "autopsy",
     "python": "py",
     "q": "quit",
     "quit": "quit",
@@ -98,11 +99,28 @@ MODULES: dict[str, str] = {
     "search": "search",
     "waitq": "waitq",
     "ipcs": "ipcs",
+    "dev": "dev",
+    "sbitmapq": "sbitmapq",
+    "bpf": "bpf",
+    "wr": "wr",
+    "extend": "extend",
+    "net": "net",
+    "files": "files",
+    "fuser": "fuser",
+    "mount": "mount",
 }
 
 # The commands whose `--json` document comes from their rows (the others see --json as any argument);
 # bt's document is still written in crashpy/jsonout.py.
-JSON_COMMANDS = frozenset({"sys", "ps", "mod", "log", "task", "kmem", "vtop", "vm", "search", "waitq", "ipcs", "irq"})
+JSON_COMMANDS = frozenset({
+    "sys", "ps", "mod", "log", "task", "kmem", "vtop", "vm", "search", "waitq", "ipcs", "irq",
+    "timer",
+    "dev",
+    "net",
+    "files",
+    "mount",
+    "autopsy",
+})
 
 _REGISTERED: dict[str, Command] = {}
 

@@ -37,6 +37,7 @@ from crashpy.types.valprint import PartialOutput
 
 if TYPE_CHECKING:
     from crashpy.commands.rd import ReadSpan
+    from crashpy.expr.gdb import KernelRead
     from crashpy.program import Program
     from crashpy.session import Session
 
@@ -76,6 +77,7 @@ class _Request:
     count: int | None = None
     list_head_offset: int = 0
     verbose: bool = False
+    user: bool = False  # -u: the address is in the current task's user space (crash's MEMTYPE_UVADDR)
     members: list[str] = field(default_factory=list)
 
 
@@ -126,7 +128,7 @@ def datatype_common(session: Session, args: list[str], kind: str | None) -> None
         elif opt == "f":
             raise _fatal("-f option requires a dumpfile")
         elif opt == "u":
-            raise _fatal("-u: user virtual addresses are not supported yet")
+            req.user = True
     for err in parsed.errors:
         session.println(f"{cmd}: {err}")
     if parsed.errors or not parsed.args:
@@ -159,7 +161,7 @@ def datatype_common(session: Session, args: list[str], kind: str | None) -> None
                 aflag = True
             else:
                 addr = htol(arg) or 0
-                if not _is_kvaddr(session, addr):
+                if not req.user and not _is_kvaddr(session, addr):
                     raise _fatal(f"invalid kernel virtual address: {arg}")
                 aflag = True
             continue
@@ -228,6 +230,37 @@ def datatype_common(session: Session, args: list[str], kind: str | None) -> None
             raise _fatal(f"invalid data structure reference: {dm.name}.{members[0]}")
         session.write(datatype_declaration(session, dm, dm.typedef, kind, show_offset, radix))
         return
+    memory = session.gdb.memory
+    if req.user:
+        from crashpy.helpers.crash_reads import read_user_as_crash
+
+        mm = session.current_context().mm or 0
+        if not mm and not show_offset:
+            # crash fails reading mm->pgd at 0 + its offset, once the struct's head is out (-r: none)
+            if not (req.raw or members):
+                session.write(f"{'union' if kind == UNION_REQUEST else 'struct'} {dm.name} ")
+            at = prog.offsetof("mm_struct", "pgd")
+            raise _fatal(f'invalid kernel virtual address: {at:x}  type: "mm_struct pgd"')
+        memory.read_user = lambda a, n, what: read_user_as_crash(prog, mm, a, n, what)
+    try:
+        _datatype_addrs(session, dm, kind, addr, count, req, show_offset, members, radix, cpus)
+    finally:
+        memory.read_user = None
+
+
+def _datatype_addrs(
+    session: Session,
+    dm: DataType,
+    kind: str,
+    addr: int,
+    count: int,
+    req: _Request,
+    show_offset: bool,
+    members: list[str],
+    radix: int,
+    cpus: list[int] | None,
+) -> None:
+    prog = session.prog
     if cpus is not None:
         for c in range(crash_cpu_count(session.prog)):
             if c not in cpus:
@@ -498,7 +531,7 @@ def _raw_dump(session: Session, dm: DataType, addr: int, length: int, verbose: b
     flag = rd_cmd.HEXADECIMAL | rd_cmd.DISPLAY_64 | (rd_cmd.SYMBOLIC if verbose else rd_cmd.ASCII_ENDLINE)
     table = crash_symtab(session.prog)
     display = rd_cmd.Display(flag, lambda v: table.value_to_symstr(v, session.radix))
-    read = _span_as_crash(session.prog, "64-bit KVADDR")
+    read = _span_as_crash(session.prog, "64-bit KVADDR", session.gdb.memory.read_user)
     out: list[str] = []
     try:
         # as rd does: the words before an unreadable one, then crash's error line right after them
@@ -507,8 +540,12 @@ def _raw_dump(session: Session, dm: DataType, addr: int, length: int, verbose: b
         session.write("".join(out))
 
 
-def _span_as_crash(prog: Program, what: str) -> ReadSpan:
-    """rd's span reader over kernel memory as crash reads it (an ELF dump's left-out pages as zeros)."""
+def _span_as_crash(prog: Program, what: str, user: KernelRead | None = None) -> ReadSpan:
+    """rd's span reader over kernel memory as crash reads it (an ELF dump's left-out pages as zeros),
+    or with `user` over the current task's user space."""
+    space = AddressSpace.KVADDR if user is None else AddressSpace.UVADDR
+    if user is not None:
+        what = "64-bit UVADDR"
 
     def read_span(start: int, n: int) -> tuple[bytes, FaultError | None]:
         out = bytearray()
@@ -516,9 +553,12 @@ def _span_as_crash(prog: Program, what: str) -> ReadSpan:
         while cur < end:
             chunk = min(end - cur, 4096 - (cur & 4095))
             try:
-                out += read_as_crash(prog, cur, chunk, AddressSpace.KVADDR, what)
+                if user is not None:
+                    out += user(cur, chunk, what)
+                else:
+                    out += read_as_crash(prog, cur, chunk, space, what)
             except FaultError as e:
-                return bytes(out), e.with_context(cur, AddressSpace.KVADDR, what)
+                return bytes(out), e.with_context(cur, space, what) if e.space is space else e
             cur += chunk
         return bytes(out), None
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 HELP = """\
 NAME
-  task - task_struct contents
+  task - task_struct and thread_info contents
 
 SYNOPSIS
   task [-R member[,member]] [-dx] [pid | taskp] ...
@@ -201,7 +201,7 @@ def task_document(session: Session, argv: list[str]) -> dict[str, Any]:
     return {"tasks": rows}
 
 
-@command("task", summary="task_struct contents", help=HELP, json=task_document)
+@command("task", summary="task_struct and thread_info contents", help=HELP, json=task_document)
 def cmd_task(session: Session, args: list[str]) -> None:
     from crashpy.commands.help import print_usage
 

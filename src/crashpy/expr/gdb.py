@@ -63,27 +63,28 @@ class GdbMemory:
         # a read that reaches a page makedumpfile left out, past its first page, stops there without an
         # error and the rest of gdb's buffer stays zero.
         self.partial_ok = False
+        # crash's MEMTYPE_UVADDR (struct -u): every read goes to the current task's user space instead.
+        self.read_user: KernelRead | None = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.prog, name)
 
     def read(self, addr: int, size: int, space: AddressSpace = AddressSpace.KVADDR, what: str = "") -> bytes:
         prog = self.prog
-        if not prog.is_kvaddr(addr):
+        if self.read_user is None and not prog.is_kvaddr(addr):
             raise FaultError(addr, FaultKind.INVALID, AddressSpace.KVADDR, "gdb_readmem_callback")
         want = 4 if size == 1 else size
         what = "gdb_readmem callback" if size == 4 else "gdb_readmem_callback"
         try:
-            data = self._read_pages(addr, want, what)
+            data = self._read_pages(addr, want, what, self.read_user or self._read_kernel)
         except FaultError as e:
             self.log.append(f"{self._command()}: {e.message()}\n")
             raise
         return data[:size]
 
-    def _read_pages(self, addr: int, size: int, what: str) -> bytes:
+    def _read_pages(self, addr: int, size: int, what: str, read: KernelRead) -> bytes:
         """crash's readmem(): the pages makedumpfile left out of an ELF dump read as zeros (crash reads
         them so), and with partial_ok a left-out page after the first page ends the read."""
-        read = self._read_kernel
         try:
             return read(addr, size, what)
         except FaultError as e:

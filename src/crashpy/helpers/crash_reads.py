@@ -6,6 +6,7 @@ print what crash prints from such a page reads through these instead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from crashpy.errors import AddressSpace, FaultError
@@ -16,12 +17,10 @@ if TYPE_CHECKING:
 PAGE_SIZE = 4096
 
 
-def read_as_crash(
-    prog: Program, addr: int, size: int, space: AddressSpace = AddressSpace.KVADDR, what: str = ""
-) -> bytes:
-    """prog.read(), with the pages crash reads as zeros (Program.crash_reads_zeros) as zeros."""
+def _zeros_where_crash_has_them(prog: Program, read: Callable[[int, int], bytes], addr: int, size: int) -> bytes:
+    """read(addr, size), and where it fails on a page crash reads as zeros, those zeros, page by page."""
     try:
-        return prog.read(addr, size, space, what)
+        return read(addr, size)
     except FaultError as e:
         if not prog.crash_reads_zeros(e):
             raise
@@ -30,13 +29,33 @@ def read_as_crash(
     while cur < end:
         n = min(end, (cur | (PAGE_SIZE - 1)) + 1) - cur
         try:
-            out += prog.read(cur, n, space, what)
+            out += read(cur, n)
         except FaultError as e:
             if not prog.crash_reads_zeros(e):
                 raise
             out += bytes(n)
         cur += n
     return bytes(out)
+
+
+def read_as_crash(
+    prog: Program, addr: int, size: int, space: AddressSpace = AddressSpace.KVADDR, what: str = ""
+) -> bytes:
+    """prog.read(), with the pages crash reads as zeros (Program.crash_reads_zeros) as zeros."""
+    return _zeros_where_crash_has_them(prog, lambda a, n: prog.read(a, n, space, what), addr, size)
+
+
+def read_user_as_crash(prog: Program, mm: int, addr: int, size: int, what: str = "") -> bytes:
+    """crash's readmem(UVADDR) in the context of a task whose struct mm_struct is `mm`: through the
+    task's page tables (mm->pgd), the pages crash reads as zeros as zeros.  A kernel thread (mm 0)
+    fails where crash does, reading mm->pgd at the member's offset from address 0."""
+    from crashpy.errors import FaultKind
+
+    pgd_at = mm + prog.offsetof("mm_struct", "pgd")
+    if not mm:
+        raise FaultError(pgd_at, FaultKind.INVALID, AddressSpace.KVADDR, "mm_struct pgd")
+    space = prog.user_memory(read_u64_as_crash(prog, pgd_at, "mm_struct pgd"))
+    return _zeros_where_crash_has_them(prog, lambda a, n: space.read(a, n, what), addr, size)
 
 
 def read_u64_as_crash(prog: Program, addr: int, what: str = "") -> int:

@@ -34,19 +34,32 @@ def taints(prog: Program) -> Taints | None:
     if not (prog.has_symbol("taint_flags") and prog.has_symbol("tainted_mask")):
         return None
     mask = int.from_bytes(prog.read(prog.symbol_address("tainted_mask"), 8, what="tainted_mask"), "little")
+    letters = []
+    for i, (set_letter, clear_letter) in enumerate(taint_flag_letters(prog)):
+        if mask >> i & 1:
+            letters.append(set_letter)
+        elif clear_letter not in " -G":
+            letters.append(clear_letter)
+    return Taints(mask, "".join(letters), False)
+
+
+def taint_flag_letters(prog: Program) -> list[tuple[str, str]]:
+    """taint_flags[]: each taint bit's letter when set and when clear (include/linux/panic.h);
+    [] when the kernel has no such table."""
+    if not prog.has_symbol("taint_flags"):
+        return []
+    return list(prog.cache("sysopts.taint_flag_letters", lambda: _read_taint_flags(prog)))
+
+
+def _read_taint_flags(prog: Program) -> list[tuple[str, str]]:
     flags = object_for_symbol(prog, "taint_flags")
     true_member = "c_true" if prog.has_member("taint_flag", "c_true") else "true"
     false_member = "c_false" if prog.has_member("taint_flag", "c_false") else "false"
-    letters = []
+    result = []
     for i in range(_array_length(prog, "taint_flags")):
         entry = flags.index_(i)
-        if mask >> i & 1:
-            letters.append(chr(int(entry.member_(true_member)) & 0xFF))
-        else:
-            c = chr(int(entry.member_(false_member)) & 0xFF)
-            if c not in " -G":
-                letters.append(c)
-    return Taints(mask, "".join(letters), False)
+        result.append((chr(int(entry.member_(true_member)) & 0xFF), chr(int(entry.member_(false_member)) & 0xFF)))
+    return result
 
 
 def dmi_strings(prog: Program) -> tuple[int, list[tuple[str, str]]]:
