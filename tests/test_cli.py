@@ -114,3 +114,19 @@ def test_files_opened_read_only(dumps: dict[str, Path]) -> None:
     proc = crashpy("-s", *map(str, paths), stdin="sys\nlog\nq\n")
     assert proc.returncode == 0
     assert [(p.stat().st_mtime_ns, p.stat().st_size) for p in paths] == before
+
+
+def test_reader_of_the_output_goes_away(dumps: dict[str, Path]) -> None:
+    """`crashpy ... | head`: when the pipe's reader stops reading, crashpy ends quietly (status 141, as
+    for a process SIGPIPE ended), with no traceback."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "crashpy", "-s", str(dumps["vmlinux"]), str(dumps["sysrq.d31.zlib"])],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    proc.stdin.write(b"help\n" + b"log\n" * 8 + b"q\n")  # far more than a pipe holds
+    proc.stdin.close()
+    proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err, err

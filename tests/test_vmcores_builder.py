@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.vmcores import DUMP_NAMES, RUNS, TRUNCATED, ensure, phdrs_first_copy
+from tools.vmcores import AUTOPSY_KINDS, DUMP_NAMES, RUNS, TRUNCATED, ensure, phdrs_first_copy
 
 ELF_DUMPS = [
     "sysrq.elf",
@@ -34,6 +34,7 @@ KDUMP_DUMPS = [
     "la57.d31.zlib",
     "la57bug.d31.zlib",
     "scale.d31.zlib",
+    *(f"{kind}.d31.zlib" for kind in AUTOPSY_KINDS),
 ]
 FLATTENED_DUMPS = ["sysrq.d31.flat", "sysrq.qemu-kdump"]
 
@@ -74,6 +75,13 @@ CONSOLE_SIGNS = {
         "Kernel Offset: 0x",
     ],
     "la57bug": ["kernel BUG at oracle_crash.c:", "max_arch_pfn = 0x10000000000", "Kernel Offset: 0x"],
+    "warn": ["WARNING: CPU:", "oracle_warn+", "Kernel panic - not syncing: kernel: panic_on_warn set"],
+    "softlockup": ["BUG: soft lockup - CPU#", "oracle_softlockup+", "Kernel panic - not syncing: softlockup: hung tasks"],
+    "hung": ["INFO: task oracle_waiter:", "Kernel panic - not syncing: hung_task: blocked tasks"],
+    "list": ["list_del corruption", "kernel BUG at lib/list_debug.c", "Kernel panic - not syncing: Fatal exception"],
+    "gpf": ["general protection fault, probably for non-canonical address 0xdead000000000100", "oracle_gpf+"],
+    "stack": ["stack guard page was hit", "oracle_recurse+", "Kernel panic - not syncing: Fatal exception"],
+    "oom": ["invoked oom-killer", "Kernel panic - not syncing: Out of memory"],
     "scale": [
         "Kernel panic - not syncing: sysrq triggered crash",
         "smp: Brought up 2 nodes, 4 CPUs",

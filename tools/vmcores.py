@@ -43,7 +43,7 @@ KREL = "6.1.0-56-cloud-amd64"
 
 # Bump when the recipe changes in a way that should rebuild the module, initramfs and dumps
 # (the trigger sources and the guest's /init are hashed in automatically).
-RECIPE_VERSION = 3
+RECIPE_VERSION = 4
 
 TRIGGER_SRC = Path(__file__).resolve().parent / "trigger"
 SPAWN_SRC = Path(__file__).resolve().parent / "guest" / "spawn.c"
@@ -58,7 +58,7 @@ class GuestRun:
     """One boot of the guest, crashed one way, dumped by QEMU."""
 
     name: str
-    oracle: str  # the guest's oracle= parameter: sysrq, bug, null, panic or nmi
+    oracle: str  # the guest's oracle= parameter: sysrq, oom or a word of tools/trigger/oracle_crash.c
     kaslr: bool
     qemu_kdump: bool  # also take QEMU's kdump-zlib (flattened) dump of the same run
     la57: bool = False  # a CPU with 5-level paging (-cpu max,+la57): the kernel turns LA57 on
@@ -70,6 +70,10 @@ class GuestRun:
     swap_mb: int = 0  # >0: a virtio disk of that size, used as the guest's swap device
     hog_mb: int = 0  # >0: a process touches that much anonymous memory before the crash
 
+
+# Guest runs kept only as makedumpfile -d 31 dumps, one per kind of failure (see oracle_crash.c; oom
+# is the guest's /init filling memory with panic_on_oom set).
+AUTOPSY_KINDS = ("warn", "softlockup", "hung", "list", "gpf", "stack", "oom")
 
 RUNS = {
     run.name: run
@@ -98,6 +102,11 @@ RUNS = {
         # Swap in use: 256 MB of RAM, a 512 MB swap disk, and a process holding 320 MB, so that
         # part of it (and of the other tasks) has been swapped out when the machine crashes.
         GuestRun("swap", "sysrq", kaslr=False, qemu_kdump=False, memory_mb=256, swap_mb=512, hog_mb=320),
+        # More kinds of failure for autopsy, each kept only as a small -d 31 dump of a 256 MB guest.
+        *(
+            GuestRun(kind, kind, kaslr=True, qemu_kdump=False, memory_mb=256, keep_elf=False)
+            for kind in AUTOPSY_KINDS
+        ),
     )
 }
 
@@ -110,6 +119,7 @@ MAKEDUMPFILE_FORMS = {
     "la57.d31.zlib": ["-c", "-d", "31"],
     "la57bug.d31.zlib": ["-c", "-d", "31"],
     "scale.d31.zlib": ["-c", "-d", "31"],
+    **{f"{kind}.d31.zlib": ["-c", "-d", "31"] for kind in AUTOPSY_KINDS},
 }
 MAKEDUMPFILE_JOBS = 2  # one per core; each takes 15-20 s on sysrq.elf
 # makedumpfile's progress and success lines, not worth repeating.
@@ -171,13 +181,23 @@ done
 for word in $(cat /proc/cmdline); do
     case "$word" in oracle_hog=*) /bin/spawn hog "${word#oracle_hog=}" ;; esac
 done
+# the kernel settings that turn a warning, a lockup, a hung task or an OOM into a panic
+case "$oracle" in
+    warn) echo 1 > /proc/sys/kernel/panic_on_warn ;;
+    softlockup) echo 1 > /proc/sys/kernel/watchdog_thresh; echo 1 > /proc/sys/kernel/softlockup_panic ;;
+    hung) echo 2 > /proc/sys/kernel/hung_task_timeout_secs; echo 1 > /proc/sys/kernel/hung_task_panic ;;
+    oom) echo 1 > /proc/sys/vm/overcommit_memory; echo 1 > /proc/sys/vm/panic_on_oom ;;
+esac
 echo "oracle: tasks started, crashing by $oracle"
 # let the console drain the line before the crash's own messages start
 sleep 1
 case "$oracle" in
     sysrq) echo c > /proc/sysrq-trigger ;;
+    oom) /bin/spawn hog 1024 ;;
     *) echo "$oracle" > /sys/kernel/debug/oracle_crash/trigger ;;
 esac
+# the watchdogs (soft lockup, hung task) panic a few seconds after their trigger returns
+sleep 30
 echo "oracle: still alive after the crash trigger '$oracle'"
 poweroff -f
 """

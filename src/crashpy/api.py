@@ -40,6 +40,7 @@ from crashpy.object import Object, ObjectError, object_for_symbol, per_cpu
 from crashpy.program import Program
 
 if TYPE_CHECKING:
+    from crashpy.analysis.autopsy import Autopsy
     from crashpy.helpers.modules import LoadedModule
     from crashpy.helpers.printk import PrintkRecord
     from crashpy.helpers.sysinfo import SysInfo
@@ -263,6 +264,13 @@ class Kernel(Program):
         except CrashpyError:
             lines = []
         return sysinfo.sysinfo(self, lines)
+
+    def autopsy(self) -> Autopsy:
+        """What `autopsy` finds: the kind of failure, the task, the culprit, the fault, the evidence,
+        the per-kind details and the signature (crashpy/analysis/autopsy.py, docs/autopsy.md)."""
+        from crashpy.analysis.autopsy import autopsy
+
+        return autopsy(self)
 
     # ---- commands --------------------------------------------------------------------------------
 

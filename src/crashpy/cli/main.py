@@ -27,6 +27,7 @@ EXIT_STARTUP = 1
 EXIT_USAGE = 2
 EXIT_COMMAND_FAILED = 3
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as the shell reports a process the signal ended
 
 PROMPT = "crash> "
 RC_NAME = ".crashpyrc"
@@ -66,13 +67,15 @@ def _debug_level(value: str) -> int:
     return level
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError (one line, exit status 2) instead of printing its usage."""
+
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="crashpy", add_help=False, allow_abbrev=False)
+    p = Parser(prog="crashpy", add_help=False, allow_abbrev=False)
     p.add_argument("files", nargs="*")
     p.add_argument("-h", "--help", nargs="?", const="", default=None)
     p.add_argument("-v", "--version", action="store_true")
@@ -90,11 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no_crashrc", action="store_true")
     p.add_argument("--no_scroll", action="store_true")
     p.add_argument("--json", dest="json_all", action="store_true")
+    p.add_argument("--autopsy", action="store_true")
     return p
 
 
 USAGE = """\
 Usage: crashpy [OPTION]... [script.py [arg]...] [vmlinux] [System.map] dumpfile [dumpfile]...
+       crashpy triage [OPTION]... dumpfile...   (crashpy triage -h: autopsy over many dumps)
 
 Open a Linux kernel crash dump with its debug vmlinux (files in any order) and answer crash's commands.
 
@@ -116,6 +121,7 @@ Open a Linux kernel crash dump with its debug vmlinux (files in any order) and a
   --no_crashrc       do not read ~/.crashpyrc and ./.crashpyrc
   --json             every command that has a JSON form (sys, ps, mod, log, task, bt) prints it
                      (docs/json.md); implies -s; other commands print their text
+  --autopsy          print autopsy's report on the crash (with --json, its JSON) and exit
   -h, --help [cmd]   this help, or the help page of command cmd
   -v, --version      crashpy's version
 
@@ -125,7 +131,8 @@ against the vmlinux, or gives the symbols when there is no vmlinux.
 History: ~/.crashpy_history (or $CRASHPY_HISTORY). Pager: $CRASHPAGER, else less, when scrolling.
 
 Exit status: 0 normal end; 1 start-up error (missing, unreadable or mismatched file); 2 bad
-command-line usage; 3 commands came from a file or a pipe and at least one failed; 130 interrupted.
+command-line usage; 3 commands came from a file or a pipe and at least one failed; 130 interrupted;
+141 standard output was a pipe whose reader went away (crashpy ... | head).
 """
 
 
@@ -282,7 +289,15 @@ def _catch_ctrl_c() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     _catch_ctrl_c()
-    own, script, script_args = split_script(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["triage"] and not os.path.exists("triage"):
+        from crashpy.cli.triage import main as triage_main
+
+        try:
+            return triage_main(argv[1:])
+        except BrokenPipeError:
+            return _stdout_gone()
+    own, script, script_args = split_script(argv)
     try:
         args = build_parser().parse_intermixed_args(own)
         machine = parse_machine_options(args.machdep)
@@ -303,8 +318,22 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("\n")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `crashpy ... | head`: the reader is gone, so is the rest of the output
+        return _stdout_gone()
     finally:
-        sys.stdout.flush()
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _stdout_gone()
+
+
+def _stdout_gone() -> int:
+    """Standard output's reader has closed the pipe: send what is left to /dev/null, so that Python's
+    own flush at exit finds nowhere to fail, and end as a process killed by SIGPIPE would."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_BROKEN_PIPE
 
 
 def _buffer_stdout() -> None:
@@ -364,6 +393,10 @@ def _run(args: argparse.Namespace, machine: MachineOptions, script: str | None, 
             _notice(f"-c {args.console}: {e.strerror}")
     if args.source_tree is not None:
         session.state["source_tree"] = os.path.abspath(args.source_tree)
+    if args.autopsy:  # crashpy --autopsy vmlinux vmcore: the report (or its JSON), then exit
+        session.run_line("autopsy --json" if args.json_all else "autopsy")
+        sys.stdout.flush()
+        return EXIT_COMMAND_FAILED if session.errors else EXIT_OK
     if args.code is not None or script is not None:
         # crashpy -e 'code' / crashpy script.py: Python with the dump bound, exit with its status
         from crashpy.api import run_script

@@ -390,3 +390,51 @@ def decode_one(code: bytes, address: int) -> Insn | None:
     for insn in decode(code, address):
         return insn
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryOperand:
+    """An instruction's memory operand: segment:disp(base, index, scale), and whether it is written."""
+
+    base: str | None
+    index: str | None
+    scale: int
+    disp: int
+    segment: str | None
+    written: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Operands:
+    """What one instruction reads and where it touches memory (for explaining a fault)."""
+
+    registers: tuple[str, ...]  # every general register it reads, address registers included
+    memory: MemoryOperand | None  # its (first) memory operand, if any
+
+
+def operands(code: bytes, address: int) -> Operands | None:
+    """The registers and memory operand of the first instruction of `code` (at `address`); None when
+    capstone cannot decode it."""
+    for insn in _engine().disasm(code, address, 1):
+        regs_read, _ = insn.regs_access()
+        names = [insn.reg_name(r) for r in regs_read]
+        memory = None
+        for op in insn.operands:
+            if op.type != capstone.x86.X86_OP_MEM:
+                continue
+            mem = op.mem
+            name = insn.reg_name
+            memory = MemoryOperand(
+                base=name(mem.base) if mem.base else None,
+                index=name(mem.index) if mem.index else None,
+                scale=mem.scale,
+                disp=mem.disp,
+                segment=name(mem.segment) if mem.segment else None,
+                written=bool(op.access & capstone.CS_AC_WRITE),
+            )
+            break
+        # rsp only where it forms the address (push, pop, call and ret read it implicitly)
+        address_regs = (memory.base, memory.index) if memory else ()
+        wanted = [n for n in names if n not in ("rflags", "rip", "rsp") or n in address_regs]
+        return Operands(tuple(dict.fromkeys(wanted)), memory)
+    return None
