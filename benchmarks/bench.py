@@ -3,6 +3,8 @@
     python3 benchmarks/bench.py [--dump sysrq.d31.zlib] [--runs 3]
     python3 benchmarks/bench.py --per-task --dump sysrq.d31.zlib --dump scale.d31.zlib
     python3 benchmarks/bench.py --memory --dump sysrq.d31.zlib --dump scale.d31.zlib
+    python3 benchmarks/bench.py --system --dump sysrq.d31.zlib --dump scale.d31.zlib
+    python3 benchmarks/bench.py --triage
 
 Start-up: wall time of `tool -s vmlinux dump` running just `q` (median of --runs). Commands: one live
 session per tool; each command is written to its standard input followed by `echo <marker>` (crash
@@ -28,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,6 +86,18 @@ MEMORY_COMMANDS = [
     "vm",
     "foreach vm",
     "vtop {task}",
+]
+# The system commands (--system): files, sockets, interrupts, timers, mounts and module debuginfo;
+# {debug_modules} is the -dbg package's module tree for the dump's kernel.
+SYSTEM_COMMANDS = [
+    "foreach files",
+    "foreach net -s",
+    "irq -s",
+    "timer",
+    "timer -r",
+    "mount",
+    "dev -d",
+    "mod -S {debug_modules}",
 ]
 
 
@@ -242,6 +257,14 @@ def memory_placeholders(vmlinux: Path, dump: Path) -> dict[str, str]:
     return {"task": f"{table.active[table.panic_cpu]:x}", "value": f"{prog.symbol_address('init_task'):x}"}
 
 
+def system_placeholders(vmlinux: Path, dump: Path) -> dict[str, str]:
+    from tools.vmcores import ensure
+
+    modules_dir = Path(ensure(["modules_dir"])["modules_dir"])
+    kernel = modules_dir.parent.parent.parent  # <kernel>/lib/modules/<release>
+    return {"debug_modules": str(kernel / "usr" / "lib" / "debug" / "lib" / "modules" / modules_dir.name)}
+
+
 def dump_sizes(vmlinux: Path, dump: Path) -> str:
     """What the memory commands' cost grows with: pages of memory, slab caches, slabs, VMAs."""
     from tests.oracle import run_crash
@@ -262,9 +285,10 @@ def dump_sizes(vmlinux: Path, dump: Path) -> str:
     return f"{pages} pages, {len(caches)} slab caches, {slabs} slabs, {vmas} VMAs"
 
 
-def bench_memory(dump_names: list[str], runs: int) -> int:
-    """The MEMORY_COMMANDS on each dump, each in fresh sessions of both tools (the first run pays for
-    everything the command needs)."""
+def bench_fresh(dump_names: list[str], runs: int, templates: list[str],
+               placeholders: Callable[[Path, Path], dict[str, str]]) -> int:
+    """Each command template on each dump, each in fresh sessions of both tools (the first run pays
+    for everything the command needs); placeholders(vmlinux, dump) fills the templates."""
     from tools.vmcores import ensure
 
     print(f"runs: {runs}   machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} at the start")
@@ -274,9 +298,9 @@ def bench_memory(dump_names: list[str], runs: int) -> int:
     for dump_name in dump_names:
         paths = ensure([dump_name])
         tools = tool_argv(str(paths["vmlinux"]), str(paths[dump_name]))
-        values = memory_placeholders(paths["vmlinux"], paths[dump_name])
+        values = placeholders(paths["vmlinux"], paths[dump_name])
         print(f"| {dump_name}: {dump_sizes(paths['vmlinux'], paths[dump_name])} | | | | | | |", flush=True)
-        for template in MEMORY_COMMANDS:
+        for template in templates:
             cmd = template.format(**values)
             sessions = {name: LiveSession(argv) for name, argv in tools.items()}
             base = {name: marker_time(s) for name, s in sessions.items()}
@@ -294,6 +318,40 @@ def bench_memory(dump_names: list[str], runs: int) -> int:
     return 0
 
 
+# The ten dumps crashpy triage is timed on (--triage), as tests/test_triage.py runs them.
+TRIAGE_DUMPS = ["bug.elf", "null.elf", "sysrq.d31.zlib", "la57bug.d31.zlib", "warn.d31.zlib",
+                "softlockup.d31.zlib", "hung.d31.zlib", "list.d31.zlib", "gpf.d31.zlib", "stack.d31.zlib"]
+
+
+def bench_triage(runs: int) -> int:
+    """`crashpy triage --json` over TRIAGE_DUMPS on 1 and 2 worker processes and on a Dask LocalCluster
+    of 2 workers: wall time of the whole command (median of --runs), and whether the JSON is the same."""
+    from tools.vmcores import ensure
+
+    paths = ensure(TRIAGE_DUMPS)
+    debuginfo = str(Path(paths["vmlinux"]).parent.parent)
+    base = [sys.executable, "-m", "crashpy", "triage", "--json", "--debuginfo", debuginfo]
+    dumps = [str(paths[n]) for n in TRIAGE_DUMPS]
+    print(f"runs: {runs}   machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} at the start")
+    print("| how | wall time (median) | per dump | same JSON as 1 worker |")
+    print("|---|---:|---:|---|")
+    reference: bytes | None = None
+    for label, extra in (("1 worker process", ["--workers", "1"]), ("2 worker processes", ["--workers", "2"]),
+                         ("Dask LocalCluster, 2 workers", ["--local-cluster", "2"])):
+        times = []
+        out = b""
+        for _ in range(runs):
+            start = time.monotonic()
+            out = subprocess.run([*base, *extra, *dumps], capture_output=True, env=env(), check=False).stdout
+            times.append(time.monotonic() - start)
+        reference = reference if reference is not None else out
+        t = statistics.median(times)
+        same = "yes" if out == reference and out else "no"
+        print(f"| {label} | {t:.2f} s | {t / len(dumps) * 1000:.0f} ms | {same} |", flush=True)
+    print(f"load at the end: {os.getloadavg()[0]:.1f}")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dump", action="append", help="a test dump's name (tools/vmcores.py); repeat for several")
@@ -305,12 +363,21 @@ def main() -> int:
     ap.add_argument("--memory", action="store_true",
                     help="kmem -i/-s/-S/-f, kmem <address>, search -k, vm, foreach vm and vtop in fresh "
                          "sessions on each --dump")
+    ap.add_argument("--system", action="store_true",
+                    help="foreach files, foreach net -s, irq -s, timer, timer -r, mount, dev -d and mod -S "
+                         "in fresh sessions on each --dump")
+    ap.add_argument("--triage", action="store_true",
+                    help="crashpy triage over ten dumps on 1 and 2 worker processes and on a Dask LocalCluster")
     args = ap.parse_args()
+    if args.triage:
+        return bench_triage(args.runs)
     dumps = args.dump or ["sysrq.d31.zlib"]
     if args.per_task:
         return bench_per_task(dumps, args.runs, args.only)
     if args.memory:
-        return bench_memory(dumps, args.runs)
+        return bench_fresh(dumps, args.runs, MEMORY_COMMANDS, memory_placeholders)
+    if args.system:
+        return bench_fresh(dumps, args.runs, SYSTEM_COMMANDS, system_placeholders)
     for dump_name in dumps:
         bench_dump(dump_name, args.runs)
     return 0
