@@ -25,6 +25,7 @@ from crashpy.memory.pagetable import page_frame
 from crashpy.symbols.table import Symbol, SymbolTable
 
 if TYPE_CHECKING:
+    from crashpy.symbols.kallsyms import Kallsyms
     from crashpy.types.btf import BTF
 
 
@@ -111,12 +112,41 @@ class Program:
 
     # ---- symbols -------------------------------------------------------------------------------------
 
+    @property
+    def debuginfo(self) -> bool:
+        """Whether a debug vmlinux was given: without one, symbols come from the dump's kallsyms, types
+        from its BTF, and there are no source lines nor DWARF-only variable types."""
+        return self.image is not None
+
     @cached_property
     def symbols(self) -> SymbolTable:
         table = SymbolTable()
         if self.image is not None:
             table.add_vmlinux(self.image, self.kaslr_offset)
+        else:
+            table.add_kallsyms(self.kallsyms)
         return table
+
+    def read_image(self, addr: int, size: int) -> bytes:
+        """Bytes of the kernel image (text, rodata, data) at `addr`, read through the kernel text map
+        (__pa_symbol: no page tables needed, so it works before the kernel's layout is known)."""
+        return self.physical.read((addr - START_KERNEL_MAP + self.phys_base) & MASK64, size)
+
+    @cached_property
+    def kallsyms(self) -> Kallsyms:
+        """The kernel's own symbol table, decoded from the dump: the tables VMCOREINFO names (since
+        6.0). KallsymsError in one line when it is not there or does not decode."""
+        from crashpy.symbols.kallsyms import KallsymsError, KallsymsTables, decode
+
+        if not self.vmcoreinfo:
+            raise KallsymsError("the dump has no VMCOREINFO: without a vmlinux its kernel symbols cannot be found")
+        tables = KallsymsTables.from_symbols(self.vmcoreinfo.symbol)
+        if tables is None:
+            raise KallsymsError(
+                "the dump's VMCOREINFO does not name the kernel's kallsyms tables (a kernel before 6.0): "
+                "give its vmlinux"
+            )
+        return decode(self.read_image, tables)
 
     def symbol(self, name: str) -> Symbol:
         """The symbol `name`, or SymbolError in crash's words."""
@@ -137,13 +167,32 @@ class Program:
     def _btf(self) -> BTF | None:
         from crashpy.types.btf import load_btf_from_elf
 
-        return load_btf_from_elf(self.image) if self.image is not None else None
+        if self.image is not None:
+            return load_btf_from_elf(self.image)
+        return self._memory_btf()
+
+    def _memory_btf(self) -> BTF | None:
+        """The kernel's BTF as it lies in memory, between __start_BTF and __stop_BTF (CONFIG_DEBUG_INFO_BTF),
+        or None when the kernel has none."""
+        from crashpy.types.btf import BTF, BTFFormatError
+
+        start, stop = self.symbols.lookup("__start_BTF"), self.symbols.lookup("__stop_BTF")
+        if start is None or stop is None or not 0 < stop.address - start.address < 1 << 30:
+            return None
+        try:
+            return BTF(self.read_image(start.address, stop.address - start.address))
+        except FaultError as e:
+            raise CommandError(f"no type information: the kernel's BTF cannot be read: {e.message()}") from None
+        except BTFFormatError as e:
+            raise CommandError(f"no type information: the kernel's BTF does not decode: {e}") from None
 
     @property
     def btf(self) -> BTF:
         """The kernel's BTF (loaded once; its absence is remembered too)."""
         btf = self._btf
         if btf is None:
+            if self.image is None:
+                raise CommandError("no type information: the kernel has no BTF (CONFIG_DEBUG_INFO_BTF) and no vmlinux was given")
             raise CommandError("no type information: vmlinux has no .BTF section")
         return btf
 
@@ -180,11 +229,14 @@ class Program:
     def _image_variable(self, name: str, size: int = 8) -> int | None:
         """The value of the kernel-image variable `name` (read through the text map, which needs no page
         tables), or None when the kernel has no such symbol or its page cannot be read."""
-        sym = self.symbols.lookup(name) if self.image is not None else None
+        try:
+            sym = self.symbols.lookup(name)
+        except CrashpyError:  # no vmlinux, and kallsyms not found: the layout's defaults
+            return None
         if sym is None:
             return None
         try:
-            raw = self.physical.read((sym.address - START_KERNEL_MAP + self.phys_base) & MASK64, size)
+            raw = self.read_image(sym.address, size)
         except FaultError:
             return None
         return int.from_bytes(raw, "little")

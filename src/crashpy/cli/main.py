@@ -268,7 +268,7 @@ def open_inputs(args: argparse.Namespace, machine: MachineOptions) -> tuple[Prog
         if prog.image is not None:
             check_system_map(prog, inputs.system_map)
         else:
-            load_system_map(prog, inputs.system_map)
+            load_system_map(prog, inputs.system_map)  # kallsyms checked against it, or found by it
     return prog, inputs.system_map
 
 

@@ -79,6 +79,16 @@ def section_letter(name: str, flags: int, sh_type: int) -> str:
     return "?"
 
 
+# The kernel image's sections as its linker script marks them with symbols (kallsyms has them): the
+# section list of a kernel opened without its vmlinux.  (name, start symbol, end symbol, executable)
+KERNEL_SECTIONS = (
+    (".text", "_text", "_etext", True),
+    (".rodata", "__start_rodata", "__end_rodata", False),
+    (".data", "_sdata", "_edata", False),
+    (".init.text", "_sinittext", "_einittext", True),
+    (".bss", "__bss_start", "__bss_stop", False),
+)
+
 _CACHE_VERSION = 2  # 2: the value hash saved too
 
 
@@ -175,7 +185,7 @@ class CrashSymtab:
         self.value_buckets: list[list[int]] = []
         image = prog.image
         if image is None:
-            self._forget_name_index()
+            self._build_kallsyms(prog)
             return
         sections = image.sections
         offset = prog.kaslr_offset
@@ -234,8 +244,13 @@ class CrashSymtab:
                     letter = letter.upper()
             rows.append((1, value, name, letter))
         rows.sort(key=lambda r: (r[0], r[1], r[2].encode("latin-1")))
-        ksyms_start = False
         progress.close()
+        self._keep(rows, offset, first_start, last_end)
+
+    def _keep(self, rows: list[tuple[int, int, str, str]], offset: int, first_start: int, last_end: int) -> None:
+        """crash's cut of the sorted symbols: nothing below _text but the per-cpu symbols (KASLR's
+        `offset` added to what lies between `first_start` and `last_end`)."""
+        ksyms_start = False
         for _und, value, raw, letter in rows:
             name = _strip_symbol_end(raw)
             if not name:
@@ -257,6 +272,35 @@ class CrashSymtab:
             self.names.append(name)
             self.values.append(value)
             self.types.append(letter)
+        self._forget_name_index()
+        self.value_buckets = self._bucket_values()
+
+    def _build_kallsyms(self, prog: Program) -> None:
+        """The table from the dump's kallsyms (no vmlinux): the same cut and order; kallsyms marks the
+        per-CPU variables absolute ('A'), where the vmlinux has them in .data..percpu ('D')."""
+        from crashpy.errors import CrashpyError
+
+        try:
+            ks = prog.kallsyms
+        except CrashpyError:
+            self._forget_name_index()
+            return
+        where = dict(zip(ks.names, ks.addresses, strict=True))
+        lo, hi = where.get("__per_cpu_start"), where.get("__per_cpu_end")
+        rows: list[tuple[int, int, str, str]] = []
+        for name, value, letter in zip(ks.names, ks.addresses, ks.letters, strict=True):
+            if letter == "A" and lo is not None and hi is not None and lo <= value <= hi:
+                letter = "D"
+            rows.append((1, value, name, letter))
+        rows.sort(key=lambda r: (r[1], r[2].encode("latin-1")))
+        self._keep(rows, 0, 0, 0)
+        for name, start_sym, end_sym, code in KERNEL_SECTIONS:
+            start, end = where.get(start_sym), where.get(end_sym)
+            if start is None or end is None or end < start:
+                continue
+            if code:
+                self.text_ranges.append((start, end))
+            self.sections.append((name, (start - prog.kaslr_offset) & MASK64, (end - prog.kaslr_offset) & MASK64))
         self._forget_name_index()
         self.value_buckets = self._bucket_values()
 

@@ -1,4 +1,4 @@
-"""The symbol index: names and addresses from vmlinux (and later modules, kallsyms), bisect for address lookups.
+"""The symbol index: names and addresses from vmlinux or the dump's kallsyms (and extra symbols), bisect for address lookups.
 
 vmlinux's .symtab stays in the ELF file's mapping: a name look-up finds the name in .strtab and the
 entries that point there (elf.ElfSymtab, without unpacking the table); an address look-up uses an
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from crashpy.bits import MASK64
 from crashpy.elf.file import ElfFile
 from crashpy.elf.symtab import SymbolRow
+from crashpy.symbols.kallsyms import Kallsyms
 
 _STB_GLOBAL, _STB_WEAK = 1, 2
 _STT_OBJECT, _STT_FUNC, _STT_SECTION, _STT_FILE = 1, 2, 3, 4
@@ -67,6 +68,10 @@ class _ElfSymbols:
         """Every entry (unpacked on first use)."""
         return self.symtab.rows() if self.symtab is not None else []
 
+    def entries(self) -> list[tuple[int, int]]:
+        """(address, entry index) of every named, defined symbol."""
+        return [(self.address(row[4]), i) for i, row in enumerate(self.rows()) if _wanted(row)]
+
     def address(self, value: int) -> int:
         """A symbol value relocated: KASLR moves the kernel image only (per-CPU offsets and small
         absolute values stay put)."""
@@ -106,11 +111,44 @@ class _ElfSymbols:
         return best
 
 
+class _KallsymsSymbols:
+    """The kernel's kallsyms (decoded from the dump): names, addresses and nm letters, no sizes."""
+
+    def __init__(self, ks: Kallsyms) -> None:
+        self.ks = ks
+        self._made: dict[int, Symbol] = {}
+        self._by_name: dict[str, list[int]] | None = None
+
+    def entries(self) -> list[tuple[int, int]]:
+        return [(a, i) for i, a in enumerate(self.ks.addresses)]
+
+    def symbol(self, i: int) -> Symbol:
+        sym = self._made.get(i)
+        if sym is None:
+            ks = self.ks
+            sym = self._made[i] = Symbol(ks.names[i], ks.addresses[i], ks.letters[i])
+        return sym
+
+    def find(self, name: str) -> Symbol | None:
+        """The symbol called `name`, a global one in preference to a local."""
+        if self._by_name is None:
+            index: dict[str, list[int]] = {}
+            for i, n in enumerate(self.ks.names):
+                index.setdefault(n, []).append(i)
+            self._by_name = index
+        best: Symbol | None = None
+        for i in self._by_name.get(name, ()):
+            sym = self.symbol(i)
+            if best is None or (best.type.islower() and sym.type.isupper()):
+                best = sym
+        return best
+
+
 class SymbolTable:
     """Every symbol crashpy knows; sorted by address on first address look-up."""
 
     def __init__(self) -> None:
-        self._sources: list[_ElfSymbols] = []
+        self._sources: list[_ElfSymbols | _KallsymsSymbols] = []
         self._extra: list[Symbol] = []
         self._extra_by_name: dict[str, Symbol] = {}
         self._addrs: list[int] | None = None
@@ -120,6 +158,12 @@ class SymbolTable:
     def add_vmlinux(self, image: ElfFile, offset: int = 0) -> None:
         """Add vmlinux's .symtab, relocated by the KASLR `offset` (per-cpu and absolute symbols stay put)."""
         self._sources.append(_ElfSymbols(image, offset))
+        self._addrs = None
+        self._memo.clear()
+
+    def add_kallsyms(self, ks: Kallsyms) -> None:
+        """Add the kernel's kallsyms, read from the dump (no vmlinux): addresses are the running kernel's."""
+        self._sources.append(_KallsymsSymbols(ks))
         self._addrs = None
         self._memo.clear()
 
@@ -151,9 +195,7 @@ class SymbolTable:
         if self._addrs is None:
             keyed: list[tuple[int, int, int]] = []
             for s, src in enumerate(self._sources):
-                for i, row in enumerate(src.rows()):
-                    if _wanted(row):
-                        keyed.append((src.address(row[4]), s, i))
+                keyed.extend((a, s, i) for a, i in src.entries())
             for i, sym in enumerate(self._extra):
                 keyed.append((sym.address, -1, i))
             keyed.sort()
