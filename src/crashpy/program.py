@@ -118,6 +118,12 @@ class Program:
         from its BTF, and there are no source lines nor DWARF-only variable types."""
         return self.image is not None
 
+    @property
+    def kernel_name(self) -> str:
+        """What sys's KERNEL line and set's namelist name: the vmlinux, or where the kernel's symbols
+        and types came from without one."""
+        return self.vmlinux_path or "(no vmlinux: kallsyms, BTF and ORC of the dump)"
+
     @cached_property
     def symbols(self) -> SymbolTable:
         table = SymbolTable()

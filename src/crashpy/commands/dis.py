@@ -98,6 +98,7 @@ class _GdbMinsyms:
         self.shndx: list[int] = []
         self.text_sections: set[int] = set()
         if image is None:
+            self._from_kallsyms(prog)
             return
         for idx, sec in enumerate(image.sections):
             if sec.flags & 0x2 and sec.size and sec.addr >= 0xFFFFFFFF80000000:
@@ -117,6 +118,35 @@ class _GdbMinsyms:
         self.values = [r[0] for r in rows]
         self.shndx = [r[1] for r in rows]
         self.sizes = [r[2] for r in rows]
+
+    def _from_kallsyms(self, prog: Program) -> None:
+        """Without a vmlinux: the dump's kallsyms in the sections the linker script's symbols bound
+        (link-time addresses, as from the vmlinux); a symbol reaches to the next one above it."""
+        from crashpy.symbols.crash_view import KERNEL_SECTIONS
+
+        try:
+            ks = prog.kallsyms
+        except CrashpyError:
+            return
+        kaslr = prog.kaslr_offset
+        where = dict(zip(ks.names, ks.addresses, strict=True))
+        for idx, (_name, first, last, code) in enumerate(KERNEL_SECTIONS):
+            lo, hi = where.get(first), where.get(last)
+            if lo is not None and hi is not None and lo < hi:
+                self.sections.append(((lo - kaslr) & MASK64, (hi - kaslr) & MASK64, idx))
+                if code:
+                    self.text_sections.add(idx)
+        self.sections.sort()
+        rows = []
+        for addr in sorted(set(ks.addresses)):
+            value = (addr - kaslr) & MASK64
+            section = self.section_of(value)
+            if section is not None:
+                rows.append((value, section))
+        for k, (value, section) in enumerate(rows):
+            self.values.append(value)
+            self.shndx.append(section)
+            self.sizes.append(rows[k + 1][0] - value if k + 1 < len(rows) else 0)
 
     def section_of(self, addr: int) -> int | None:
         i = bisect.bisect_right(self.sections, (addr, 1 << 64)) - 1
@@ -324,6 +354,11 @@ def cmd_dis(session: Session, args: list[str]) -> None:
     if parsed.errors:
         print_usage(session, "dis")
         return
+    if (lines or sources) and not session.prog.debuginfo:
+        if sources:
+            raise CommandError(NO_SOURCE_LINES.format(opt="-s"))
+        session.println(f"dis: {NO_SOURCE_LINES.format(opt='-l')}")
+        lines = False
     if not radix:
         radix = session.radix
     if not parsed.args:
@@ -577,6 +612,12 @@ def _read_code_count(prog: Program, addr: int, count: int) -> bytes:
             break
         cur += chunk
     return code
+
+
+NO_SOURCE_LINES = (
+    "{opt}: no source lines: they come from the debug vmlinux's DWARF, and this session has only the "
+    "dump's kallsyms, BTF and ORC"
+)
 
 
 def _line_of(prog: Program, table: CrashSymtab, addr: int) -> str:

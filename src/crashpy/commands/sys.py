@@ -92,7 +92,7 @@ def show_sys(session: Session) -> None:
     p = session.println
     taint = sysinfo.tainted_mask(prog)
     livepatch = "  [LIVEPATCH]" if taint & (1 << sysinfo.TAINT_LIVEPATCH) else ""
-    p(f"      KERNEL: {prog.vmlinux_path}{livepatch}" + ("  [TAINTED]" if taint else ""))
+    p(f"      KERNEL: {prog.kernel_name}{livepatch}" + ("  [TAINTED]" if taint else ""))
     p(f"    DUMPFILE: {dumpfile_line(session)}")
     offline = info.cpus - info.cpus_online if info.cpus_online else 0
     p(f"        CPUS: {info.cpus}" + (f" [OFFLINE: {offline}]" if offline else ""))
@@ -129,6 +129,7 @@ def sys_document(session: Session, argv: list[str]) -> dict[str, Any]:
         load = [float(v) for v in info.load_average.split(", ")]
     return {
         "kernel": prog.vmlinux_path,
+        "debuginfo": prog.debuginfo,
         "dumpfile": prog.dump_path,
         "dump_format": dump.format,
         "partial_dump": bool(dump.dump_level) and dump.format in ("KDUMP", "FLAT", "DISKDUMP"),

@@ -58,7 +58,10 @@ def _read_taint_flags(prog: Program) -> list[tuple[str, str]]:
     result = []
     for i in range(_array_length(prog, "taint_flags")):
         entry = flags.index_(i)
-        result.append((chr(int(entry.member_(true_member)) & 0xFF), chr(int(entry.member_(false_member)) & 0xFF)))
+        set_letter = int(entry.member_(true_member)) & 0xFF
+        if not set_letter:
+            break  # past the table (its length was bounded by the next symbol: no vmlinux)
+        result.append((chr(set_letter), chr(int(entry.member_(false_member)) & 0xFF)))
     return result
 
 

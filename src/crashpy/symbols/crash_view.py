@@ -89,6 +89,31 @@ KERNEL_SECTIONS = (
     (".bss", "__bss_start", "__bss_stop", False),
 )
 
+# The letter of each section's own symbol (BFD's section symbols are local): x86_64's RO_DATA holds
+# .data..ro_after_init, which makes .rodata a writable section.
+SECTION_SYMBOL_LETTERS = {".text": "t", ".rodata": "d", ".data": "d", ".init.text": "t", ".bss": "b"}
+
+
+def _percpu_letters(prog: Program) -> Callable[[str], str]:
+    """The nm letter of a per-CPU variable, which kallsyms marks 'A': 'd' for a static one, 'D' for a
+    global one, as the kernel's BTF records its linkage (VAR); 'D' when BTF does not know it."""
+    from crashpy.errors import CrashpyError
+
+    try:
+        btf = prog.btf
+    except CrashpyError:
+        btf = None
+
+    def letter(name: str) -> str:
+        if btf is not None:
+            v = btf.find(name, "var")
+            if v is not None and getattr(v, "linkage", 1) == 0:
+                return "d"
+        return "D"
+
+    return letter
+
+
 _CACHE_VERSION = 2  # 2: the value hash saved too
 
 
@@ -288,10 +313,14 @@ class CrashSymtab:
         where = dict(zip(ks.names, ks.addresses, strict=True))
         lo, hi = where.get("__per_cpu_start"), where.get("__per_cpu_end")
         rows: list[tuple[int, int, str, str]] = []
+        percpu_letter = _percpu_letters(prog)
         for name, value, letter in zip(ks.names, ks.addresses, ks.letters, strict=True):
             if letter == "A" and lo is not None and hi is not None and lo <= value <= hi:
-                letter = "D"
+                letter = percpu_letter(name)
             rows.append((1, value, name, letter))
+        for name, start_sym, _end, _code in KERNEL_SECTIONS:
+            if start_sym in where:  # BFD's section symbols, local to their section
+                rows.append((1, where[start_sym], name, SECTION_SYMBOL_LETTERS[name]))
         rows.sort(key=lambda r: (r[1], r[2].encode("latin-1")))
         self._keep(rows, 0, 0, 0)
         for name, start_sym, end_sym, code in KERNEL_SECTIONS:

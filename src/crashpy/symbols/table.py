@@ -123,10 +123,15 @@ class _KallsymsSymbols:
         return [(a, i) for i, a in enumerate(self.ks.addresses)]
 
     def symbol(self, i: int) -> Symbol:
+        """Entry `i`; kallsyms records no sizes, so a symbol reaches to the next address above it."""
         sym = self._made.get(i)
         if sym is None:
             ks = self.ks
-            sym = self._made[i] = Symbol(ks.names[i], ks.addresses[i], ks.letters[i])
+            addrs = ks.addresses
+            addr = addrs[i]
+            j = bisect.bisect_right(addrs, addr, i)
+            size = addrs[j] - addr if j < len(addrs) else 0
+            sym = self._made[i] = Symbol(ks.names[i], addr, ks.letters[i], size)
         return sym
 
     def find(self, name: str) -> Symbol | None:

@@ -39,10 +39,28 @@ class AddressSymbolizer:
                     continue
                 start = (s.addr + prog.kaslr_offset) & MASK64
                 secs.append(_Section(start, start + s.size, bool(s.flags & _SHF_EXECINSTR), i))
+        else:
+            secs = self._kallsyms_sections(prog)
         secs.sort(key=lambda s: s.start)
         self._sections = secs
         self._starts = [s.start for s in secs]
         self._cache: dict[int, tuple[str, int] | None] = {}
+
+    @staticmethod
+    def _kallsyms_sections(prog: Program) -> list[_Section]:
+        """Without a vmlinux: the image's sections as the linker script's symbols bound them."""
+        from crashpy.errors import CrashpyError
+        from crashpy.symbols.crash_view import KERNEL_SECTIONS
+
+        secs: list[_Section] = []
+        try:
+            for i, (_name, first, last, code) in enumerate(KERNEL_SECTIONS):
+                lo, hi = prog.symbols.lookup(first), prog.symbols.lookup(last)
+                if lo is not None and hi is not None and lo.address < hi.address:
+                    secs.append(_Section(lo.address, hi.address, code, i))
+        except CrashpyError:
+            return []
+        return secs
 
     def section_of(self, addr: int) -> _Section | None:
         i = bisect.bisect_right(self._starts, addr) - 1

@@ -92,7 +92,9 @@ class ValuePrinter:
         self.prog = prog
         self._read = read
         self._take_errors = take_errors
-        self._sym = symbolizer(prog) if prog is not None and prog.image is not None else None
+        # a Program without a vmlinux has its symbols from kallsyms (debuginfo False); stand-ins have none
+        with_symbols = prog is not None and (prog.image is not None or getattr(prog, "debuginfo", True) is False)
+        self._sym = symbolizer(prog) if prog is not None and with_symbols else None
 
     # -- entry points --------------------------------------------------------------------------------
 
