@@ -129,8 +129,11 @@ done
 
 says_version "$TREE/crash" ||
   die "the built binary does not say crash $VERSION"
+# ldd's list is read whole before it is searched: `ldd | grep -q` under pipefail fails at random when
+# grep exits at its first match while ldd is still writing (SIGPIPE).
+linked="$(ldd "$TREE/crash")" || die "ldd cannot read the built binary"
 for lib in liblzo2 libsnappy libzstd; do
-  ldd "$TREE/crash" | grep -q "$lib" || die "the built binary is not linked with $lib"
+  case "$linked" in *"$lib"*) ;; *) die "the built binary is not linked with $lib" ;; esac
 done
 
 # --- 3. atomic install -------------------------------------------------------------------------
