@@ -15,6 +15,7 @@ from crashpy.commands.registry import command
 from crashpy.commands.whatis import whatis_variable
 from crashpy.errors import CrashpyError
 from crashpy.expr import GdbError
+from crashpy.expr.evaluator import UnknownSymbolType
 from crashpy.expr.gdb import ERR, PartialPrint, decode_format, marked, process_gdb_output, render_errors
 from crashpy.helpers.numbers import command_args, cpu_spec, getopt
 from crashpy.helpers.sysinfo import crash_cpu_count
@@ -90,6 +91,8 @@ def _run_gdb_print(session: Session, request: str, radix: int, leader: str | Non
         errors, plain = render_errors(e.partial, inline=leader is None)
         session.write(errors if leader is not None else plain)
         raise CrashpyError(f"gdb request failed: {request}") from None
+    except UnknownSymbolType as e:
+        raise CrashpyError(_unknown_type(session, e, request)) from None
     except CrashpyError:
         raise CrashpyError(f"gdb request failed: {request}") from None
     errors, plain = render_errors(text, inline=leader is None)
@@ -266,8 +269,20 @@ def run_gdb_command(session: Session, line: str) -> None:
             session.write(gdb_type_command(session, name, spec if slash else None, rest))
         else:
             raise GdbError(f'Undefined command: "{name}".  Try "help".')
+    except UnknownSymbolType as e:
+        raise CrashpyError(_unknown_type(session, e, line)) from None
     except CrashpyError:
         raise CrashpyError(f"gdb request failed: {line}") from None
+
+
+def _unknown_type(session: Session, e: UnknownSymbolType, request: str) -> str:
+    """crash's line for a variable whose type is unknown; without a vmlinux, why, and how to cast it."""
+    if session.prog.debuginfo:
+        return f"gdb request failed: {request}"
+    return (
+        f"'{e.symbol}' has unknown type (no vmlinux, and the kernel's BTF does not record it); "
+        f"cast it to its declared type: p *(unsigned long *)&{e.symbol}"
+    )
 
 
 def _raw_line(session: Session, args: list[str]) -> str:

@@ -346,6 +346,11 @@ def whatis_variable(session: Session, name: str) -> str:
     try:
         text = gdb_type_text(session, name, -1)
     except CrashpyError:
+        if not session.prog.debuginfo and session.prog.symbols.lookup(name) is not None:
+            raise CrashpyError(
+                f"'{name}' has unknown type (no vmlinux, and the kernel's BTF does not record it); "
+                f"cast it to its declared type: p *(unsigned long *)&{name}"
+            ) from None
         raise CrashpyError(f"gdb request failed: whatis {name}") from None
     buf = text.splitlines()[0] if text else "type = "
     buf = buf.strip()

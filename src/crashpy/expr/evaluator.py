@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from crashpy.bits import MASK64
 from crashpy.errors import CrashpyError, FaultError
 from crashpy.expr import parser as P
-from crashpy.expr.errors import GdbError
+from crashpy.expr.errors import GdbError, UnknownSymbolType
+from crashpy.expr.nodebug import NODEBUG_DATA, NoDebugDataType, NoDebugTextType
 from crashpy.object import (
     Object,
     ObjectError,
@@ -31,7 +32,6 @@ from crashpy.types.model import (
     ArrayType,
     EnumType,
     FloatType,
-    FunctionType,
     IntType,
     PointerType,
     StructType,
@@ -65,14 +65,6 @@ BUILTIN_TYPES: dict[str, Type] = {
 }
 INT = BUILTIN_TYPES["int"]
 LONG = BUILTIN_TYPES["long"]
-
-
-class NoDebugTextType(FunctionType):
-    """The type gdb gives a function symbol it has no debug information for."""
-
-    def __init__(self) -> None:
-        super().__init__(INT, [], False)
-        self.name = "<text variable, no debug info>"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -202,7 +194,7 @@ class Scope:
             et, v = hit
             return Object(prog, et, None, v)
         if sym is not None:
-            raise GdbError(f"'{name}' has unknown type; cast it to its declared type")
+            raise UnknownSymbolType(name)
         if self.is_typename(name):
             raise GdbError("Attempt to use a type name as an expression")
         raise GdbError(f'No symbol "{name}" in current context.')
@@ -427,7 +419,20 @@ class Evaluator:
     def _eval_Ternary(self, n: P.Ternary) -> Object:
         return self._eval(n.then) if self._truth(self._eval(n.cond)) else self._eval(n.other)
 
+    def _typeless_data(self, node: P.Node) -> int | None:
+        """The address of a data symbol nothing gives a type for, when `node` names one."""
+        prog = self.prog
+        if prog is None or not isinstance(node, P.Name) or not hasattr(prog, "symbols"):
+            return None  # no program, or a stand-in without symbols
+        sym = prog.symbols.lookup(node.name)
+        if sym is None or sym.type in "TtWw" or variable_type(prog, node.name) is not None:
+            return None
+        return sym.address
+
     def _eval_Cast(self, n: P.Cast) -> Object:
+        addr = self._typeless_data(n.operand)
+        if addr is not None:  # gdb reads a no-debug-info variable as the type it is cast to
+            return Object(self.prog, n.type, addr)
         return self.cast(self._eval(n.operand), n.type)
 
     def _eval_MemVal(self, n: P.MemVal) -> Object:
@@ -511,6 +516,9 @@ class Evaluator:
         return self._int(t, _signed_value(v, size, uns))
 
     def _address_of(self, node: P.Node) -> Object:
+        addr = self._typeless_data(node)
+        if addr is not None:
+            return Object(self.prog, pointer_to(NODEBUG_DATA), None, addr)
         if isinstance(node, P.Unary) and node.op == "*":
             inner = self._coerce_array(self._eval(node.operand))
             if _code(inner.type_) is TypeKind.POINTER:
@@ -770,7 +778,9 @@ def expression_type(scope: Scope, node: P.Node, history: ValueHistory | None = N
 __all__ = [
     "BUILTIN_TYPES",
     "Evaluator",
+    "NoDebugDataType",
     "NoDebugTextType",
+    "UnknownSymbolType",
     "Scope",
     "ValueHistory",
     "expression_type",

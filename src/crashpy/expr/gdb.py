@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 from crashpy.arch.x86_64 import PAGE_SIZE
 from crashpy.errors import AddressSpace, CrashpyError, FaultError, FaultKind
 from crashpy.expr.errors import GdbError
-from crashpy.expr.evaluator import Evaluator, Scope, ValueHistory
+from crashpy.expr.evaluator import Evaluator, Scope, UnknownSymbolType, ValueHistory
 from crashpy.expr.parser import TypeExpr, parse
 from crashpy.types.valprint import PartialOutput, PrintOptions, ValuePrinter
 
@@ -180,6 +180,8 @@ class Gdb:
         try:
             obj = self.evaluate(expr) if expr.strip() else hist.get(0)
             obj.data_()  # record_latest_value() fetches the value: a bad read fails before `$N = `
+        except UnknownSymbolType:
+            raise  # nothing was read: the command's own line says what to do
         except CrashpyError as e:
             raise PartialPrint(str(e), marked(mem.take())) from None
         lead = marked(mem.take())
