@@ -90,6 +90,22 @@ def check_match(prog: Program) -> None:
         raise StartupError(f"{prog.vmlinux_path} and {prog.dump_path} do not match!")
 
 
+def check_no_vmlinux(prog: Program) -> None:
+    """A dump opened without a vmlinux must carry what replaces it: VMCOREINFO, kallsyms that decode,
+    and BTF; StartupError in one line when one is missing."""
+    where = prog.dump_path
+    if not prog.vmcoreinfo:
+        raise StartupError(f"{where}: no VMCOREINFO in the dump: give the kernel's debug vmlinux")
+    try:
+        prog.symbols.lookup("_stext")
+    except CrashpyError as e:
+        raise StartupError(f"{where}: {e}") from None
+    try:
+        _ = prog.btf
+    except CrashpyError as e:
+        raise StartupError(f"{where}: {e}: give the kernel's debug vmlinux") from None
+
+
 def open_program(
     vmlinux: str | None, dumps: list[str], *, kaslr: int | str | None = None, check: bool = True
 ) -> Program:
@@ -104,4 +120,6 @@ def open_program(
     prog = Program(dump, vmlinux, kaslr_offset=kaslr, dump_path=dumps[0])
     if check and vmlinux is not None:
         check_match(prog)
+    elif check:
+        check_no_vmlinux(prog)
     return prog

@@ -238,7 +238,7 @@ def split_script(argv: list[str]) -> tuple[list[str], str | None, list[str]]:
 def open_inputs(args: argparse.Namespace, machine: MachineOptions) -> tuple[Program, str | None]:
     """Open the dump(s) and the vmlinux as the command line names them: (Program, System.map path)."""
     from crashpy.dumpfile.sniff import open_dump
-    from crashpy.loader import check_match, classify
+    from crashpy.loader import check_match, check_no_vmlinux, classify
     from crashpy.program import Program
 
     inputs = classify(args.files)
@@ -262,6 +262,8 @@ def open_inputs(args: argparse.Namespace, machine: MachineOptions) -> tuple[Prog
     )
     if inputs.vmlinux is not None and not args.minimal:
         check_match(prog)
+    if inputs.vmlinux is None and inputs.system_map is None:
+        check_no_vmlinux(prog)
     if inputs.system_map is not None:
         from crashpy.cli.system_map import check_system_map, load_system_map
 

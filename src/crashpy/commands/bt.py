@@ -288,6 +288,11 @@ def cmd_bt(session: Session, args: list[str]) -> None:
     if parsed.errors or req.bad:
         print_usage(session, "bt")
         return
+    if req.opts.unwind.source_lines and not prog.debuginfo:
+        from crashpy.commands.dis import NO_SOURCE_LINES
+
+        session.println(f"bt: {NO_SOURCE_LINES.format(opt='-l')}")
+        req.opts.unwind.source_lines = False
     if req.eframe_all:
         _eframe_all(session, req)
         return
