@@ -152,7 +152,16 @@ class Program:
                 "the dump's VMCOREINFO does not name the kernel's kallsyms tables (a kernel before 6.0): "
                 "give its vmlinux"
             )
-        return decode(self.read_image, tables)
+        from crashpy.symbols.kallsyms import cache_file, load_cached, save_cached
+
+        raw = self.dump.info.vmcoreinfo or b""
+        path = cache_file(raw, "kallsyms")
+        found = load_cached(path)
+        if found is not None:
+            return found
+        ks = decode(self.read_image, tables)
+        save_cached(path, ks)
+        return ks
 
     def symbol(self, name: str) -> Symbol:
         """The symbol `name`, or SymbolError in crash's words."""
@@ -185,8 +194,21 @@ class Program:
         start, stop = self.symbols.lookup("__start_BTF"), self.symbols.lookup("__stop_BTF")
         if start is None or stop is None or not 0 < stop.address - start.address < 1 << 30:
             return None
+        from crashpy.symbols.kallsyms import cache_file
+        from crashpy.types.btf import read_index, write_index
+
+        index_path = cache_file(self.dump.info.vmcoreinfo or b"", "btf-index")
         try:
-            return BTF(self.read_image(start.address, stop.address - start.address))
+            data = self.read_image(start.address, stop.address - start.address)
+            saved = read_index(index_path)
+            if saved is not None:
+                try:
+                    return BTF(data, index=saved)
+                except BTFFormatError:
+                    pass  # an index that does not fit: scan again and replace it
+            btf = BTF(data)
+            write_index(index_path, btf)
+            return btf
         except FaultError as e:
             raise CommandError(f"no type information: the kernel's BTF cannot be read: {e.message()}") from None
         except BTFFormatError as e:

@@ -19,9 +19,13 @@ vmlinux at all; a System.map can name them for an older kernel.
 
 from __future__ import annotations
 
+import hashlib
+import marshal
+import os
 import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from crashpy.bits import MASK64
 from crashpy.errors import CrashpyError, FaultError
@@ -185,3 +189,38 @@ def _addresses(read: Reader, tables: KallsymsTables, count: int) -> tuple[list[i
         return [o if o >= 0 else (base - 1 - o) & MASK64 for o in offsets], True
     return [(base + (o & 0xFFFFFFFF)) & MASK64 for o in offsets], False
 
+
+
+# ---- the decoded table, kept on disk --------------------------------------------------------------
+# Decoding takes a few hundred ms of Python; the answer depends only on the kernel build and where it
+# was loaded, both of which VMCOREINFO (its symbol addresses, KERNELOFFSET, the release) pins down.
+
+_CACHE_VERSION = 1
+
+
+def cache_file(vmcoreinfo: bytes, what: str) -> Path:
+    """Where the answer `what` ("kallsyms", "btf-index") for the kernel this VMCOREINFO describes is
+    kept, under $CRASHPY_CACHE (default ~/.cache/crashpy)/nodebug."""
+    key = hashlib.sha256(b"%d:%s:" % (_CACHE_VERSION, what.encode()) + vmcoreinfo).hexdigest()[:24]
+    root = Path(os.environ.get("CRASHPY_CACHE") or Path.home() / ".cache" / "crashpy")
+    return root / "nodebug" / f"{what}-{key}.marshal"
+
+
+def load_cached(path: Path) -> Kallsyms | None:
+    try:
+        names, addresses, letters, absolute = marshal.loads(path.read_bytes())
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+    if not (isinstance(names, list) and len(names) == len(addresses) == len(letters)):
+        return None
+    return Kallsyms(names, addresses, letters, bool(absolute))
+
+
+def save_cached(path: Path, ks: Kallsyms) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_bytes(marshal.dumps((ks.names, ks.addresses, ks.letters, ks.absolute_percpu)))
+        tmp.replace(path)
+    except OSError:
+        pass  # a read-only cache costs the next start-up its decode

@@ -9,6 +9,7 @@ a command asks about.
 from __future__ import annotations
 
 import bisect
+from collections import Counter
 from dataclasses import dataclass
 
 from crashpy.bits import MASK64
@@ -137,16 +138,27 @@ class _KallsymsSymbols:
     def find(self, name: str) -> Symbol | None:
         """The symbol called `name`, a global one in preference to a local."""
         if self._by_name is None:
-            index: dict[str, list[int]] = {}
-            for i, n in enumerate(self.ks.names):
-                index.setdefault(n, []).append(i)
-            self._by_name = index
+            self._by_name = self._name_index()
         best: Symbol | None = None
         for i in self._by_name.get(name, ()):
             sym = self.symbol(i)
             if best is None or (best.type.islower() and sym.type.isupper()):
                 best = sym
         return best
+
+
+    def _name_index(self) -> dict[str, list[int]]:
+        """Each name's entries (built at C speed: only the names kallsyms holds twice take a loop)."""
+        names = self.ks.names
+        index = {n: [i] for i, n in zip(range(len(names)), names, strict=True)}
+        if len(index) < len(names):
+            twice = {n for n, c in Counter(names).items() if c > 1}
+            for n in twice:
+                index[n] = []
+            for i, n in enumerate(names):
+                if n in twice:
+                    index[n].append(i)
+        return index
 
 
 class SymbolTable:

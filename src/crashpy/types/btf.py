@@ -638,7 +638,7 @@ def _index_file(path: str | os.PathLike[str]) -> Path | None:
     return root / "btf-index" / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".marshal")
 
 
-def _read_index(file: Path) -> SavedIndex | None:
+def read_index(file: Path) -> SavedIndex | None:
     try:
         saved = marshal.loads(file.read_bytes())
     except (OSError, ValueError, EOFError, TypeError):
@@ -653,7 +653,7 @@ def _read_index(file: Path) -> SavedIndex | None:
     return None
 
 
-def _write_index(file: Path, btf: BTF) -> None:
+def write_index(file: Path, btf: BTF) -> None:
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
         tmp = file.with_suffix(f".tmp{os.getpid()}")
@@ -682,12 +682,12 @@ def load_btf_from_elf(
     file = _index_file(path) if disk_cache and base is None else None
     if file is None:
         return BTF(data, base=base)
-    saved = _read_index(file)
+    saved = read_index(file)
     if saved is not None:
         try:
             return BTF(data, index=saved)
         except BTFFormatError:
             pass  # an index that does not fit: scan again and replace it
     btf = BTF(data)
-    _write_index(file, btf)
+    write_index(file, btf)
     return btf
