@@ -647,47 +647,9 @@ def variable_type(prog: Program, name: str) -> Type | None:
 def declared_type(prog: Program, name: str) -> Type | None:
     """Without a debug vmlinux: the type the kernel's headers declare for a well-known variable
     (types/declarations.py), in the kernel's BTF, if it fits before the next symbol; else None."""
-    return prog.remember("object.declared", name, lambda: _declared_type(prog, name))
+    from crashpy.types.declarations import declared_type as declared
 
-
-def _declared_type(prog: Program, name: str) -> Type | None:
-    from crashpy.types.declarations import declared_spelling
-
-    sym = prog.symbols.lookup(name)
-    if sym is None or sym.type in "TtWw":
-        return None
-    btf = prog.btf
-
-    def enumerator(enum_name: str, item: str) -> int | None:
-        t = btf.find(enum_name, "enum")
-        if not isinstance(t, EnumType):
-            return None
-        return t.enumerators.get(item)
-
-    def extent() -> int | None:
-        table = prog.symbols
-        pos = table.position(sym.address + 1)
-        nxt = table.by_position(pos)
-        return nxt.address - sym.address if nxt is not None else None
-
-    def element_size(spelling: str) -> int | None:
-        try:
-            return int(btf.lookup_type(spelling).size)
-        except CrashpyError:
-            return None
-
-    spelled = declared_spelling(name, enumerator, prog.vmcoreinfo.length, element_size, extent)
-    if spelled is None:
-        return None
-    try:
-        t = btf.lookup_type(spelled)
-        size = int(t.size)
-    except CrashpyError:
-        return None
-    room = extent()
-    if room is not None and size > room:
-        return None  # the declaration does not fit this kernel's layout
-    return t
+    return prog.remember("object.declared", name, lambda: declared(prog, name))
 
 
 def function_type(prog: Program, name: str) -> Type | None:

@@ -19,6 +19,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from crashpy.errors import CrashpyError
+from crashpy.types.model import EnumType, Type
+
+if TYPE_CHECKING:
+    from crashpy.program import Program
 
 DECLARATIONS: dict[str, str] = {
     # time and scheduling
@@ -199,3 +206,42 @@ def declared_spelling(
 
     spelled = _PLACEHOLDER.sub(fill, decl)
     return None if failed else spelled
+
+
+def declared_type(prog: Program, name: str) -> Type | None:
+    """The declared type of `name` in the kernel's BTF, when it fits before the next symbol; else None."""
+    sym = prog.symbols.lookup(name)
+    if sym is None or sym.type in "TtWw":
+        return None
+    btf = prog.btf
+
+    def enumerator(enum_name: str, item: str) -> int | None:
+        t = btf.find(enum_name, "enum")
+        if not isinstance(t, EnumType):
+            return None
+        return t.enumerators.get(item)
+
+    def extent() -> int | None:
+        table = prog.symbols
+        pos = table.position(sym.address + 1)
+        nxt = table.by_position(pos)
+        return nxt.address - sym.address if nxt is not None else None
+
+    def element_size(spelling: str) -> int | None:
+        try:
+            return int(btf.lookup_type(spelling).size)
+        except CrashpyError:
+            return None
+
+    spelled = declared_spelling(name, enumerator, prog.vmcoreinfo.length, element_size, extent)
+    if spelled is None:
+        return None
+    try:
+        t = btf.lookup_type(spelled)
+        size = int(t.size)
+    except CrashpyError:
+        return None
+    room = extent()
+    if room is not None and size > room:
+        return None  # the declaration does not fit this kernel's layout
+    return t
