@@ -101,10 +101,18 @@ def test_modules_read(name: str, with_vmlinux: bool) -> None:
 def test_lazy(with_vmlinux: bool) -> None:
     """Nothing of the modules is read while the kernel's types answer."""
     prog = _open("bug.elf", with_vmlinux)
-    out = run_session(
-        prog, ["sys", "mod", "struct list_head", "whatis task_struct", "p (long)jiffies", "ptype pid_t"]
-    )
-    assert "SIZE: 16" in out[2]
+    # whatis sigval: no struct sigval anywhere, but the kernel's union: no module is read for it.
+    cmds = [
+        "sys",
+        "mod",
+        "struct list_head",
+        "whatis task_struct",
+        "p (long)jiffies",
+        "ptype pid_t",
+        "whatis sigval",
+    ]
+    out = run_session(prog, cmds)
+    assert "SIZE: 16" in out[2] and out[6].startswith("union sigval {")
     assert not prog.module_btf.loaded
     assert find_type(prog, "task_struct", "struct") is prog.btf.find("task_struct", "struct")
     assert not prog.module_btf.loaded

@@ -616,9 +616,10 @@ def module_variable(prog: Program, name: str) -> tuple[int, Type] | None:
     return None
 
 
-def find_type(prog: Program, name: str, kind: str) -> Type | None:
+def find_type(prog: Program, name: str, kind: str, *, module_btf: bool = True) -> Type | None:
     """The named type of `kind` ("struct", "typedef", ...): the kernel's BTF, then loaded modules' DWARF
-    (mod -s), then the loaded modules' BTF in the dump (crashpy.module_btf, read on the first miss)."""
+    (mod -s), then (unless `module_btf` is False) the loaded modules' BTF in the dump
+    (crashpy.module_btf, read on the first miss)."""
     try:
         t = prog.btf.find(name, kind)
     except CrashpyError:
@@ -634,7 +635,7 @@ def find_type(prog: Program, name: str, kind: str) -> Type | None:
                 t = None
             if t is not None:
                 break
-    if t is None:
+    if t is None and module_btf:
         t = prog.module_btf.find(name, kind)
     return t  # type: ignore[no-any-return]
 
