@@ -25,7 +25,7 @@ LAYERS = [
     ["types"],
     ["object"],
     ["expr"],
-    ["program", "loader"],
+    ["program", "loader", "module_btf"],
     ["helpers"],
     ["unwind"],
     ["analysis"],

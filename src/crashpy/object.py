@@ -146,9 +146,24 @@ def pointer_to(t: Type) -> PointerType:
 
 
 def lookup_type(prog: Program, spelling: str) -> Type:
-    """The type a C type name spells ("struct task_struct *", "unsigned long"); TypeLookupError
-    when the kernel has no such type (the one error a feature check should catch)."""
-    return prog.btf.lookup_type(spelling)  # type: ignore[no-any-return]
+    """The type a C type name spells ("struct task_struct *", "unsigned long"): the kernel's BTF, then
+    loaded modules' DWARF (mod -s) and their BTF in the dump; TypeLookupError when none has such a
+    type (the one error a feature check should catch)."""
+    try:
+        return prog.btf.lookup_type(spelling)  # type: ignore[no-any-return]
+    except TypeLookupError:
+        for entry in module_types(prog).values():
+            dw = entry.get()
+            try:
+                t = dw.lookup_type(spelling) if dw is not None else None
+            except _DWARF_PROBLEMS:  # not this module's (TypeLookupError), or its DWARF is bad
+                t = None
+            if t is not None:
+                return t  # type: ignore[no-any-return]
+        t = prog.module_btf.lookup_type(spelling)
+        if t is None:
+            raise
+        return t
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -601,8 +616,10 @@ def module_variable(prog: Program, name: str) -> tuple[int, Type] | None:
     return None
 
 
-def find_type(prog: Program, name: str, kind: str) -> Type | None:
-    """The named type of `kind` ("struct", "typedef", ...): the kernel's BTF, then loaded modules' DWARF."""
+def find_type(prog: Program, name: str, kind: str, *, module_btf: bool = True) -> Type | None:
+    """The named type of `kind` ("struct", "typedef", ...): the kernel's BTF, then loaded modules' DWARF
+    (mod -s), then (unless `module_btf` is False) the loaded modules' BTF in the dump
+    (crashpy.module_btf, read on the first miss)."""
     try:
         t = prog.btf.find(name, kind)
     except CrashpyError:
@@ -618,6 +635,8 @@ def find_type(prog: Program, name: str, kind: str) -> Type | None:
                 t = None
             if t is not None:
                 break
+    if t is None and module_btf:
+        t = prog.module_btf.find(name, kind)
     return t  # type: ignore[no-any-return]
 
 
@@ -742,10 +761,10 @@ def address_of(obj: Object) -> int:
 
 def has_member(prog: Program, spelling: str, member: str) -> bool:
     """Whether the type spelled `spelling` ("struct task_struct") has `member` (anonymous structs and
-    unions searched, as C does): a kernel-version feature check. Only the type-lookup error (no such
-    type) reads as False; anything else is raised."""
+    unions searched, as C does): a kernel-version feature check, on the kernel's own types (no
+    module's). Only the type-lookup error (no such type) reads as False; anything else is raised."""
     try:
-        t = resolve(lookup_type(prog, spelling))
+        t = resolve(prog.btf.lookup_type(spelling))
     except TypeLookupError:
         return False
     return isinstance(t, StructType) and t.is_complete and t.find_member(member) is not None

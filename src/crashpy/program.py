@@ -25,6 +25,7 @@ from crashpy.memory.pagetable import page_frame
 from crashpy.symbols.table import Symbol, SymbolTable
 
 if TYPE_CHECKING:
+    from crashpy.module_btf import ModuleBTFs
     from crashpy.symbols.kallsyms import Kallsyms
     from crashpy.types.btf import BTF
 
@@ -223,6 +224,14 @@ class Program:
                 raise CommandError("no type information: the kernel has no BTF (CONFIG_DEBUG_INFO_BTF) and no vmlinux was given")
             raise CommandError("no type information: vmlinux has no .BTF section")
         return btf
+
+    @cached_property
+    def module_btf(self) -> ModuleBTFs:
+        """The loaded modules' BTF (CONFIG_DEBUG_INFO_BTF_MODULES), read from the dump when a type
+        look-up first misses in the kernel's types (crashpy.module_btf)."""
+        from crashpy.module_btf import ModuleBTFs
+
+        return ModuleBTFs(self)
 
     def sizeof(self, name: str) -> int:
         """sizeof(struct/union/typedef `name`)."""

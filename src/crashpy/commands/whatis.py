@@ -73,12 +73,13 @@ def _kind_of(t: Type) -> str | None:
     return None
 
 
-def _tagged(session: Session, name: str) -> Type | None:
-    """gdb's lookup_symbol(name, STRUCT_DOMAIN): a struct, union or enum tag."""
+def _tagged(session: Session, name: str, module_btf: bool) -> Type | None:
+    """gdb's lookup_symbol(name, STRUCT_DOMAIN): a struct, union or enum tag of the kernel's BTF or a
+    loaded module's DWARF (mod -s); with `module_btf`, of the loaded modules' BTF in the dump too."""
     from crashpy.object import find_type
 
     for kind in ("struct", "union", "enum"):
-        t = find_type(session.prog, name, kind)  # the kernel's BTF, then loaded modules' DWARF
+        t = find_type(session.prog, name, kind, module_btf=module_btf)
         if t is not None:
             return t
     return None
@@ -86,10 +87,21 @@ def _tagged(session: Session, name: str) -> Type | None:
 
 def datatype_info(session: Session, name: str) -> DataType | None:
     """crash's datatype_info() through gdb_get_datatype(): a tag, a typedef or base type name, or an
-    enumerator; None when gdb knows no such type."""
-    t = _tagged(session, name)
-    if t is not None:
-        return DataType(name, t, _kind_of(t), type_length(t))
+    enumerator; None when gdb knows no such type. The modules' BTF in the dump is asked last, for a
+    tag no one else knows (so that the kernel's typedefs and enumerators read no module)."""
+    t = _tagged(session, name, module_btf=False)
+    if t is None:
+        dm = _named(session, name)
+        if dm is not None:
+            return dm
+        t = _tagged(session, name, module_btf=True)
+        if t is None:
+            return None
+    return DataType(name, t, _kind_of(t), type_length(t))
+
+
+def _named(session: Session, name: str) -> DataType | None:
+    """datatype_info() for a name that is no tag: a typedef or base type name, or an enumerator."""
     try:
         node = parse_expression(session.prog, name)
     except CrashpyError:
@@ -366,6 +378,7 @@ def whatis_variable(session: Session, name: str) -> str:
         return body[:k] + name + body[k:] + ";\n"
     sep = "" if body.endswith("*") else " "
     return f"{body}{sep}{name};\n"
+
 
 HELP = """\
 NAME

@@ -131,9 +131,19 @@ class Scope:
             and btf.find(name, "int") is None
             and btf.find(name, "float") is None
         ):
-            return False
+            return self._is_module_typedef(name)
         # A variable of the same name wins, as gdb's symbol lookup finds it first.
         return not self._has_variable(name)
+
+    def _is_module_typedef(self, name: str) -> bool:
+        """A typedef only a loaded module defines (its DWARF, mod -s, or its BTF in the dump); asked
+        only for a name that is no kernel symbol nor enumerator, so that `p jiffies` reads no module."""
+        prog = self.prog
+        if prog is None or prog.symbols.lookup(name) is not None or name in self.enumerators():
+            return False
+        if module_variable(prog, name) is not None:
+            return False
+        return find_type(prog, name, "typedef") is not None
 
     def _has_variable(self, name: str) -> bool:
         prog = self.prog
