@@ -25,7 +25,8 @@ from crashpy.memory.pagetable import page_frame
 from crashpy.symbols.table import Symbol, SymbolTable
 
 if TYPE_CHECKING:
-    from crashpy.symbols.kallsyms import Kallsyms
+    from crashpy.elf.bzimage import KernelImage
+    from crashpy.symbols.kallsyms import Kallsyms, KallsymsTables
     from crashpy.types.btf import BTF
 
 
@@ -34,6 +35,17 @@ class SymbolError(CommandError):
 
 
 _T = TypeVar("_T")
+
+
+def open_stripped_image(path: str) -> KernelImage:
+    """A bzImage or stripped vmlinux, opened (decompressed, or mapped from the disk cache); StartupError
+    in one line when it cannot be read."""
+    from crashpy.elf.bzimage import open_kernel_image
+
+    try:
+        return open_kernel_image(path)
+    except ElfError as e:
+        raise StartupError(str(e)) from None
 
 
 def open_vmlinux(path: str) -> ElfFile:
@@ -61,6 +73,7 @@ class Program:
         phys_base: int | None = None,
         page_offset: int | None = None,
         zero_excluded: bool = False,
+        stripped_image: str | None = None,
     ) -> None:
         self.dump = dump
         self._zero_excluded = zero_excluded
@@ -70,6 +83,13 @@ class Program:
         self.vmlinux_path = vmlinux
         self.vmcoreinfo = VmcoreInfo(dump.info.vmcoreinfo)
         self.image: ElfFile | None = open_vmlinux(vmlinux) if vmlinux else None
+        # A kernel image without symbols (bzImage, stripped vmlinux): the read-only kernel contents the
+        # dump lacks, and a second copy of the kallsyms tables.
+        self.stripped_image_path = stripped_image
+        self.stripped_image: KernelImage | None = open_stripped_image(stripped_image) if stripped_image else None
+        # A System.map given without a vmlinux: (name, address relocated by KASLR, nm letter) per line.
+        self.system_map: list[tuple[str, int, str]] | None = None
+        self.kallsyms_source = ""  # where `kallsyms` came from: "dump", "image" or "System.map"
         self._auto_phys_base: int | None = None
         if isinstance(kaslr_offset, int):
             self.kaslr_offset = kaslr_offset
@@ -86,6 +106,9 @@ class Program:
         image = self.__dict__.get("image")
         if image is not None:
             image.close()
+        stripped = self.__dict__.get("stripped_image")
+        if stripped is not None:
+            stripped.close()
 
     def _auto_kaslr(self) -> int:
         """KASLR offset (and phys_base) from the dump's CPU state, for dumps without VMCOREINFO."""
@@ -131,28 +154,115 @@ class Program:
             table.add_vmlinux(self.image, self.kaslr_offset)
         else:
             table.add_kallsyms(self.kallsyms)
+        self._trim_stripped_image(table)
         return table
+
+    def use_system_map(self, entries: list[tuple[str, int, str]]) -> None:
+        """Take a System.map's (name, address relocated by KASLR, letter) rows, before the symbols are
+        built: they name the kallsyms tables of a kernel whose VMCOREINFO does not (before 6.0), and are
+        the symbols themselves when kallsyms cannot be decoded."""
+        self.system_map = entries
+        for name in ("kallsyms", "symbols"):
+            self.__dict__.pop(name, None)
 
     def read_image(self, addr: int, size: int) -> bytes:
         """Bytes of the kernel image (text, rodata, data) at `addr`, read through the kernel text map
-        (__pa_symbol: no page tables needed, so it works before the kernel's layout is known)."""
-        return self.physical.read((addr - START_KERNEL_MAP + self.phys_base) & MASK64, size)
+        (__pa_symbol: no page tables needed, so it works before the kernel's layout is known).  Pages
+        the dump lacks come from the stripped kernel image's read-only sections, when one was given."""
+        paddr = (addr - START_KERNEL_MAP + self.phys_base) & MASK64
+        try:
+            return self.physical.read(paddr, size)
+        except FaultError:
+            if self.stripped_image is None:
+                raise
+        out = bytearray()
+        cur, stop = addr, addr + size
+        while cur < stop:
+            n = min(stop, (cur | (PAGE_SIZE - 1)) + 1) - cur
+            try:
+                out += self.physical.read((cur - START_KERNEL_MAP + self.phys_base) & MASK64, n)
+            except FaultError:
+                data = self._image_fallback(cur, n)
+                if data is None:
+                    raise
+                out += data
+            cur += n
+        return bytes(out)
+
+    def _image_fallback(self, addr: int, size: int) -> bytes | None:
+        """The stripped kernel image's bytes at kernel address `addr` (relocated as KASLR moved the
+        kernel), or None outside its read-only sections."""
+        image = self.stripped_image
+        if image is None or addr < START_KERNEL_MAP:
+            return None
+        return image.read((addr - self.kaslr_offset) & MASK64, size, self.kaslr_offset)
+
+    def _trim_stripped_image(self, table: SymbolTable) -> None:
+        """Leave out of the stripped image's answers the part of .rodata the kernel writes while it boots
+        (__ro_after_init variables), once the symbols say where it is."""
+        image = self.stripped_image
+        start, end = table.lookup("__start_ro_after_init"), table.lookup("__end_ro_after_init")
+        if image is not None and start is not None and end is not None and start.address < end.address:
+            image.exclude(start.address - self.kaslr_offset, end.address - self.kaslr_offset)
+
+    def _kallsyms_tables(self) -> KallsymsTables:
+        """Where the kallsyms tables lie: VMCOREINFO names them (since 6.0), else a System.map does."""
+        from crashpy.symbols.kallsyms import KallsymsError, KallsymsTables
+
+        tables = KallsymsTables.from_symbols(self.vmcoreinfo.symbol) if self.vmcoreinfo else None
+        if tables is None and self.system_map is not None:
+            tables = KallsymsTables.from_symbols({name: addr for name, addr, _letter in self.system_map})
+        if tables is not None:
+            return tables
+        if not self.vmcoreinfo:
+            raise KallsymsError("the dump has no VMCOREINFO: without a vmlinux its kernel symbols cannot be found")
+        raise KallsymsError(
+            "the dump's VMCOREINFO does not name the kernel's kallsyms tables (a kernel before 6.0): "
+            "give its vmlinux or System.map"
+        )
 
     @cached_property
     def kallsyms(self) -> Kallsyms:
-        """The kernel's own symbol table, decoded from the dump: the tables VMCOREINFO names (since
-        6.0). KallsymsError in one line when it is not there or does not decode."""
-        from crashpy.symbols.kallsyms import KallsymsError, KallsymsTables, decode
+        """The kernel's own symbol table: decoded from the dump (the tables VMCOREINFO names, since 6.0,
+        or a System.map does), pages the dump lacks from a stripped kernel image; from that image alone
+        when the dump's copy does not decode; a System.map's own lines as the last resort.
+        KallsymsError in one line when none of them serves."""
+        from crashpy.symbols.kallsyms import Kallsyms, KallsymsError, decode
 
-        if not self.vmcoreinfo:
-            raise KallsymsError("the dump has no VMCOREINFO: without a vmlinux its kernel symbols cannot be found")
-        tables = KallsymsTables.from_symbols(self.vmcoreinfo.symbol)
-        if tables is None:
-            raise KallsymsError(
-                "the dump's VMCOREINFO does not name the kernel's kallsyms tables (a kernel before 6.0): "
-                "give its vmlinux"
-            )
-        return decode(self.read_image, tables)
+        try:
+            tables = self._kallsyms_tables()
+            try:
+                found = decode(self.read_image, tables)
+                self.kallsyms_source = "dump"
+            except KallsymsError:
+                if self.stripped_image is None:
+                    raise
+                found = decode(self._image_reader(tables), tables)
+                self.kallsyms_source = "image"
+            return found
+        except KallsymsError:
+            if not self.system_map:
+                raise
+        rows = sorted(self.system_map, key=lambda r: r[1])
+        self.kallsyms_source = "System.map"
+        return Kallsyms([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+
+    def _image_reader(self, tables: KallsymsTables) -> Callable[[int, int], bytes]:
+        """read(address, size) of the stripped image alone, for decoding its copy of kallsyms (without
+        relocations, kallsyms_relative_base is read as the running kernel's: moved by KASLR)."""
+        image = self.stripped_image
+        assert image is not None
+        offset = self.kaslr_offset
+
+        def read(addr: int, size: int) -> bytes:
+            data = image.read((addr - offset) & MASK64, size, offset)
+            if data is None:
+                raise FaultError(addr, FaultKind.NOT_PRESENT, AddressSpace.KVADDR, "kernel image file")
+            if addr == tables.relative_base and size == 8 and image.relocations is None and offset:
+                data = ((int.from_bytes(data, "little") + offset) & MASK64).to_bytes(8, "little")
+            return data
+
+        return read
 
     def symbol(self, name: str) -> Symbol:
         """The symbol `name`, or SymbolError in crash's words."""
@@ -307,8 +417,12 @@ class Program:
 
     @cached_property
     def kernel(self) -> KernelMemory:
-        """The kernel's virtual address space."""
-        return KernelMemory(self.physical, self.layout, self.kernel_pgd, self.phys_base)
+        """The kernel's virtual address space (pages the dump lacks of the kernel's read-only sections
+        from the stripped kernel image, when one was given)."""
+        memory = KernelMemory(self.physical, self.layout, self.kernel_pgd, self.phys_base)
+        if self.stripped_image is not None:
+            memory.fallback = self._image_fallback
+        return memory
 
     def user_memory(self, pgd: int) -> UserMemory:
         """The user space whose top page table is at kernel virtual address `pgd` (mm->pgd)."""

@@ -238,7 +238,7 @@ def split_script(argv: list[str]) -> tuple[list[str], str | None, list[str]]:
 def open_inputs(args: argparse.Namespace, machine: MachineOptions) -> tuple[Program, str | None]:
     """Open the dump(s) and the vmlinux as the command line names them: (Program, System.map path)."""
     from crashpy.dumpfile.sniff import open_dump
-    from crashpy.loader import check_match, classify
+    from crashpy.loader import check_match, check_stripped_image, classify
     from crashpy.program import Program
 
     inputs = classify(args.files)
@@ -259,9 +259,12 @@ def open_inputs(args: argparse.Namespace, machine: MachineOptions) -> tuple[Prog
         phys_base=machine.phys_base,
         page_offset=machine.page_offset,
         zero_excluded=args.zero_excluded,
+        stripped_image=inputs.image,
     )
     if inputs.vmlinux is not None and not args.minimal:
         check_match(prog)
+    if inputs.image is not None and not args.minimal:
+        check_stripped_image(prog)
     if inputs.system_map is not None:
         from crashpy.cli.system_map import check_system_map, load_system_map
 
