@@ -26,6 +26,8 @@ from crashpy.elf.bzimage import (
 from crashpy.elf.file import ElfFile
 
 ROOT = Path(__file__).resolve().parent.parent
+# Where the test dumps are: read before the tests point CRASHPY_CACHE at their own directory.
+DUMPS_CACHE = Path(os.environ.get("CRASHPY_CACHE") or Path.home() / ".cache" / "crashpy")
 TEXT = 0xFFFFFFFF81000000
 BANNER = b"Linux version 6.1.0-99-test (builder@example) (gcc 12) #1 SMP PREEMPT_DYNAMIC\n"
 DECOY = b"Linux version %s\0"  # a format string before it, as linux_proc_banner is
@@ -253,11 +255,13 @@ def test_exclude_splits_ranges() -> None:
 
 
 def _paths(*names: str) -> dict[str, Path]:
+    """The test dumps `names` and the kernel's files, where tools/vmcores.py puts them (never built
+    here: the session's start builds them; a test skips when they are not there)."""
     sys.path.insert(0, str(ROOT))
     try:
-        from tools.vmcores import ensure
+        from tools.vmcores import Builder
 
-        found = ensure(list(names))
+        found = Builder(DUMPS_CACHE).outputs(names)
     except Exception as e:  # noqa: BLE001 - no test dumps here: skip
         pytest.skip(f"test dumps unavailable: {e}")
     for name in (*names, "vmlinuz"):
