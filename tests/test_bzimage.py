@@ -395,3 +395,15 @@ def test_cli_vmlinuz_and_vmcore(tmp_path: Path) -> None:
     refused = _crashpy([str(cut), dump], "sys\n", tmp_path / "cache")
     assert refused.returncode == 1 and refused.stderr.count("\n") == 1
     assert "truncated bzImage" in refused.stderr
+
+
+def test_api_open_with_vmlinuz() -> None:
+    import crashpy
+
+    paths = _paths("kaslr.elf")
+    kernel = crashpy.open(paths["vmlinuz"], paths["kaslr.elf"])
+    try:
+        assert kernel.image is None and kernel.stripped_image is not None
+        assert kernel.symbol("schedule").address == kernel.kallsyms.addresses[kernel.kallsyms.names.index("schedule")]
+    finally:
+        kernel.close()

@@ -153,6 +153,8 @@ def open_program(
     if len(dumps) > 1:
         raise StartupError("split dump files are not supported yet")
     dump = open_dump(dumps[0])
+    if vmlinux is not None and stripped_image is None and os.path.isfile(vmlinux) and _file_kind(vmlinux) == "image":
+        vmlinux, stripped_image = None, vmlinux  # a vmlinuz given as the kernel: the image without symbols
     prog = Program(dump, vmlinux, kaslr_offset=kaslr, dump_path=dumps[0], stripped_image=stripped_image)
     if check and vmlinux is not None:
         check_match(prog)
