@@ -38,6 +38,8 @@ _MAX_IMAGE = 1 << 30  # no decompressed kernel is this large: a corrupt size mus
 _LZ4_LEGACY_MAGIC = 0x184C2102
 _LZ4_LEGACY_BLOCK = 8 << 20  # every block of lz4's legacy format but the last decompresses to 8 MiB
 _LZOP_MAGIC = b"\x89LZO\x00\r\n\x1a\n"
+# Sections of the kernel's writable segment that it never writes: the ORC unwind tables.
+_FIXED_TABLES = frozenset((".orc_unwind_ip", ".orc_unwind"))
 
 # The payload's first bytes, as each compressor writes them (an uncompressed kernel is the ELF itself).
 MAGICS: tuple[tuple[bytes, str], ...] = (
@@ -389,14 +391,17 @@ class KernelImage:
     def _fixed_ranges(self) -> list[tuple[int, int, int]]:
         """(start, end, file offset) of the contents the kernel never writes after boot: the sections
         with contents in the PT_LOAD segments without PF_W (.text, .rodata and the tables after it; not
-        the gaps between them, which the kernel frees); when the file has no program headers, the
-        sections neither writable nor in the init area."""
+        the gaps between them, which the kernel frees), and the ORC tables, which the linker puts in the
+        data segment but the kernel only reads (sorted when it was built); when the file has no program
+        headers, the sections neither writable nor in the init area."""
         segments = [s for s in self.elf.segments if s.type == PT_LOAD and not s.flags & PF_W]
         out: list[tuple[int, int, int]] = []
         for sec in self.elf.sections:
             if not sec.flags & SHF_ALLOC or not sec.has_bytes or sec.addr < 1 << 63:
                 continue
-            if self.elf.segments:
+            if sec.name in _FIXED_TABLES:
+                pass
+            elif self.elf.segments:
                 if not any(g.vaddr <= sec.addr and sec.addr + sec.size <= g.vaddr + g.filesz for g in segments):
                     continue
             elif sec.flags & SHF_WRITE or sec.name.startswith((".init", ".exit")):
