@@ -145,7 +145,11 @@ class Program:
     def kernel_name(self) -> str:
         """What sys's KERNEL line and set's namelist name: the vmlinux, or where the kernel's symbols
         and types came from without one."""
-        return self.vmlinux_path or "(no vmlinux: kallsyms, BTF and ORC of the dump)"
+        if self.vmlinux_path:
+            return self.vmlinux_path
+        if self.stripped_image_path:
+            return f"{self.stripped_image_path} (no debuginfo: kallsyms, BTF and ORC of the dump)"
+        return "(no vmlinux: kallsyms, BTF and ORC of the dump)"
 
     @cached_property
     def symbols(self) -> SymbolTable:
