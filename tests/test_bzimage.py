@@ -308,7 +308,7 @@ def _faulty(dump: object, bad: list[tuple[int, int]], kind: str = "excluded") ->
     return Faulty()
 
 
-def test_missing_pages_from_the_image() -> None:
+def test_missing_pages_from_the_image(tmp_path: Path) -> None:
     from crashpy.dumpfile.sniff import open_dump
     from crashpy.errors import FaultError
     from crashpy.program import Program
@@ -359,6 +359,13 @@ def test_missing_pages_from_the_image() -> None:
     from_image = Program(_faulty(dump, zeroed, "zeros"), None, stripped_image=vmlinuz)  # type: ignore[arg-type]
     assert from_image.kallsyms.addresses == ks.addresses
     assert from_image.kallsyms_source == "image"
+    # the same from a stripped vmlinux (no relocation table: kallsyms_relative_base moved by hand)
+    stripped = tmp_path / "vmlinux-stripped"
+    stripped.write_bytes(bytes(image.elf.buf))
+    from_elf = Program(_faulty(dump, zeroed, "zeros"), None, stripped_image=str(stripped))  # type: ignore[arg-type]
+    assert from_elf.stripped_image is not None and from_elf.stripped_image.relocations is None
+    assert from_elf.kallsyms.addresses == ks.addresses and from_elf.kallsyms_source == "image"
+    assert from_elf._image_fallback(banner, 64) is None  # a moved kernel's pointers: not without relocations
     dump.close()
 
 
@@ -407,3 +414,22 @@ def test_api_open_with_vmlinuz() -> None:
         assert kernel.symbol("schedule").address == kernel.kallsyms.addresses[kernel.kallsyms.names.index("schedule")]
     finally:
         kernel.close()
+
+
+def test_two_images_refused(tmp_path: Path) -> None:
+    from crashpy.errors import StartupError
+    from crashpy.loader import classify
+
+    one, two = tmp_path / "vmlinuz", tmp_path / "vmlinux-stripped"
+    one.write_bytes(bzimage(compress("gzip", tiny_kernel())))
+    two.write_bytes(tiny_kernel())
+    with pytest.raises(StartupError, match="a second kernel image"):
+        classify([str(one), str(two)])
+
+
+def test_moved_kernel_needs_relocations() -> None:
+    image = KernelImage(ElfFile.from_bytes(tiny_kernel()), "vmlinux-stripped", None)
+    assert image.relocations is None
+    assert image.read(TEXT, 4) == b"\x55\x48\x89\xe5"
+    assert image.read(TEXT, 4, 0x2A000000) is None  # its pointers cannot be moved: not the kernel's bytes
+    assert image.read(TEXT, 4, 0x2A000000, exact=False) == b"\x55\x48\x89\xe5"

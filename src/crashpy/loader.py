@@ -54,7 +54,8 @@ def _file_kind(path: str) -> str:
 
 
 def classify(paths: list[str]) -> Inputs:
-    """Sort command-line files into vmlinux, dump file(s) and System.map, in any order, as crash does."""
+    """Sort command-line files into vmlinux, dump file(s), System.map and a kernel image without symbols
+    (vmlinuz, stripped vmlinux), in any order, as crash does."""
     vmlinux: str | None = None
     dumps: list[str] = []
     system_map: str | None = None
@@ -73,6 +74,8 @@ def classify(paths: list[str]) -> Inputs:
             system_map = path
         elif kind == "image" and image is None:
             image = path
+        elif kind == "image":
+            raise StartupError(f"{path}: a second kernel image ({image} is one): give one vmlinuz or stripped vmlinux")
         else:
             raise StartupError(f"{path}: not a supported file format")
     return Inputs(vmlinux, dumps, system_map, image)

@@ -259,7 +259,7 @@ class Program:
         offset = self.kaslr_offset
 
         def read(addr: int, size: int) -> bytes:
-            data = image.read((addr - offset) & MASK64, size, offset)
+            data = image.read((addr - offset) & MASK64, size, offset, exact=False)  # the tables hold no pointers
             if data is None:
                 raise FaultError(addr, FaultKind.NOT_PRESENT, AddressSpace.KVADDR, "kernel image file")
             if addr == tables.relative_base and size == 8 and image.relocations is None and offset:

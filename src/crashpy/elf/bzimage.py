@@ -446,11 +446,13 @@ class KernelImage:
                 return start, end, off
         return None
 
-    def read(self, addr: int, size: int, offset: int = 0) -> bytes | None:
+    def read(self, addr: int, size: int, offset: int = 0, *, exact: bool = True) -> bytes | None:
         """The file's `size` bytes at link-time address `addr`, with the relocations the kernel applied
-        when KASLR moved it by `offset`; None unless they lie within one read-only range."""
+        when KASLR moved it by `offset`; None unless they lie within one read-only range, or when the
+        kernel was moved and the image has no relocation table to move its pointers with (a stripped
+        vmlinux), unless not `exact`."""
         found = self._range(addr, size)
-        if found is None:
+        if found is None or (offset and exact and self.relocations is None):
             return None
         start, end, off = found
         buf = self.elf.buf
