@@ -203,11 +203,18 @@ class Program:
 
     def _trim_stripped_image(self, table: SymbolTable) -> None:
         """Leave out of the stripped image's answers the part of .rodata the kernel writes while it boots
-        (__ro_after_init variables), once the symbols say where it is."""
+        (__ro_after_init variables), once the symbols say where it is; all of .rodata when they do not
+        (its kallsyms tables have been read by then)."""
         image = self.stripped_image
+        if image is None:
+            return
         start, end = table.lookup("__start_ro_after_init"), table.lookup("__end_ro_after_init")
-        if image is not None and start is not None and end is not None and start.address < end.address:
+        if start is not None and end is not None and start.address < end.address:
             image.exclude(start.address - self.kaslr_offset, end.address - self.kaslr_offset)
+            return
+        rodata = image.elf.section(".rodata")
+        if rodata is not None:
+            image.exclude(rodata.addr, rodata.addr + rodata.size)
 
     def _kallsyms_tables(self) -> KallsymsTables:
         """Where the kallsyms tables lie: VMCOREINFO names them (since 6.0), else a System.map does."""
