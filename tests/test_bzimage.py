@@ -433,3 +433,15 @@ def test_moved_kernel_needs_relocations() -> None:
     assert image.read(TEXT, 4) == b"\x55\x48\x89\xe5"
     assert image.read(TEXT, 4, 0x2A000000) is None  # its pointers cannot be moved: not the kernel's bytes
     assert image.read(TEXT, 4, 0x2A000000, exact=False) == b"\x55\x48\x89\xe5"
+
+
+def test_unwritable_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("")
+    monkeypatch.setenv("CRASHPY_CACHE", str(blocked))
+    path = tmp_path / "vmlinuz"
+    path.write_bytes(bzimage(compress("xz", tiny_kernel())))
+    image = open_kernel_image(str(path))  # kept in memory instead
+    assert image.compression == "xz" and not isinstance(image.elf.buf, mmap.mmap)
+    assert image.release() == "6.1.0-99-test"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-directory", "vmlinuz"]

@@ -285,9 +285,9 @@ def cache_file(path: str) -> Path | None:
 def _save(pattern: Path, kind: str, data: bytes) -> Path | None:
     """Write `data` to the cache (and drop what was kept for older versions of the same file)."""
     file = pattern.with_name(pattern.name.replace("*", kind))
+    tmp = file.with_suffix(f".tmp{os.getpid()}")
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_suffix(f".tmp{os.getpid()}")
         tmp.write_bytes(data)
         tmp.replace(file)
         prefix = file.name.split("-")[0] + "-"
@@ -295,6 +295,10 @@ def _save(pattern: Path, kind: str, data: bytes) -> Path | None:
             if old != file:
                 old.unlink(missing_ok=True)
     except OSError:
+        try:
+            tmp.unlink(missing_ok=True)  # a full disk leaves no half-written file behind
+        except OSError:
+            pass
         return None  # a read-only cache costs the next start a decompression, nothing more
     return file
 
