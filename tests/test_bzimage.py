@@ -342,7 +342,10 @@ def test_missing_pages_from_the_image(tmp_path: Path) -> None:
     assert helped.kallsyms_source == "dump"
     image = helped.stripped_image
     assert image is not None
-    assert helped.read(func, 64) == image.read(func - helped.kaslr_offset, 64, helped.kaslr_offset)
+    from_file = image.read(func - helped.kaslr_offset, 64, helped.kaslr_offset)
+    assert from_file is not None and from_file[0] == 0xE8  # call __fentry__, as linked
+    assert helped.read(func, 64) == b"\x0f\x1f\x44\x00\x00" + from_file[5:]  # as ftrace left it
+    assert helped.read(func, 32) == whole.read(func, 32)
     # a linux_banner page in .rodata: the file's bytes equal the dump's, relocated or not
     banner = where["linux_banner"]
     assert helped._image_fallback(banner, 64) == whole.read(banner, 64)
@@ -445,3 +448,34 @@ def test_unwritable_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert image.compression == "xz" and not isinstance(image.elf.buf, mmap.mmap)
     assert image.release() == "6.1.0-99-test"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-directory", "vmlinuz"]
+
+
+def test_ftrace_sites_read_as_nops() -> None:
+    from crashpy.program import _ftrace_nops
+
+    fentry = 0xFFFFFFFF81001000
+    addr = 0xFFFFFFFF81000000
+    call = b"\xe8" + (fentry - (addr + 5)).to_bytes(4, "little", signed=True)
+    other = b"\xe8" + (0x1234).to_bytes(4, "little")
+    assert _ftrace_nops(call + b"\x55" + other, addr, fentry) == b"\x0f\x1f\x44\x00\x00\x55" + other
+    assert _ftrace_nops(b"\x90" + call[:4], addr - 1, fentry) == b"\x90" + call[:4]  # cut short: left alone
+
+
+def test_truncated_dump_with_vmlinuz() -> None:
+    """sysrq.d31.zlib cut at 40%: most of the kernel image's pages are past the end; without the
+    vmlinuz its kallsyms cannot be read at all, with it the symbols and the text are there."""
+    from crashpy.dumpfile.sniff import open_dump
+    from crashpy.errors import CrashpyError
+    from crashpy.program import Program
+
+    paths = _paths("sysrq.d31.zlib.trunc40", "sysrq.elf")
+    with open_dump(str(paths["sysrq.elf"])) as whole_dump:
+        whole = Program(whole_dump, None)
+        schedule = whole.symbol_address("schedule")
+        text = whole.read(schedule, 32)
+    with open_dump(str(paths["sysrq.d31.zlib.trunc40"])) as dump:
+        with pytest.raises(CrashpyError):
+            Program(dump, None).symbol_address("schedule")
+        prog = Program(dump, None, stripped_image=str(paths["vmlinuz"]))
+        assert prog.symbol_address("schedule") == schedule
+        assert prog.read(schedule, 32) == text  # the call of __fentry__ read as ftrace's NOP, as in memory

@@ -60,6 +60,23 @@ def open_vmlinux(path: str) -> ElfFile:
     return image
 
 
+_NOP5 = b"\x0f\x1f\x44\x00\x00"  # what ftrace writes over each function's call of __fentry__ at boot
+
+
+def _ftrace_nops(data: bytes, addr: int, fentry: int) -> bytes:
+    """`data` (kernel text at `addr`, from the image file) with each `call __fentry__` turned into the
+    5-byte NOP the kernel's ftrace put there while booting (the sites not being traced read so)."""
+    out = bytearray(data)
+    at = out.find(0xE8)
+    while 0 <= at <= len(out) - 5:
+        if (addr + at + 5 + int.from_bytes(out[at + 1 : at + 5], "little", signed=True)) & MASK64 == fentry:
+            out[at : at + 5] = _NOP5
+            at = out.find(0xE8, at + 5)
+        else:
+            at = out.find(0xE8, at + 1)
+    return bytes(out)
+
+
 class Program:
     """A kernel crash dump opened with its vmlinux (the vmlinux may be absent later: kallsyms, BTF from memory)."""
 
@@ -199,7 +216,12 @@ class Program:
         image = self.stripped_image
         if image is None or addr < START_KERNEL_MAP:
             return None
-        return image.read((addr - self.kaslr_offset) & MASK64, size, self.kaslr_offset)
+        data = image.read((addr - self.kaslr_offset) & MASK64, size, self.kaslr_offset)
+        table: SymbolTable | None = self.__dict__.get("symbols")
+        fentry = table.lookup("__fentry__") if table is not None else None
+        if data is None or fentry is None or b"\xe8" not in data:
+            return data
+        return _ftrace_nops(data, addr, fentry.address)
 
     def _trim_stripped_image(self, table: SymbolTable) -> None:
         """Leave out of the stripped image's answers the part of .rodata the kernel writes while it boots
