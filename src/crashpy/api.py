@@ -313,7 +313,9 @@ def open(  # noqa: A001
     check: bool = True,
 ) -> Kernel:
     """Open `vmcore` with its debug `vmlinux` and return a Kernel.  `kaslr`: the KASLR offset, or
-    "auto" to find it in the dump; `check`: refuse a vmlinux that is not the dump's kernel."""
+    "auto" to find it in the dump; `check`: refuse a vmlinux that is not the dump's kernel.  A kernel
+    without symbols (a bzImage, a stripped vmlinux) may stand for `vmlinux`: symbols then come from the
+    dump's kallsyms, and the image supplies the kernel's read-only pages the dump lacks."""
     from crashpy.loader import open_program
 
     prog = open_program(

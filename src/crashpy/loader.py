@@ -6,8 +6,11 @@ import os
 import re
 from dataclasses import dataclass
 
+from crashpy.arch.x86_64 import MASK64, START_KERNEL_MAP
+from crashpy.elf.bzimage import is_bzimage, is_stripped_kernel
 from crashpy.elf.constants import ET_DYN, ET_EXEC
-from crashpy.elf.file import peek_type
+from crashpy.elf.errors import ElfError
+from crashpy.elf.file import ElfFile, peek_type
 from crashpy.errors import CrashpyError, FaultError, StartupError
 from crashpy.program import Program
 
@@ -17,10 +20,21 @@ class Inputs:
     vmlinux: str | None
     dumps: list[str]
     system_map: str | None = None
+    image: str | None = None  # a kernel image without symbols: a bzImage (vmlinuz) or a stripped vmlinux
+
+
+def _elf_kind(path: str) -> str:
+    """'vmlinux' for an executable ELF file with symbols or debuginfo, 'image' for a stripped one."""
+    try:
+        with ElfFile(path) as elf:
+            return "image" if is_stripped_kernel(elf) else "vmlinux"
+    except ElfError:
+        return "vmlinux"  # opening it as the vmlinux says what is wrong with it
 
 
 def _file_kind(path: str) -> str:
-    """'vmlinux', 'dump', 'system.map' or 'unknown', judged by the file's first bytes."""
+    """'vmlinux', 'image' (bzImage, stripped vmlinux), 'dump', 'system.map' or 'unknown', judged by the
+    file's contents."""
     from crashpy.dumpfile.sniff import sniff
 
     try:
@@ -31,17 +45,21 @@ def _file_kind(path: str) -> str:
     if sniff(path) is not None:
         return "dump"
     if peek_type(head) in (ET_EXEC, ET_DYN):
-        return "vmlinux"
+        return _elf_kind(path)
+    if is_bzimage(head):
+        return "image"
     if re.match(rb"^[0-9a-fA-F]{8,16} [A-Za-z] \S+\n", head):
         return "system.map"
     return "unknown"
 
 
 def classify(paths: list[str]) -> Inputs:
-    """Sort command-line files into vmlinux, dump file(s) and System.map, in any order, as crash does."""
+    """Sort command-line files into vmlinux, dump file(s), System.map and a kernel image without symbols
+    (vmlinuz, stripped vmlinux), in any order, as crash does."""
     vmlinux: str | None = None
     dumps: list[str] = []
     system_map: str | None = None
+    image: str | None = None
     for path in paths:
         if not os.path.exists(path):
             raise StartupError(f"{path}: No such file or directory")
@@ -54,9 +72,13 @@ def classify(paths: list[str]) -> Inputs:
             vmlinux = path
         elif kind == "system.map" and system_map is None:
             system_map = path
+        elif kind == "image" and image is None:
+            image = path
+        elif kind == "image":
+            raise StartupError(f"{path}: a second kernel image ({image} is one): give one vmlinuz or stripped vmlinux")
         else:
             raise StartupError(f"{path}: not a supported file format")
-    return Inputs(vmlinux, dumps, system_map)
+    return Inputs(vmlinux, dumps, system_map, image)
 
 
 def _vmlinux_release(prog: Program) -> bytes | None:
@@ -106,10 +128,45 @@ def check_no_vmlinux(prog: Program) -> None:
         raise StartupError(f"{where}: {e}: give the kernel's debug vmlinux") from None
 
 
+def check_stripped_image(prog: Program) -> None:
+    """Refuse a kernel image (bzImage, stripped vmlinux) that is not the dump's kernel: its build-id
+    against VMCOREINFO's, its linux_banner against the one in the dump's memory, else against the
+    release VMCOREINFO names."""
+    image, path = prog.stripped_image, prog.stripped_image_path
+    if image is None:
+        return
+    mismatch = StartupError(f"{path} and {prog.dump_path} do not match!")
+    dump_id = prog.vmcoreinfo.build_id
+    if dump_id is not None and image.build_id is not None and dump_id.lower() != image.build_id.lower():
+        raise mismatch
+    found = image.banner()
+    if found is None:
+        raise StartupError(f"{path}: no linux_banner in it: not a kernel image")
+    addr, banner = found
+    osrelease = prog.vmcoreinfo.osrelease
+    if osrelease is not None and f" {osrelease} ".encode() not in banner:
+        raise mismatch
+    if not prog.vmcoreinfo:
+        return  # no KASLR offset to find the dump's copy with: nothing to compare
+    paddr = (addr + prog.kaslr_offset - START_KERNEL_MAP + prog.phys_base) & MASK64
+    try:
+        in_memory = prog.read_physical(paddr, len(banner))  # the dump's own copy, never the image's
+    except CrashpyError:
+        return  # the dump lacks the page: VMCOREINFO agreed, if present
+    if in_memory != banner:
+        raise mismatch
+
+
 def open_program(
-    vmlinux: str | None, dumps: list[str], *, kaslr: int | str | None = None, check: bool = True
+    vmlinux: str | None,
+    dumps: list[str],
+    *,
+    kaslr: int | str | None = None,
+    check: bool = True,
+    stripped_image: str | None = None,
 ) -> Program:
-    """Open `dumps` (one dump file for now) with `vmlinux`; StartupError in crash's words on failure."""
+    """Open `dumps` (one dump file for now) with `vmlinux` (and a kernel image without symbols);
+    StartupError in crash's words on failure."""
     from crashpy.dumpfile.sniff import open_dump
 
     if not dumps:
@@ -117,9 +174,13 @@ def open_program(
     if len(dumps) > 1:
         raise StartupError("split dump files are not supported yet")
     dump = open_dump(dumps[0])
-    prog = Program(dump, vmlinux, kaslr_offset=kaslr, dump_path=dumps[0])
+    if vmlinux is not None and stripped_image is None and os.path.isfile(vmlinux) and _file_kind(vmlinux) == "image":
+        vmlinux, stripped_image = None, vmlinux  # a vmlinuz given as the kernel: the image without symbols
+    prog = Program(dump, vmlinux, kaslr_offset=kaslr, dump_path=dumps[0], stripped_image=stripped_image)
     if check and vmlinux is not None:
         check_match(prog)
-    elif check:
-        check_no_vmlinux(prog)
+    if check:
+        check_stripped_image(prog)
+        if vmlinux is None:
+            check_no_vmlinux(prog)
     return prog

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Hashable
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from crashpy.arch.x86_64 import (
@@ -25,8 +27,9 @@ from crashpy.memory.pagetable import page_frame
 from crashpy.symbols.table import Symbol, SymbolTable
 
 if TYPE_CHECKING:
+    from crashpy.elf.bzimage import KernelImage
     from crashpy.module_btf import ModuleBTFs
-    from crashpy.symbols.kallsyms import Kallsyms
+    from crashpy.symbols.kallsyms import Kallsyms, KallsymsTables
     from crashpy.types.btf import BTF
 
 
@@ -35,6 +38,17 @@ class SymbolError(CommandError):
 
 
 _T = TypeVar("_T")
+
+
+def open_stripped_image(path: str) -> KernelImage:
+    """A bzImage or stripped vmlinux, opened (decompressed, or mapped from the disk cache); StartupError
+    in one line when it cannot be read."""
+    from crashpy.elf.bzimage import open_kernel_image
+
+    try:
+        return open_kernel_image(path)
+    except ElfError as e:
+        raise StartupError(str(e)) from None
 
 
 def open_vmlinux(path: str) -> ElfFile:
@@ -47,6 +61,23 @@ def open_vmlinux(path: str) -> ElfFile:
         image.close()
         raise StartupError(f"{path}: not a 64-bit little-endian ELF file")
     return image
+
+
+_NOP5 = b"\x0f\x1f\x44\x00\x00"  # what ftrace writes over each function's call of __fentry__ at boot
+
+
+def _ftrace_nops(data: bytes, addr: int, fentry: int) -> bytes:
+    """`data` (kernel text at `addr`, from the image file) with each `call __fentry__` turned into the
+    5-byte NOP the kernel's ftrace put there while booting (the sites not being traced read so)."""
+    out = bytearray(data)
+    at = out.find(0xE8)
+    while 0 <= at <= len(out) - 5:
+        if (addr + at + 5 + int.from_bytes(out[at + 1 : at + 5], "little", signed=True)) & MASK64 == fentry:
+            out[at : at + 5] = _NOP5
+            at = out.find(0xE8, at + 5)
+        else:
+            at = out.find(0xE8, at + 1)
+    return bytes(out)
 
 
 class Program:
@@ -62,6 +93,7 @@ class Program:
         phys_base: int | None = None,
         page_offset: int | None = None,
         zero_excluded: bool = False,
+        stripped_image: str | None = None,
     ) -> None:
         self.dump = dump
         self._zero_excluded = zero_excluded
@@ -71,6 +103,13 @@ class Program:
         self.vmlinux_path = vmlinux
         self.vmcoreinfo = VmcoreInfo(dump.info.vmcoreinfo)
         self.image: ElfFile | None = open_vmlinux(vmlinux) if vmlinux else None
+        # A kernel image without symbols (bzImage, stripped vmlinux): the read-only kernel contents the
+        # dump lacks, and a second copy of the kallsyms tables.
+        self.stripped_image_path = stripped_image
+        self.stripped_image: KernelImage | None = open_stripped_image(stripped_image) if stripped_image else None
+        # A System.map given without a vmlinux: (name, address relocated by KASLR, nm letter) per line.
+        self.system_map: list[tuple[str, int, str]] | None = None
+        self.kallsyms_source = ""  # where `kallsyms` came from: "dump", "image" or "System.map"
         self._auto_phys_base: int | None = None
         if isinstance(kaslr_offset, int):
             self.kaslr_offset = kaslr_offset
@@ -87,6 +126,9 @@ class Program:
         image = self.__dict__.get("image")
         if image is not None:
             image.close()
+        stripped = self.__dict__.get("stripped_image")
+        if stripped is not None:
+            stripped.close()
 
     def _auto_kaslr(self) -> int:
         """KASLR offset (and phys_base) from the dump's CPU state, for dumps without VMCOREINFO."""
@@ -123,7 +165,11 @@ class Program:
     def kernel_name(self) -> str:
         """What sys's KERNEL line and set's namelist name: the vmlinux, or where the kernel's symbols
         and types came from without one."""
-        return self.vmlinux_path or "(no vmlinux: kallsyms, BTF and ORC of the dump)"
+        if self.vmlinux_path:
+            return self.vmlinux_path
+        if self.stripped_image_path:
+            return f"{self.stripped_image_path} (no debuginfo: kallsyms, BTF and ORC of the dump)"
+        return "(no vmlinux: kallsyms, BTF and ORC of the dump)"
 
     @cached_property
     def symbols(self) -> SymbolTable:
@@ -132,37 +178,145 @@ class Program:
             table.add_vmlinux(self.image, self.kaslr_offset)
         else:
             table.add_kallsyms(self.kallsyms)
+        self._trim_stripped_image(table)
         return table
+
+    def use_system_map(self, entries: list[tuple[str, int, str]]) -> None:
+        """Take a System.map's (name, address relocated by KASLR, letter) rows, before the symbols are
+        built: they name the kallsyms tables of a kernel whose VMCOREINFO does not (before 6.0), and are
+        the symbols themselves when kallsyms cannot be decoded."""
+        self.system_map = entries
+        for name in ("kallsyms", "symbols"):
+            self.__dict__.pop(name, None)
 
     def read_image(self, addr: int, size: int) -> bytes:
         """Bytes of the kernel image (text, rodata, data) at `addr`, read through the kernel text map
-        (__pa_symbol: no page tables needed, so it works before the kernel's layout is known)."""
-        return self.physical.read((addr - START_KERNEL_MAP + self.phys_base) & MASK64, size)
+        (__pa_symbol: no page tables needed, so it works before the kernel's layout is known).  Pages
+        the dump lacks come from the stripped kernel image's read-only sections, when one was given."""
+        paddr = (addr - START_KERNEL_MAP + self.phys_base) & MASK64
+        try:
+            return self.physical.read(paddr, size)
+        except FaultError:
+            if self.stripped_image is None:
+                raise
+        out = bytearray()
+        cur, stop = addr, addr + size
+        while cur < stop:
+            n = min(stop, (cur | (PAGE_SIZE - 1)) + 1) - cur
+            try:
+                out += self.physical.read((cur - START_KERNEL_MAP + self.phys_base) & MASK64, n)
+            except FaultError:
+                data = self._image_fallback(cur, n)
+                if data is None:
+                    raise
+                out += data
+            cur += n
+        return bytes(out)
+
+    def _image_fallback(self, addr: int, size: int) -> bytes | None:
+        """The stripped kernel image's bytes at kernel address `addr` (relocated as KASLR moved the
+        kernel), or None outside its read-only sections."""
+        image = self.stripped_image
+        if image is None or addr < START_KERNEL_MAP:
+            return None
+        data = image.read((addr - self.kaslr_offset) & MASK64, size, self.kaslr_offset)
+        table: SymbolTable | None = self.__dict__.get("symbols")
+        fentry = table.lookup("__fentry__") if table is not None else None
+        if data is None or fentry is None or b"\xe8" not in data:
+            return data
+        return _ftrace_nops(data, addr, fentry.address)
+
+    def _trim_stripped_image(self, table: SymbolTable) -> None:
+        """Leave out of the stripped image's answers the part of .rodata the kernel writes while it boots
+        (__ro_after_init variables), once the symbols say where it is; all of .rodata when they do not
+        (its kallsyms tables have been read by then)."""
+        image = self.stripped_image
+        if image is None:
+            return
+        start, end = table.lookup("__start_ro_after_init"), table.lookup("__end_ro_after_init")
+        if start is not None and end is not None and start.address < end.address:
+            image.exclude(start.address - self.kaslr_offset, end.address - self.kaslr_offset)
+            return
+        rodata = image.elf.section(".rodata")
+        if rodata is not None:
+            image.exclude(rodata.addr, rodata.addr + rodata.size)
+
+    def _kallsyms_tables(self) -> KallsymsTables:
+        """Where the kallsyms tables lie: VMCOREINFO names them (since 6.0), else a System.map does."""
+        from crashpy.symbols.kallsyms import KallsymsError, KallsymsTables
+
+        tables = KallsymsTables.from_symbols(self.vmcoreinfo.symbol) if self.vmcoreinfo else None
+        if tables is None and self.system_map is not None:
+            tables = KallsymsTables.from_symbols({name: addr for name, addr, _letter in self.system_map})
+        if tables is not None:
+            return tables
+        if not self.vmcoreinfo:
+            raise KallsymsError("the dump has no VMCOREINFO: without a vmlinux its kernel symbols cannot be found")
+        raise KallsymsError(
+            "the dump's VMCOREINFO does not name the kernel's kallsyms tables (a kernel before 6.0): "
+            "give its vmlinux or System.map"
+        )
 
     @cached_property
     def kallsyms(self) -> Kallsyms:
-        """The kernel's own symbol table, decoded from the dump: the tables VMCOREINFO names (since
-        6.0). KallsymsError in one line when it is not there or does not decode."""
-        from crashpy.symbols.kallsyms import KallsymsError, KallsymsTables, decode
+        """The kernel's own symbol table: decoded from the dump (the tables VMCOREINFO names, since 6.0,
+        or a System.map does), pages the dump lacks from a stripped kernel image; from that image alone
+        when the dump's copy does not decode; a System.map's own lines as the last resort.
+        KallsymsError in one line when none of them serves."""
+        from crashpy.symbols.kallsyms import Kallsyms, KallsymsError, decode, load_cached, save_cached
 
-        if not self.vmcoreinfo:
-            raise KallsymsError("the dump has no VMCOREINFO: without a vmlinux its kernel symbols cannot be found")
-        tables = KallsymsTables.from_symbols(self.vmcoreinfo.symbol)
-        if tables is None:
-            raise KallsymsError(
-                "the dump's VMCOREINFO does not name the kernel's kallsyms tables (a kernel before 6.0): "
-                "give its vmlinux"
-            )
-        from crashpy.symbols.kallsyms import cache_file, load_cached, save_cached
-
-        raw = self.dump.info.vmcoreinfo or b""
-        path = cache_file(raw, "kallsyms")
-        found = load_cached(path)
-        if found is not None:
+        try:
+            tables = self._kallsyms_tables()
+            cache = self._kallsyms_cache_file()
+            found = load_cached(cache)
+            if found is not None:
+                self.kallsyms_source = "dump"
+                return found
+            try:
+                found = decode(self.read_image, tables)
+                self.kallsyms_source = "dump"
+                save_cached(cache, found)  # only what the dump itself gave
+            except KallsymsError:
+                if self.stripped_image is None:
+                    raise
+                found = decode(self._image_reader(tables), tables)
+                self.kallsyms_source = "image"
             return found
-        ks = decode(self.read_image, tables)
-        save_cached(path, ks)
-        return ks
+        except KallsymsError:
+            if not self.system_map:
+                raise
+        rows = sorted(self.system_map, key=lambda r: r[1])
+        self.kallsyms_source = "System.map"
+        return Kallsyms([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+
+    def _kallsyms_cache_file(self) -> Path:
+        """Where the kallsyms decoded from this dump file are kept: keyed by its VMCOREINFO (the build
+        and where it was loaded) and the file itself (a cut copy of a dump decodes differently)."""
+        from crashpy.symbols.kallsyms import cache_file
+
+        try:
+            st = os.stat(self.dump_path)
+            stamp = f"{os.path.realpath(self.dump_path)}:{st.st_size}:{st.st_mtime_ns}".encode()
+        except OSError:
+            stamp = b""
+        return cache_file((self.dump.info.vmcoreinfo or b"") + b"\0" + stamp, "kallsyms")
+
+    def _image_reader(self, tables: KallsymsTables) -> Callable[[int, int], bytes]:
+        """read(address, size) of the stripped image alone, for decoding its copy of kallsyms (without
+        relocations, kallsyms_relative_base is read as the running kernel's: moved by KASLR)."""
+        image = self.stripped_image
+        assert image is not None
+        offset = self.kaslr_offset
+
+        def read(addr: int, size: int) -> bytes:
+            data = image.read((addr - offset) & MASK64, size, offset, exact=False)  # the tables hold no pointers
+            if data is None:
+                raise FaultError(addr, FaultKind.NOT_PRESENT, AddressSpace.KVADDR, "kernel image file")
+            if addr == tables.relative_base and size == 8 and image.relocations is None and offset:
+                data = ((int.from_bytes(data, "little") + offset) & MASK64).to_bytes(8, "little")
+            return data
+
+        return read
 
     def symbol(self, name: str) -> Symbol:
         """The symbol `name`, or SymbolError in crash's words."""
@@ -338,8 +492,12 @@ class Program:
 
     @cached_property
     def kernel(self) -> KernelMemory:
-        """The kernel's virtual address space."""
-        return KernelMemory(self.physical, self.layout, self.kernel_pgd, self.phys_base)
+        """The kernel's virtual address space (pages the dump lacks of the kernel's read-only sections
+        from the stripped kernel image, when one was given)."""
+        memory = KernelMemory(self.physical, self.layout, self.kernel_pgd, self.phys_base)
+        if self.stripped_image is not None:
+            memory.fallback = self._image_fallback
+        return memory
 
     def user_memory(self, pgd: int) -> UserMemory:
         """The user space whose top page table is at kernel virtual address `pgd` (mm->pgd)."""

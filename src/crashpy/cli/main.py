@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 USAGE = """\
-Usage: crashpy [OPTION]... [script.py [arg]...] [vmlinux] [System.map] dumpfile [dumpfile]...
+Usage: crashpy [OPTION]... [script.py [arg]...] [vmlinux|vmlinuz] [System.map] dumpfile [dumpfile]...
        crashpy triage [OPTION]... dumpfile...   (crashpy triage -h: autopsy over many dumps)
 
 Open a Linux kernel crash dump with its debug vmlinux (files in any order) and answer crash's commands.
@@ -126,7 +126,9 @@ Open a Linux kernel crash dump with its debug vmlinux (files in any order) and a
   -v, --version      crashpy's version
 
 Several dump files are the parts of a split dump (makedumpfile --split). A System.map is checked
-against the vmlinux, or gives the symbols when there is no vmlinux.
+against the vmlinux; without one, against the dump's kallsyms (or it finds kallsyms, or gives the
+symbols). A vmlinuz (bzImage) or stripped vmlinux supplies the kernel text and read-only data the dump
+lacks; it is decompressed once into $CRASHPY_CACHE (default ~/.cache/crashpy)/vmlinuz/.
 ~/.crashpyrc, then ./.crashpyrc, run at start-up (commands and aliases) unless --no_crashrc.
 History: ~/.crashpy_history (or $CRASHPY_HISTORY). Pager: $CRASHPAGER, else less, when scrolling.
 
@@ -238,7 +240,7 @@ def split_script(argv: list[str]) -> tuple[list[str], str | None, list[str]]:
 def open_inputs(args: argparse.Namespace, machine: MachineOptions) -> tuple[Program, str | None]:
     """Open the dump(s) and the vmlinux as the command line names them: (Program, System.map path)."""
     from crashpy.dumpfile.sniff import open_dump
-    from crashpy.loader import check_match, check_no_vmlinux, classify
+    from crashpy.loader import check_match, check_no_vmlinux, check_stripped_image, classify
     from crashpy.program import Program
 
     inputs = classify(args.files)
@@ -259,9 +261,12 @@ def open_inputs(args: argparse.Namespace, machine: MachineOptions) -> tuple[Prog
         phys_base=machine.phys_base,
         page_offset=machine.page_offset,
         zero_excluded=args.zero_excluded,
+        stripped_image=inputs.image,
     )
     if inputs.vmlinux is not None and not args.minimal:
         check_match(prog)
+    if inputs.image is not None and not args.minimal:
+        check_stripped_image(prog)
     if inputs.vmlinux is None and inputs.system_map is None:
         check_no_vmlinux(prog)
     if inputs.system_map is not None:

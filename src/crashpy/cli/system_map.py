@@ -1,12 +1,12 @@
-"""System.map given on the command line: checked against the vmlinux, or the symbol table when there is
-no vmlinux symbol table."""
+"""System.map given on the command line: checked against the vmlinux; without one, checked against the
+dump's kallsyms, or the way to the kallsyms tables of a kernel whose VMCOREINFO does not name them, or
+the symbol table itself when kallsyms cannot be decoded."""
 
 from __future__ import annotations
 
 from crashpy.bits import MASK64
-from crashpy.errors import StartupError
+from crashpy.errors import CrashpyError, StartupError
 from crashpy.program import Program
-from crashpy.symbols.table import Symbol
 
 # Symbols every x86_64 kernel has, at addresses that differ between any two builds.
 ANCHORS = ("_stext", "_etext", "_sdata", "_edata", "__bss_start", "_end", "linux_banner", "init_task")
@@ -50,12 +50,50 @@ def check_system_map(prog: Program, path: str) -> int:
     return agreed
 
 
+def relocated(prog: Program, entries: list[tuple[str, int, str]]) -> list[tuple[str, int, str]]:
+    """The System.map's rows with the kernel image's addresses moved by the KASLR offset (per-CPU and
+    other absolute values stay)."""
+    offset = prog.kaslr_offset
+    if not offset:
+        return entries
+    return [
+        (name, (addr + offset) & MASK64 if addr >= _KERNEL_IMAGE_BASE else addr, letter)
+        for name, addr, letter in entries
+    ]
+
+
 def load_system_map(prog: Program, path: str) -> int:
-    """Add the System.map's symbols (relocated by the KASLR offset) to a Program without a vmlinux."""
-    count = 0
-    for name, addr, letter in read_system_map(path):
-        if addr >= _KERNEL_IMAGE_BASE and prog.kaslr_offset:
-            addr = (addr + prog.kaslr_offset) & MASK64
-        prog.symbols.add(Symbol(name, addr, letter))
-        count += 1
-    return count
+    """Hand a System.map to a Program without a vmlinux and check it: against the dump's kallsyms when
+    that decodes (the anchor symbols must lie where the map says, after KASLR); when kallsyms cannot be
+    found from VMCOREINFO (before 6.0) the map names its tables; when it cannot be decoded at all, the
+    map's own lines are the symbols, and linux_banner must be where the map puts it.  Returns how many
+    anchors agreed (0 when the map is the symbol table)."""
+    entries = relocated(prog, read_system_map(path))
+    prog.use_system_map(entries)
+    mismatch = StartupError(f"{path} and {prog.dump_path} do not match!")
+    try:
+        ks = prog.kallsyms
+    except CrashpyError as e:
+        raise StartupError(f"{path}: no kernel symbols: {e}") from None
+    if prog.kallsyms_source == "System.map":
+        banner = next((addr for name, addr, _letter in entries if name == "linux_banner"), None)
+        if banner is not None:
+            try:
+                text = prog.read_image(banner, 14)
+            except CrashpyError:
+                return 0  # the page is not in the dump: nothing to check it against
+            if text != b"Linux version ":
+                raise mismatch
+        return 0
+    mapped = {name: addr for name, addr, _letter in entries}
+    known = dict(zip(ks.names, ks.addresses, strict=True))
+    agreed = 0
+    for name in ANCHORS:
+        if name not in mapped or name not in known:
+            continue
+        if mapped[name] != known[name]:
+            raise mismatch
+        agreed += 1
+    if not agreed:
+        raise StartupError(f"{path} and {prog.dump_path} have no symbols in common")
+    return agreed

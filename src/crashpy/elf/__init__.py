@@ -2,7 +2,7 @@
 sections, notes, symbol tables) under symbols, DWARF, lines and BTF."""
 
 from crashpy.elf.errors import ElfError
-from crashpy.elf.file import ElfFile, Section, peek_type
+from crashpy.elf.file import ElfFile, Section, Segment, peek_type
 from crashpy.elf.sections import SectionBytes
 from crashpy.elf.symtab import ElfSymbol, ElfSymtab, SymbolRow, tail_merge_key
 
@@ -13,6 +13,7 @@ __all__ = [
     "ElfSymtab",
     "Section",
     "SectionBytes",
+    "Segment",
     "SymbolRow",
     "peek_type",
     "tail_merge_key",

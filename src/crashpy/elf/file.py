@@ -62,10 +62,26 @@ class Section:
         return self.type != SHT_NOBITS and self.size > 0
 
 
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One program header (Elf64_Phdr / Elf32_Phdr)."""
+
+    type: int
+    flags: int
+    offset: int
+    vaddr: int
+    paddr: int
+    filesz: int
+    memsz: int
+
+
 # (e_type, e_machine, e_version, e_entry, e_phoff, e_shoff, e_flags, e_ehsize, e_phentsize, e_phnum,
 #  e_shentsize, e_shnum, e_shstrndx) after e_ident
 _EHDR = {True: "HHIQQQIHHHHHH", False: "HHIIIIIHHHHHH"}
 _SHDR = {True: "IIQQQQIIQQ", False: "IIIIIIIIII"}
+# (p_type, p_flags, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz): the 64-bit order, and the 32-bit one
+# (whose p_flags comes after p_memsz)
+_PHDR = {True: "IIQQQQQ", False: "IIIIIII"}
 
 
 def peek_type(head: bytes) -> int | None:
@@ -140,6 +156,8 @@ class ElfFile:
         ) = ehdr.unpack_from(m, 16)
         self.sections: list[Section] = []
         self._by_name: dict[str, Section] = {}
+        self.e_shoff = e_shoff
+        self.e_shentsize = shentsize
         if e_shoff == 0:
             return
         shdr = struct.Struct(self.order + _SHDR[self.is64])
@@ -247,6 +265,23 @@ class ElfFile:
         if sb is None:
             return None
         return sb.read_upto(addr - sec.addr, size)
+
+    @cached_property
+    def segments(self) -> list[Segment]:
+        """The program headers (none in a relocatable object); ElfError when they lie past the file's end."""
+        if not self.e_phoff or not self.e_phnum:
+            return []
+        phdr = struct.Struct(self.order + _PHDR[self.is64])
+        if self.e_phentsize < phdr.size or self.e_phoff + self.e_phnum * self.e_phentsize > len(self.buf):
+            raise ElfError(f"{self.path}: truncated ELF file: its program headers lie past its end")
+        out: list[Segment] = []
+        for i in range(self.e_phnum):
+            f = phdr.unpack_from(self.buf, self.e_phoff + i * self.e_phentsize)
+            if self.is64:
+                out.append(Segment(f[0], f[1], f[2], f[3], f[4], f[5], f[6]))
+            else:  # p_type, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_flags
+                out.append(Segment(f[0], f[6], f[1], f[2], f[3], f[4], f[5]))
+        return out
 
     # -- notes and symbols -------------------------------------------------------------------------------
 

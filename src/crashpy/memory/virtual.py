@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from crashpy.arch.x86_64 import PAGE_SIZE, PTE_PHYS_MASK, PTE_PRESENT, PTE_PROTNONE, Layout
 from crashpy.errors import AddressSpace, FaultError, FaultKind
 from crashpy.memory.pagetable import Translation, page_frame, walk
 from crashpy.memory.partial import Partial
 from crashpy.memory.physical import PhysicalMemory
+
+# A second source of bytes for pages the dump lacks: (vaddr, size) -> bytes, or None where it has none.
+Fallback = Callable[[int, int], bytes | None]
 
 # Translations kept per space (virtual page -> physical page); the cache starts over when full.
 FRAME_CACHE_LIMIT = 1 << 16
@@ -25,6 +28,9 @@ class VirtualMemory:
         self.layout = layout
         self.root = root
         self._frames: dict[int, int] = {}
+        # Asked for a page the dump does not hold (left out, cut off, never written); the kernel's
+        # memory takes the read-only part of the kernel image from its file (Program sets it).
+        self.fallback: Fallback | None = None
 
     def accepts(self, vaddr: int) -> bool:
         """Whether `vaddr` belongs to this space at all (crash's IS_KVADDR / IS_UVADDR)."""
@@ -64,7 +70,7 @@ class VirtualMemory:
             try:
                 return self.phys.read(paddr, size)
             except FaultError as e:
-                raise e.with_context(vaddr, self.space, what) from None
+                return self._missing(e, vaddr, size, what)
         out = bytearray()
         cur, left = vaddr, size
         while left > 0:
@@ -75,10 +81,18 @@ class VirtualMemory:
             try:
                 out += self.phys.read(paddr, n)
             except FaultError as e:
-                raise e.with_context(cur, self.space, what) from None
+                out += self._missing(e, cur, n, what)
             cur += n
             left -= n
         return bytes(out)
+
+    def _missing(self, fault: FaultError, vaddr: int, size: int, what: str) -> bytes:
+        """The bytes of a page the dump lacks, from the fallback; else the fault, at `vaddr`."""
+        if self.fallback is not None:
+            data = self.fallback(vaddr, size)
+            if data is not None:
+                return data
+        raise fault.with_context(vaddr, self.space, what) from None
 
     def read_partial(self, vaddr: int, size: int, what: str = "") -> Partial:
         """Every byte asked for, zeros where a page cannot be read or is not mapped; the faults say where
