@@ -6,6 +6,8 @@ compared; the only differences allowed are the ones named here, each with its re
 - sys's KERNEL line (and set's namelist) names where the symbols came from, not a vmlinux;
 - source lines come from DWARF only: `sym` of a function has no "file: line", `sys -c` has no
   FILE AND LINE column, `dis -l` and `bt -l` say so in one line and show the instructions and frames;
+- autopsy names the culprit's source line only where the kernel recorded it (__bug_table), not
+  from DWARF;
 - kallsyms has no compiler-local labels (.LC0 ...), so a `bt -f/-F` stack word pointing into
   .rodata's strings is named after the last real symbol below it;
 """
@@ -113,6 +115,11 @@ def without_source_lines(cmd: str, with_vmlinux: str) -> str:
             "session has only the dump's kallsyms, BTF and ORC\n"
         )
         return note + "".join(kept)
+    if cmd == "autopsy":  # the culprit's source line when DWARF gave it (not __bug_table)
+        text = re.sub(r" at \S+:\d+\n", "\n", lines[0]) if lines and "(debuginfo)" in with_vmlinux else None
+        out = [text] if text is not None else lines[:1]
+        out += [re.sub(r"  \S+:\d+ \(debuginfo\)$", "", line.rstrip("\n")) + "\n" for line in lines[1:]]
+        return "".join(out)
     if cmd == "sys":
         return "".join(
             "      KERNEL: (no vmlinux: kallsyms, BTF and ORC of the dump)" + line[line.index("  [") :]
@@ -270,3 +277,33 @@ def test_kernel_without_btf(dumps: dict[str, Path], monkeypatch: pytest.MonkeyPa
     out = io.StringIO()
     Session(prog, out).run_line("struct task_struct")
     assert out.getvalue().count("\n") == 1 and "no type information" in out.getvalue()
+
+
+@pytest.mark.parametrize("name", ["sysrq.elf", "bug.elf", "null.elf", "kaslr.elf", *AUTOPSY_DUMPS])
+def test_autopsy_without_vmlinux(dumps: dict[str, Path], vmlinux: Path, name: str) -> None:
+    """autopsy explains the dump alone as it does with the vmlinux: the same kind, culprit, task and
+    signature (a fleet's dumps bucket together whichever way they were opened); only a source line
+    that DWARF gives is missing (one __bug_table gives is kept)."""
+    from crashpy.analysis.autopsy import autopsy
+    from crashpy.commands.autopsy import document
+
+    full = document(autopsy(program(vmlinux, dumps[name])))
+    alone = document(autopsy(bare(dumps[name])))
+    for key in ("kind", "task", "signature", "exception", "fault", "module", "kernel_taints"):
+        assert alone.get(key) == full.get(key), key
+    title = full["title"]
+    if full["culprit"]["source_from"] == "debuginfo":
+        title = re.sub(r" at \S+:\d+$", "", title)
+    assert alone["title"] == title
+    for key in ("function", "offset", "address", "module"):
+        assert alone["culprit"][key] == full["culprit"][key], key
+    if full["culprit"]["source_from"] == "__bug_table":
+        assert alone["culprit"]["source"] == full["culprit"]["source"]
+
+
+def test_triage_finds_no_vmlinux_and_uses_the_dump(dumps: dict[str, Path], tmp_path: Path) -> None:
+    from crashpy.cli import triage
+
+    result = triage.triage_one(str(dumps["bug.elf"]), None, [str(tmp_path)])
+    assert result["vmlinux"] is None and "error" not in result
+    assert result["kind"] == "bug" and result["culprit"]["function"] == "oracle_BUG"

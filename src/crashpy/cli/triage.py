@@ -5,8 +5,8 @@
     crashpy triage --local-cluster N ...               # a dask LocalCluster of N worker processes
 
 Each dump is one job, in a worker: its vmlinux found by the kernel release and build ID its
-VMCOREINFO names, in the --debuginfo directories (default /usr/lib/debug) and beside the dump; then
-the dump opened, explained (analysis/autopsy.py), closed; a dump that cannot be opened or explained is one line with
+VMCOREINFO names, in the --debuginfo directories (default /usr/lib/debug) and beside the dump (none
+found: the dump alone, its kallsyms, BTF and ORC); then the dump opened, explained (analysis/autopsy.py), closed; a dump that cannot be opened or explained is one line with
 an "error", never the end of the run.  The JSON lines come out in the order the dumps were given,
 whoever ran them, then a summary groups the dumps by signature.
 """
@@ -35,7 +35,8 @@ Run autopsy on each dump and group the dumps by crash signature.
   --json             one JSON line per dump (autopsy's document, with "dump" and "vmlinux"), in the
                      order given; the summary goes to standard error
   --debuginfo DIR    where to look for each dump's vmlinux, by its release or build ID (repeatable;
-                     default /usr/lib/debug); a vmlinux beside the dump is found too
+                     default /usr/lib/debug); a vmlinux beside the dump is found too; a dump
+                     whose vmlinux is not found is explained from its own kallsyms and BTF
   --vmlinux FILE     the vmlinux of every dump
   --workers N        worker processes on this machine (default: one per core)
   --scheduler ADDR   run on a dask.distributed cluster (`dask scheduler` / `dask worker`);
@@ -116,11 +117,8 @@ def triage_one(dump: str, vmlinux: str | None, debuginfo: list[str]) -> dict[str
         except OSError as e:
             result["error"] = f"{dump}: {e.strerror}"
             return result
-    if vmlinux is None:
-        result["error"] = "no vmlinux found for this dump (give --vmlinux or --debuginfo)"
-        return result
     try:
-        prog = crashpy.open(vmlinux, dump)
+        prog = crashpy.open(vmlinux, dump)  # no vmlinux found: the dump's own kallsyms, BTF and ORC
         try:
             result.update(document(autopsy(prog)))
         finally:

@@ -137,6 +137,11 @@ def syscall_table(prog: Program) -> list[Syscall]:
     count = _array_length(prog, "sys_call_table")
     base = prog.symbol_address("sys_call_table")
     raw = prog.read(base, 8 * count, what="sys_call_table")
+    if not prog.debuginfo:
+        # without DWARF the table's length is bounded by the next symbol: the padding before it holds
+        # zeros, which no real entry does (an unused number points at sys_ni_syscall)
+        while count and not any(raw[8 * count - 8 : 8 * count]):
+            count -= 1
     symtab = crash_symtab(prog)
     values = symtab.values
     ni = prog.symbol_address("sys_ni_syscall") if prog.has_symbol("sys_ni_syscall") else 0
