@@ -5,6 +5,7 @@
     python3 benchmarks/bench.py --memory --dump sysrq.d31.zlib --dump scale.d31.zlib
     python3 benchmarks/bench.py --system --dump sysrq.d31.zlib --dump scale.d31.zlib
     python3 benchmarks/bench.py --triage
+    python3 benchmarks/bench.py --no-vmlinux --dump sysrq.d31.zlib --dump scale.d31.zlib
 
 Start-up: wall time of `tool -s vmlinux dump` running just `q` (median of --runs). Commands: one live
 session per tool; each command is written to its standard input followed by `echo <marker>` (crash
@@ -18,6 +19,11 @@ foreach bt) on each --dump, each command in a fresh session of each tool, so tha
 pays for everything it needs (the task table too), and divides by the dump's task count (the lines
 of crash's `ps`); it also shows each tool's start-up (to its first prompt) plus that first run, as
 crash builds at start-up what crashpy builds on first use. --dump may be given more than once.
+
+--no-vmlinux times start-up followed by `sys` and `bt` (`tool -s ... dump`, the commands on standard
+input, median of --runs): crash with the debug vmlinux, crashpy with it, and crashpy with the dump
+alone (kallsyms, BTF and ORC read from it); crashpy both with its disk caches empty (a fresh
+CRASHPY_CACHE each run) and warm.
 """
 
 from __future__ import annotations
@@ -352,6 +358,42 @@ def bench_triage(runs: int) -> int:
     return 0
 
 
+def bench_no_vmlinux(dump_names: list[str], runs: int) -> int:
+    """Start-up plus `sys` and `bt`: crash and crashpy with the debug vmlinux, crashpy without it."""
+    import tempfile
+
+    from tests.oracle import crash_binary
+    from tools.vmcores import ensure
+
+    def timed(argv: list[str], cold: bool) -> float:
+        times = []
+        for _ in range(runs):
+            with tempfile.TemporaryDirectory() as fresh:
+                run_env = {**env(), "CRASHPY_CACHE": fresh} if cold else env()
+                t0 = time.perf_counter()
+                subprocess.run(argv, input="sys\nbt\nq\n", text=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, env=run_env, check=False)
+                times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+
+    print(f"runs: {runs}   machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} at the start")
+    print("| dump | crash 8.0.6 + vmlinux | crashpy + vmlinux, cold / warm caches "
+          "| crashpy, dump alone, cold / warm caches | alone / crash (warm) |")
+    print("|---|---:|---:|---:|---:|")
+    for dump_name in dump_names:
+        paths = ensure([dump_name])
+        vmlinux, dump = str(paths["vmlinux"]), str(paths[dump_name])
+        crash = timed([str(crash_binary()), "-s", "--no_crashrc", "--no_scroll", vmlinux, dump], False)
+        with_cold = timed([sys.executable, "-m", "crashpy", "-s", vmlinux, dump], True)
+        with_warm = timed([sys.executable, "-m", "crashpy", "-s", vmlinux, dump], False)
+        alone_cold = timed([sys.executable, "-m", "crashpy", "-s", dump], True)
+        alone_warm = timed([sys.executable, "-m", "crashpy", "-s", dump], False)
+        print(f"| {dump_name} | {crash:.2f} s | {with_cold:.2f} / {with_warm:.2f} s | {alone_cold:.2f} / "
+              f"{alone_warm:.2f} s | {alone_warm / crash:.2f} |", flush=True)
+    print(f"load at the end: {os.getloadavg()[0]:.1f}")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dump", action="append", help="a test dump's name (tools/vmcores.py); repeat for several")
@@ -368,7 +410,11 @@ def main() -> int:
                          "in fresh sessions on each --dump")
     ap.add_argument("--triage", action="store_true",
                     help="crashpy triage over ten dumps on 1 and 2 worker processes and on a Dask LocalCluster")
+    ap.add_argument("--no-vmlinux", action="store_true",
+                    help="start-up, sys and bt: crash and crashpy with the debug vmlinux, crashpy with the dump alone")
     args = ap.parse_args()
+    if args.no_vmlinux:
+        return bench_no_vmlinux(args.dump or ["sysrq.d31.zlib"], args.runs)
     if args.triage:
         return bench_triage(args.runs)
     dumps = args.dump or ["sysrq.d31.zlib"]

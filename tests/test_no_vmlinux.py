@@ -17,12 +17,11 @@ from __future__ import annotations
 import io
 import re
 import struct
-from functools import cache
 from pathlib import Path
 
 import pytest
 
-from crashpy.errors import CrashpyError, StartupError
+from crashpy.errors import AddressSpace, CrashpyError, FaultError, FaultKind, StartupError
 from crashpy.loader import open_program
 from crashpy.program import Program
 from crashpy.session import Session
@@ -91,9 +90,9 @@ COMMANDS = [
 SOURCE_LINE = re.compile(r"^\s*(?:\S*/)?[\w.-]+\.[chS]: \d+$")
 
 
-@cache
 def bare(dump: Path) -> Program:
-    """The dump opened with no vmlinux (one per dump for the test run)."""
+    """The dump opened with no vmlinux (a new Program each time: its decoded kallsyms and BTF index
+    come from the disk cache after the first)."""
     return open_program(None, [str(dump)])
 
 
@@ -256,15 +255,20 @@ def test_kallsyms_that_does_not_decode() -> None:
 
     memory = bytearray(0x4000)
     struct.pack_into("<I", memory, 0x10, 3)  # three symbols
-    memory[0x100:0x104] = bytes([1, 0, 1, 0])  # entries of one token each...
-    memory[0x104] = 0  # ...and then an empty one
-    struct.pack_into("<256H", memory, 0x2000, *([0] * 256))  # every token is the empty string
+    struct.pack_into("<256H", memory, 0x200, *([0] * 256))  # every token is the empty string
+    memory[0x1000:0x1005] = bytes([1, 0, 1, 0, 0])  # entries of one token each, then an empty one
 
     def read(addr: int, size: int) -> bytes:
+        if addr + size > len(memory):
+            raise FaultError(addr, FaultKind.NOT_PRESENT, AddressSpace.KVADDR, "test memory")
         return bytes(memory[addr : addr + size])
 
-    tables = KallsymsTables(names=0x100, num_syms=0x10, token_table=0x3000, token_index=0x2000, offsets=0x20, relative_base=0x18)
+    tables = KallsymsTables(names=0x1000, num_syms=0x10, token_table=0x400, token_index=0x200, offsets=0x20, relative_base=0x18)
     with pytest.raises(KallsymsError, match="does not decode"):
+        decode(read, tables)
+    memory[0x1004:] = bytes([1]) * (len(memory) - 0x1004)  # entries that run past what can be read
+    struct.pack_into("<I", memory, 0x10, 100_000)
+    with pytest.raises(KallsymsError, match="cannot read kallsyms_names"):
         decode(read, tables)
 
 
@@ -276,7 +280,7 @@ def test_kernel_without_btf(dumps: dict[str, Path], monkeypatch: pytest.MonkeyPa
         _ = prog.btf
     out = io.StringIO()
     Session(prog, out).run_line("struct task_struct")
-    assert out.getvalue().count("\n") == 1 and "no type information" in out.getvalue()
+    assert out.getvalue().count("\n") == 1  # one line, in crash's words; start-up refuses before that
 
 
 @pytest.mark.parametrize("name", ["sysrq.elf", "bug.elf", "null.elf", "kaslr.elf", *AUTOPSY_DUMPS])

@@ -102,7 +102,8 @@ def _read(read: Reader, addr: int, size: int, what: str) -> bytes:
 
 
 class _Stream:
-    """kallsyms_names, read a chunk at a time as the decode walks it (its length is not recorded)."""
+    """kallsyms_names, read as the decode walks it (its length is not recorded): a 64 KiB chunk at a
+    time, a page at a time where a chunk cannot be read whole."""
 
     def __init__(self, read: Reader, start: int) -> None:
         self.read, self.start = read, start
@@ -111,11 +112,18 @@ class _Stream:
     def need(self, end: int) -> bytes:
         while len(self.data) < end:
             addr = self.start + len(self.data)
-            size = _CHUNK - (addr & (_CHUNK - 1)) if len(self.data) else _CHUNK - (addr & 0xFFF)
             try:
-                self.data += self.read(addr, size)
-            except FaultError as e:
-                raise KallsymsError(f"kallsyms: cannot read kallsyms_names at {addr:x}: {e.message()}") from None
+                chunk = self.read(addr, _CHUNK - (addr & (_CHUNK - 1)))
+            except FaultError:
+                chunk = b""
+            if not chunk:
+                try:
+                    chunk = self.read(addr, 0x1000 - (addr & 0xFFF))
+                except FaultError as e:
+                    raise KallsymsError(f"kallsyms: cannot read kallsyms_names at {addr:x}: {e.message()}") from None
+            if not chunk:
+                raise KallsymsError(f"kallsyms: kallsyms_names at {self.start:x} is cut short")
+            self.data += chunk
         return self.data
 
 
@@ -140,13 +148,13 @@ def decode(read: Reader, tables: KallsymsTables) -> Kallsyms:
         raise KallsymsError(f"kallsyms: kallsyms_num_syms is {count}: the table does not decode")
     tokens = _tokens(read, tables)
     stream = _Stream(read, tables.names)
-    data = stream.need(_CHUNK)
+    data = stream.need(2)
     pos = 0
     raw_names: list[bytes] = []
     join = b"".join
     for _ in range(count):
         if pos + 2 > len(data):
-            data = stream.need(pos + _CHUNK)
+            data = stream.need(pos + 2)
         n = data[pos]
         pos += 1
         if n & 0x80:
@@ -155,7 +163,7 @@ def decode(read: Reader, tables: KallsymsTables) -> Kallsyms:
         if n == 0:
             raise KallsymsError("kallsyms: an empty entry in kallsyms_names: the table does not decode")
         if pos + n > len(data):
-            data = stream.need(pos + n + _CHUNK)
+            data = stream.need(pos + n)
         raw_names.append(join(map(tokens.__getitem__, data[pos : pos + n])))
         pos += n
     letters: list[str] = []

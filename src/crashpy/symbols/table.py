@@ -119,6 +119,13 @@ class _KallsymsSymbols:
         self.ks = ks
         self._made: dict[int, Symbol] = {}
         self._by_name: dict[str, list[int]] | None = None
+        # kallsyms marks the per-CPU variables absolute ('A'); the vmlinux has them in .data..percpu
+        self._percpu = (0, -1)
+        try:
+            names, addrs = ks.names, ks.addresses
+            self._percpu = (addrs[names.index("__per_cpu_start")], addrs[names.index("__per_cpu_end")])
+        except ValueError:
+            pass
 
     def entries(self) -> list[tuple[int, int]]:
         return [(a, i) for i, a in enumerate(self.ks.addresses)]
@@ -132,7 +139,10 @@ class _KallsymsSymbols:
             addr = addrs[i]
             j = bisect.bisect_right(addrs, addr, i)
             size = addrs[j] - addr if j < len(addrs) else 0
-            sym = self._made[i] = Symbol(ks.names[i], addr, ks.letters[i], size)
+            letter = ks.letters[i]
+            if letter == "A" and self._percpu[0] <= addr <= self._percpu[1]:
+                letter = "D"
+            sym = self._made[i] = Symbol(ks.names[i], addr, letter, size)
         return sym
 
     def find(self, name: str) -> Symbol | None:

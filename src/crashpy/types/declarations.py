@@ -9,7 +9,8 @@ kernel version: it is a fixed constant of the x86_64 ABI, or read from the kerne
 - `{enum:TYPE.NAME}`: an enumerator of the kernel's own BTF (zone_stat_item.NR_VM_ZONE_STAT_ITEMS ...);
 - `{vmcoreinfo:NAME}`: VMCOREINFO's LENGTH(NAME) (node_data's MAX_NUMNODES);
 - `{extent}`: as many elements as fit before the next kallsyms symbol (for arrays sized by their
-  initialiser or a config constant; the kernel's own symbol layout bounds them).
+  initialiser or a config constant; the kernel's own symbol layout bounds them);
+- `{cstring}`: a char array initialised from a string literal: its string and the NUL.
 
 A declaration is used only when its types are in the kernel's BTF and the variable fits before the
 next symbol; anything else stays unknown and gdb's line says to cast it.
@@ -79,8 +80,8 @@ DECLARATIONS: dict[str, str] = {
     "watchdog_thresh": "int",
     "softlockup_panic": "unsigned int",
     "oom_killer_disabled": "bool",
-    "linux_banner": "const char [{extent}]",
-    "linux_proc_banner": "const char [{extent}]",
+    "linux_banner": "const char [{cstring}]",
+    "linux_proc_banner": "const char [{cstring}]",
     "saved_command_line": "char *",
     "boot_command_line": "char [2048]",
     "prb": "struct printk_ringbuffer *",
@@ -93,6 +94,7 @@ DECLARATIONS: dict[str, str] = {
     "vmcoreinfo_data": "unsigned char *",
     # CPUs
     "nr_cpu_ids": "unsigned int",
+    "fixed_percpu_data": "struct fixed_percpu_data",
     "__per_cpu_offset": "unsigned long [{extent}]",
     "__cpu_online_mask": "struct cpumask",
     "__cpu_possible_mask": "struct cpumask",
@@ -122,17 +124,16 @@ DECLARATIONS: dict[str, str] = {
     "vm_zone_stat": "atomic_long_t [{enum:zone_stat_item.NR_VM_ZONE_STAT_ITEMS}]",
     "vm_node_stat": "atomic_long_t [{enum:node_stat_item.NR_VM_NODE_STAT_ITEMS}]",
     "vm_numa_event": "atomic_long_t [{enum:numa_stat_item.NR_VM_NUMA_EVENT_ITEMS}]",
-    "node_data": "struct pglist_data *[{vmcoreinfo:node_data}]",
+    "node_data": "pg_data_t *[{vmcoreinfo:node_data}]",
     "node_states": "nodemask_t [{enum:node_states.NR_NODE_STATES}]",
     "contig_page_data": "struct pglist_data",
     "mem_section": "struct mem_section **",
-    "init_top_pgt": "pgd_t [512]",
     "vmap_area_list": "struct list_head",
     "vmap_area_root": "struct rb_root",
     "slab_caches": "struct list_head",
     "kmalloc_caches": "struct kmem_cache *[{enum:kmalloc_cache_type.NR_KMALLOC_TYPES}][14]",
     "hstates": "struct hstate [2]",
-    "hugetlb_max_hstate": "unsigned int",
+    "hugetlb_max_hstate": "int",
     "nr_swapfiles": "unsigned int",
     "swap_info": "struct swap_info_struct *[{extent}]",
     "total_swap_pages": "long",
@@ -167,7 +168,7 @@ DECLARATIONS: dict[str, str] = {
     "irq_default_affinity": "cpumask_var_t",
 }
 
-_PLACEHOLDER = re.compile(r"\{(extent|enum:\w+\.\w+|vmcoreinfo:\w+)\}")
+_PLACEHOLDER = re.compile(r"\{(extent|cstring|enum:\w+\.\w+|vmcoreinfo:\w+)\}")
 
 
 def declared_spelling(
@@ -176,6 +177,7 @@ def declared_spelling(
     vmcoreinfo_length: Callable[[str], int | None],
     element_size: Callable[[str], int | None],
     extent: Callable[[], int | None],
+    cstring: Callable[[], int | None] = lambda: None,
 ) -> str | None:
     """The C spelling of variable `name`'s type with its array lengths filled in, or None when the
     variable is not declared here or a length cannot be read from the kernel. `element_size(spelling)`
@@ -194,6 +196,8 @@ def declared_spelling(
             value = enumerator(enum_name, item)
         elif what.startswith("vmcoreinfo:"):
             value = vmcoreinfo_length(what[11:])
+        elif what == "cstring":
+            value = cstring()
         else:
             room = extent()
             size = element_size(decl[: decl.index("[")].strip())
@@ -233,7 +237,16 @@ def declared_type(prog: Program, name: str) -> Type | None:
         except CrashpyError:
             return None
 
-    spelled = declared_spelling(name, enumerator, prog.vmcoreinfo.length, element_size, extent)
+    def cstring() -> int | None:
+        room = extent()
+        try:
+            data = prog.read(sym.address, min(room or 4096, 4096))
+        except CrashpyError:
+            return None
+        end = data.find(b"\0")
+        return end + 1 if end >= 0 else None
+
+    spelled = declared_spelling(name, enumerator, prog.vmcoreinfo.length, element_size, extent, cstring)
     if spelled is None:
         return None
     try:

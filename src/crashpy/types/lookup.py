@@ -59,11 +59,13 @@ def lookup_type(index: TypeIndex, spelling: str, bare_tags: bool = True) -> Type
     t = _lookup_named(index, " ".join(words), bare_tags)
     for q in quals:
         t = QualifiedType(TypeKind(q), t)
-    # Suffixes were collected right to left; apply them left to right: "int *[4]" is an array of pointers.
+    # Suffixes were collected right to left. The pointers bind first ("int *[4]" is an array of
+    # pointers), then the dimensions from the innermost (rightmost) out: "int [4][14]" is 4 of 14.
     for s in reversed(suffixes):
         if s == "*":
             t = PointerType(t, index.pointer_size)
-        else:
+    for s in suffixes:
+        if s != "*":
             inside = s[1:-1].strip()
             t = ArrayType(t, int(inside, 0) if inside else 0, is_flexible=not inside)
     return t
