@@ -101,7 +101,8 @@ USAGE = """\
 Usage: crashpy [OPTION]... [script.py [arg]...] [vmlinux|vmlinuz] [System.map] dumpfile [dumpfile]...
        crashpy triage [OPTION]... dumpfile...   (crashpy triage -h: autopsy over many dumps)
 
-Open a Linux kernel crash dump with its debug vmlinux (files in any order) and answer crash's commands.
+Open a Linux kernel crash dump with its debug vmlinux (files in any order), or alone (symbols, types and
+unwind tables from the dump's kallsyms, BTF and ORC), and answer crash's commands.
 
   -s                 silent: no banner, no sys output, no echo of commands read from a file
   -i file            run the commands in file after start-up, then read standard input

@@ -290,9 +290,11 @@ def cmd_bt(session: Session, args: list[str]) -> None:
         return
     if req.opts.unwind.source_lines and not prog.debuginfo:
         from crashpy.commands.dis import NO_SOURCE_LINES
+        from crashpy.object import module_types
 
         session.println(f"bt: {NO_SOURCE_LINES.format(opt='-l')}")
-        req.opts.unwind.source_lines = False
+        # frames in a module whose debuginfo mod -s loaded still have theirs
+        req.opts.unwind.source_lines = bool(module_types(prog))
     if req.eframe_all:
         _eframe_all(session, req)
         return

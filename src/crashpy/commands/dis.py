@@ -354,11 +354,9 @@ def cmd_dis(session: Session, args: list[str]) -> None:
     if parsed.errors:
         print_usage(session, "dis")
         return
-    if (lines or sources) and not session.prog.debuginfo:
-        if sources:
-            raise CommandError(NO_SOURCE_LINES.format(opt="-s"))
-        session.println(f"dis: {NO_SOURCE_LINES.format(opt='-l')}")
-        lines = False
+    no_dwarf = not session.prog.debuginfo
+    if sources and no_dwarf:
+        raise CommandError(NO_SOURCE_LINES.format(opt="-s"))
     if not radix:
         radix = session.radix
     if not parsed.args:
@@ -460,6 +458,12 @@ def cmd_dis(session: Session, args: list[str]) -> None:
                 raise CommandError(f"gdb unable to disassemble kernel virtual address {addr:x}")
             high = nxt.value
 
+    if lines and no_dwarf:
+        from crashpy.dwarf.lines import module_lines
+
+        if not module_lines(prog).covering(addr)[0]:  # a module whose debuginfo mod -s loaded has them
+            session.println(f"dis: {NO_SOURCE_LINES.format(opt='-l')}")
+            lines = False
     target = addr
     if reverse or forward:
         found3 = table.value_search(target)
