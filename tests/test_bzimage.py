@@ -308,12 +308,15 @@ def _faulty(dump: object, bad: list[tuple[int, int]], kind: str = "excluded") ->
     return Faulty()
 
 
-def test_missing_pages_from_the_image(tmp_path: Path) -> None:
+def test_missing_pages_from_the_image(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from crashpy.dumpfile.sniff import open_dump
     from crashpy.errors import FaultError
     from crashpy.program import Program
 
     paths = _paths("kaslr.elf")
+    # kallsyms decoded from the whole file is kept on disk for that file: the cut-down stand-ins below
+    # must decode their own
+    monkeypatch.setenv("CRASHPY_CACHE", str(tmp_path / "cache"))
     vmlinuz = str(paths["vmlinuz"])
     dump = open_dump(str(paths["kaslr.elf"]))
     whole = Program(dump, None)
@@ -331,12 +334,14 @@ def test_missing_pages_from_the_image(tmp_path: Path) -> None:
         (phys(func) & ~0xFFF, (phys(func) & ~0xFFF) + 0x1000),
         (phys(where["__start_ro_after_init"]), phys(where["__start_ro_after_init"]) + 0x1000),
     ]
+    monkeypatch.setenv("CRASHPY_CACHE", str(tmp_path / "cache0"))
     lacking = Program(_faulty(dump, missing), None)  # type: ignore[arg-type]
     with pytest.raises(FaultError):
         lacking.read(func, 16)
     with pytest.raises(Exception, match="kallsyms"):
         lacking.kallsyms  # noqa: B018
 
+    monkeypatch.setenv("CRASHPY_CACHE", str(tmp_path / "cache1"))
     helped = Program(_faulty(dump, missing), None, stripped_image=vmlinuz)  # type: ignore[arg-type]
     assert helped.kallsyms.names == ks.names and helped.kallsyms.addresses == ks.addresses
     assert helped.kallsyms_source == "dump"
@@ -359,12 +364,14 @@ def test_missing_pages_from_the_image(tmp_path: Path) -> None:
     count = whole.vmcoreinfo.symbol("kallsyms_num_syms")
     assert count is not None
     zeroed = [(phys(count) & ~0xFFF, (phys(count) & ~0xFFF) + 0x1000)]
+    monkeypatch.setenv("CRASHPY_CACHE", str(tmp_path / "cache2"))
     from_image = Program(_faulty(dump, zeroed, "zeros"), None, stripped_image=vmlinuz)  # type: ignore[arg-type]
     assert from_image.kallsyms.addresses == ks.addresses
     assert from_image.kallsyms_source == "image"
     # the same from a stripped vmlinux (no relocation table: kallsyms_relative_base moved by hand)
     stripped = tmp_path / "vmlinux-stripped"
     stripped.write_bytes(bytes(image.elf.buf))
+    monkeypatch.setenv("CRASHPY_CACHE", str(tmp_path / "cache3"))
     from_elf = Program(_faulty(dump, zeroed, "zeros"), None, stripped_image=str(stripped))  # type: ignore[arg-type]
     assert from_elf.stripped_image is not None and from_elf.stripped_image.relocations is None
     assert from_elf.kallsyms.addresses == ks.addresses and from_elf.kallsyms_source == "image"

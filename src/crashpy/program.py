@@ -374,7 +374,7 @@ class Program:
         """The kernel's BTF (loaded once; its absence is remembered too)."""
         btf = self._btf
         if btf is None:
-            if self.image is None:
+            if getattr(self, "image", None) is None:
                 raise CommandError("no type information: the kernel has no BTF (CONFIG_DEBUG_INFO_BTF) and no vmlinux was given")
             raise CommandError("no type information: vmlinux has no .BTF section")
         return btf
