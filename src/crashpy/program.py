@@ -60,6 +60,9 @@ def open_vmlinux(path: str) -> ElfFile:
     if not image.is64 or image.order != "<":
         image.close()
         raise StartupError(f"{path}: not a 64-bit little-endian ELF file")
+    if image.e_machine != 62:  # EM_X86_64
+        image.close()
+        raise StartupError(f"{path}: not an x86_64 kernel (ELF machine {image.e_machine})")
     return image
 
 

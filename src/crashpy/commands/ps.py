@@ -388,6 +388,8 @@ def cmd_ps(session: Session, args: list[str]) -> None:
     flags = opts.flags
 
     table = task_table(session.prog)
+    for warning in table.warnings:
+        session.println(f"ps: WARNING: {warning}")
     cpus: list[int] | None = None
     if opts.cpuspec is not None:
         cpus = make_cpumask(opts.cpuspec, len(table.active))

@@ -34,6 +34,10 @@ _MAX_PHNUM = 1 << 22  # more program headers than this is a corrupt header, not 
 
 _EXCLUDED = -1  # a piece's file offset when the segment's bytes are not in the file
 
+EM_X86_64 = 62
+_MACHINES = {3: "i386", 8: "MIPS", 20: "PowerPC", 21: "PowerPC64", 22: "S/390", 40: "ARM", 183: "AArch64",
+             243: "RISC-V", 258: "LoongArch"}
+
 
 @dataclass(frozen=True)
 class ElfSegment:
@@ -93,6 +97,9 @@ class ElfDump(DumpFile):
                 e_type, f"type {e_type}"
             )
             raise DumpFormatError(f"{self.path}: not a supported file format (ELF {kind}, not a core dump)")
+        if e_machine not in (0, EM_X86_64):
+            what = _MACHINES.get(e_machine, f"machine {e_machine}")
+            raise DumpFormatError(f"{self.path}: not a supported file format (an ELF dump of {what}: crashpy reads x86_64 dumps)")
         self.e_machine = e_machine
         phnum = e_phnum
         if e_phnum == PN_XNUM:

@@ -300,6 +300,8 @@ class Evaluator:
     def evaluate(self, node: P.Node) -> Object:
         try:
             return self._eval(node)
+        except RecursionError:
+            raise GdbError("memory exhausted") from None
         except ObjectReadError as e:
             raise GdbError(e.message()) from None
         except ObjectError as e:

@@ -562,8 +562,12 @@ class Parser:
 
 
 def parse(text: str, types: TypeResolver) -> Node:
-    """The expression (or type name) `text` as a tree."""
-    return Parser(text, types).parse()
+    """The expression (or type name) `text` as a tree; nesting deeper than Python's stack is gdb's
+    parser running out of its stack: "memory exhausted"."""
+    try:
+        return Parser(text, types).parse()
+    except RecursionError:
+        raise GdbError("memory exhausted") from None
 
 
 def parse_type(text: str, types: TypeResolver) -> Type:

@@ -95,7 +95,11 @@ def _iter_leaders(prog: Program, blocks: TaskBlocks) -> Iterator[int]:
         node = blocks.u64(init, off)
         while node != head:
             if node in seen or len(seen) >= 1_000_000:
-                raise CommandError(f"list_head loop detected at {node:x}")
+                # a corrupted task list: the tasks found so far are the table, with a warning
+                prog.cache("tasks.warnings", list).append(
+                    f"the task list is corrupted: list_head loop at {node:x}: the tasks before it are listed"
+                )
+                return
             seen.add(node)
             yield node - off
             node = blocks.u64(node - off, off)
@@ -329,6 +333,7 @@ class TaskTable:
     panic_cpu: int = -1
     sysrq: bool = False
     split_rss: dict[int, int] = field(default_factory=dict)  # task -> its own RSS pages (see mem_usage)
+    warnings: list[str] = field(default_factory=list)  # what the task scan met (a corrupted list)
     _by_tgid: dict[int, list[TaskContext]] | None = field(default=None, repr=False)
     _by_pid: dict[int, list[TaskContext]] | None = field(default=None, repr=False)
     _mm_usage: dict[int, tuple[int, int]] = field(default_factory=dict, repr=False)
@@ -599,6 +604,7 @@ def task_table(prog: Program) -> TaskTable:
                 continue
         contexts.sort(key=lambda tc: (tc.pid, tc.cpu if tc.pid == 0 else 0))
         table = TaskTable(contexts)
+        table.warnings = list(prog.cache("tasks.warnings", list))
         table.split_rss = scan.blocks.split_rss
         table.active = _active_tasks(prog)
         if 0 in table.active:

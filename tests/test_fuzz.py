@@ -1,0 +1,40 @@
+"""Never a traceback, never a hang (issue 16): a seeded corpus of damaged dumps and of odd commands
+(tools/fuzz.py). Each dump case opens a damaged copy of a real test dump with the debug vmlinux and
+runs sys, log, ps, bt -a, kmem -i, rd and dis of the panic's RIP in a process of its own; each command
+case runs one random command line in a session on a real dump. Every case must end in crashpy's own
+output or a one-line refusal: no `internal error` (crashpy's line for a bug, where a traceback would
+be), no case over the time limit (10 s) or the memory limit (1 GiB)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tools import fuzz
+from tools.fuzz_commands import fuzz_commands
+
+DUMP_CASES = 300
+COMMAND_CASES = 500
+
+
+def test_dump_corpus(dumps: dict[str, Path], tmp_path: Path) -> None:
+    seeds = {name: dumps[name] for name in fuzz.SEED_DUMPS}
+    outcomes = fuzz.fuzz_dumps(DUMP_CASES, 16, seeds, dumps["vmlinux"], dumps["oracle_crash.ko"], tmp_path)
+    assert len(outcomes) == DUMP_CASES
+    bad = [o for o in outcomes if o.result not in ("ok", "refused")]
+    assert not bad, fuzz.summary(outcomes, "dump")
+    refusals = [o.detail for o in outcomes if o.result == "refused"]
+    assert all("\n" not in r.strip() for r in refusals)
+
+
+def test_command_corpus(dumps: dict[str, Path]) -> None:
+    outcomes = fuzz_commands(COMMAND_CASES, 16, dumps["vmlinux"], dumps["sysrq.d31.zlib"])
+    assert len(outcomes) == COMMAND_CASES
+    bad = [o for o in outcomes if o.result != "ok"]
+    assert not bad, fuzz.summary(outcomes, "command")
+
+
+def test_the_corpus_is_seeded(dumps: dict[str, Path]) -> None:
+    seeds = {name: dumps[name] for name in fuzz.SEED_DUMPS}
+    first = [c.name for c in fuzz.dump_cases(60, 5, seeds)]
+    assert first == [c.name for c in fuzz.dump_cases(60, 5, seeds)]
+    assert first != [c.name for c in fuzz.dump_cases(60, 6, seeds)]
