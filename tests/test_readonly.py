@@ -52,3 +52,40 @@ def test_only_read_only_opens(monkeypatch: pytest.MonkeyPatch, dumps: dict[str, 
             assert set(mode) <= {"r", "b"}, (what, mode)
         else:
             assert isinstance(mode, int) and mode & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC) == 0
+
+
+def test_files_unchanged_after_a_session(dumps: dict[str, Path], tmp_path: Path) -> None:
+    """A dump and a vmlinux made read-only keep their checksums after a session that runs the commands
+    that read most (and the ones that load files: mod -S, autopsy), with and without the vmlinux."""
+    import hashlib
+    import shutil
+    import stat
+    import subprocess
+    import sys
+
+    dump = tmp_path / "sysrq.d31.zlib"
+    shutil.copyfile(dumps["sysrq.d31.zlib"], dump)
+    vmlinux = dumps["vmlinux"]
+
+    def digest(path: Path) -> str:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""):
+                h.update(block)
+        return h.hexdigest()
+
+    before = {p: (digest(p), p.stat().st_mtime_ns) for p in (dump, vmlinux)}
+    mode = vmlinux.stat().st_mode
+    dump.chmod(0o444)
+    vmlinux.chmod(mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    commands = "sys\nlog\nps\nbt -a\nkmem -i\nkmem -s\nfiles\nnet\nvm\nsearch -k init_task\nautopsy\n" \
+               f"mod -S {dumps['modules_dir']}\ndis -l schedule 4\nq\n"
+    try:
+        for files in ([str(vmlinux), str(dump)], [str(dump)]):
+            proc = subprocess.run([sys.executable, "-m", "crashpy", "-s", *files], input=commands,
+                                  capture_output=True, text=True, timeout=600)
+            assert proc.returncode == 0, proc.stderr
+            assert "internal error" not in proc.stdout
+    finally:
+        vmlinux.chmod(mode)
+    assert {p: (digest(p), p.stat().st_mtime_ns) for p in (dump, vmlinux)} == before
