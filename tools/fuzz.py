@@ -386,8 +386,11 @@ def _context() -> Any:
     # the server is a new interpreter: it must import this tree's crashpy, whatever is installed
     paths = [str(ROOT / "src"), str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    from crashpy.commands.registry import MODULES
+
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["crashpy.loader", "crashpy.session", "crashpy.commands.registry", "tools.fuzz"])
+    commands = sorted({f"crashpy.commands.{module}" for module in MODULES.values()})
+    ctx.set_forkserver_preload(["crashpy.loader", "crashpy.session", *commands, "tools.fuzz"])
     return ctx
 
 
