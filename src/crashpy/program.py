@@ -347,26 +347,17 @@ class Program:
     def _memory_btf(self) -> BTF | None:
         """The kernel's BTF as it lies in memory, between __start_BTF and __stop_BTF (CONFIG_DEBUG_INFO_BTF),
         or None when the kernel has none."""
-        from crashpy.types.btf import BTF, BTFFormatError
+        from crashpy.types.btf import BTFFormatError
 
         start, stop = self.symbols.lookup("__start_BTF"), self.symbols.lookup("__stop_BTF")
         if start is None or stop is None or not 0 < stop.address - start.address < 1 << 30:
             return None
         from crashpy.symbols.kallsyms import cache_file
-        from crashpy.types.btf import read_index, write_index
+        from crashpy.types.btf import indexed_btf
 
         index_path = cache_file(self.dump.info.vmcoreinfo or b"", "btf-index")
         try:
-            data = self.read_image(start.address, stop.address - start.address)
-            saved = read_index(index_path)
-            if saved is not None:
-                try:
-                    return BTF(data, index=saved)
-                except BTFFormatError:
-                    pass  # an index that does not fit: scan again and replace it
-            btf = BTF(data)
-            write_index(index_path, btf)
-            return btf
+            return indexed_btf(self.read_image(start.address, stop.address - start.address), index_path)
         except FaultError as e:
             raise CommandError(f"no type information: the kernel's BTF cannot be read: {e.message()}") from None
         except BTFFormatError as e:

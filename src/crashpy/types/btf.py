@@ -682,6 +682,11 @@ def load_btf_from_elf(
     file = _index_file(path) if disk_cache and base is None else None
     if file is None:
         return BTF(data, base=base)
+    return indexed_btf(data, file)
+
+
+def indexed_btf(data: bytes | bytearray | memoryview, file: Path) -> BTF:
+    """A kernel's BTF, its index read from `file` when it is there and fits, else scanned and saved."""
     saved = read_index(file)
     if saved is not None:
         try:
