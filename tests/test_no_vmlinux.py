@@ -311,3 +311,18 @@ def test_triage_finds_no_vmlinux_and_uses_the_dump(dumps: dict[str, Path], tmp_p
     result = triage.triage_one(str(dumps["bug.elf"]), None, [str(tmp_path)])
     assert result["vmlinux"] is None and "error" not in result
     assert result["kind"] == "bug" and result["culprit"]["function"] == "oracle_BUG"
+
+
+def test_any_type_without_vmlinux(dumps: dict[str, Path], vmlinux: Path) -> None:
+    """struct, union, ptype and whatis of the kernel's types print the same both ways: a sample of
+    every 40th struct and union and every 60th typedef and enum the kernel's BTF names."""
+    full = program(vmlinux, dumps["bug.elf"])
+    names = sorted(set(full.btf.type_names("struct")))[::40] + sorted(set(full.btf.type_names("union")))[::40]
+    cmds = [f"ptype struct {n}" for n in names[: len(names) // 2]] + [f"struct {n}" for n in names[len(names) // 2 :]]
+    cmds += [f"whatis {n}" for n in sorted(set(full.btf.type_names("typedef")))[::60]]
+    cmds += [f"ptype enum {n}" for n in sorted(set(full.btf.type_names("enum")))[::60]]
+    assert len(cmds) > 200
+    with_vmlinux = run_session(full, cmds)
+    alone = run_session(bare(dumps["bug.elf"]), cmds)
+    bad = [f"{c}\n{a}---\n{b}" for c, a, b in zip(cmds, with_vmlinux, alone, strict=True) if a != b]
+    assert not bad, "\n".join(bad[:5])
