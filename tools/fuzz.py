@@ -56,6 +56,23 @@ class CaseTimeout(BaseException):
     """Raised in a case's process by its alarm: not an Exception, so no handler of crashpy's takes it."""
 
 
+class OutputLimit(BaseException):
+    """A command's output passed OUTPUT_LIMIT: it is stopped there, as `| head` would stop it (a count
+    of 10^26 instructions, a search for a value that fills memory: crash prints them all too)."""
+
+
+OUTPUT_LIMIT = 1 << 20  # characters a command may print before it is cut
+
+
+class CappedOutput(io.StringIO):
+    """The session's output: what a command printed, up to OUTPUT_LIMIT."""
+
+    def write(self, text: str) -> int:
+        if self.tell() + len(text) > OUTPUT_LIMIT:
+            raise OutputLimit()
+        return super().write(text)
+
+
 @dataclass
 class Outcome:
     case: str
@@ -318,12 +335,15 @@ def run_commands(prog: object, commands: list[str], deadline: float) -> tuple[st
     """Run `commands` in one session: ("ok" | "internal-error", the first bad line)."""
     from crashpy.session import Session
 
-    out = io.StringIO()
+    out = CappedOutput()
     session = Session(prog, out)  # type: ignore[arg-type]
     for cmd in commands:
         out.seek(0)
         out.truncate()
-        session.run_line(cmd)
+        try:
+            session.run_line(cmd)
+        except OutputLimit:
+            session = Session(prog, out)  # type: ignore[arg-type]
         text = out.getvalue()
         if "internal error" in text:
             line = next(ln for ln in text.splitlines() if "internal error" in ln)
