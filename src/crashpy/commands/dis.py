@@ -18,7 +18,7 @@ entry (crash's own ``-b num``/``-B num`` only set how many bytes follow a ud2a, 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from crashpy.bits import MASK64
@@ -488,7 +488,7 @@ def cmd_dis(session: Session, args: list[str]) -> None:
             code = _read_code(prog, addr, max(end, addr + 1))
         else:
             assert want is not None
-            code = _read_code_count(prog, addr, want)
+            code = _read_code_count(prog, addr, min(want, _WINDOW))
     except FaultError as e:
         # gdb's memory reads fail (crash reports each, in the words of the fault: "read error",
         # "seek error", "page excluded"), and its line stays unfinished.
@@ -508,6 +508,8 @@ def cmd_dis(session: Session, args: list[str]) -> None:
     last_line = ""
     printed = 0
     insns = decode(code, addr)
+    if want is not None and want > _WINDOW and end is None and not reverse:
+        insns = _decode_on(prog, code, addr)  # a large count: read and decode a window at a time
     if reverse:
         # gdb disassembles from the function start; crash prints up to the line at or after the
         # target, or with a count only the last `count` of those lines (set_reverse_tmpfile_offset).
@@ -601,21 +603,48 @@ def _unfiltered(session: Session, addr: int, count: int, user_mode: bool, bugs: 
         cur += insn.size
 
 
+_WINDOW = 4096  # instructions read and decoded at a time for a count
+
+
+def _decode_on(prog: Program, code: bytes, addr: int) -> Iterator[Insn]:
+    """The instructions from `addr` on, for as long as memory can be read: `code` (the first window)
+    decoded, then the next window read from where its last whole instruction ended."""
+    from crashpy.disasm.x86 import decode
+
+    while code:
+        full = len(code) >= 15 * _WINDOW  # a window cut by the read size, not by the end of memory
+        resume = addr
+        for insn in decode(code, addr):
+            if full and insn.address + 15 + _READ_AHEAD > addr + len(code):
+                break  # it may continue past the window: decode it again from the next one
+            yield insn
+            resume = insn.address + insn.size
+        if not full or resume == addr:
+            return
+        addr = resume
+        try:
+            code = _read_code_count(prog, addr, _WINDOW)
+        except FaultError:
+            return
+
+
 def _read_code_count(prog: Program, addr: int, count: int) -> bytes:
     """Enough bytes for `count` instructions (15 bytes at most each), as far as memory goes."""
     want = 15 * count + _READ_AHEAD
-    code = b""
+    parts: list[bytes] = []
+    got = 0
     cur = addr
-    while len(code) < want:
-        chunk = min(want - len(code), 4096 - (cur & 4095))
+    while got < want:
+        chunk = min(want - got, 4096 - (cur & 4095))
         try:
-            code += prog.read(cur, chunk, what="text")
+            parts.append(prog.read(cur, chunk, what="text"))
         except FaultError:
-            if not code:
+            if not parts:
                 raise
             break
+        got += chunk
         cur += chunk
-    return code
+    return b"".join(parts)
 
 
 NO_SOURCE_LINES = (
