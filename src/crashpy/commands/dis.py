@@ -18,6 +18,8 @@ entry (crash's own ``-b num``/``-B num`` only set how many bytes follow a ud2a, 
 from __future__ import annotations
 
 import bisect
+import marshal
+import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
@@ -28,6 +30,7 @@ from crashpy.helpers.numbers import DivisionByZero, can_eval, eval_expression, h
 
 if TYPE_CHECKING:
     from crashpy.disasm.x86 import Insn
+    from crashpy.elf.file import ElfFile
     from crashpy.program import Program
     from crashpy.session import Session
     from crashpy.symbols.crash_view import CrashSymbol, CrashSymtab
@@ -100,6 +103,28 @@ class _GdbMinsyms:
         if image is None:
             self._from_kallsyms(prog)
             return
+        from crashpy.symbols.crash_view import vmlinux_cache_file
+
+        cache = vmlinux_cache_file(prog, "dis-minsyms", "1")
+        try:
+            if cache is not None:
+                saved = marshal.loads(cache.read_bytes())
+                self.sections, self.values, self.sizes, self.shndx, text = saved
+                self.text_sections = set(text)
+                return
+        except (OSError, ValueError, EOFError, TypeError):
+            pass
+        self._build(image)
+        if cache is not None:
+            try:
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                tmp = cache.with_suffix(f".tmp{os.getpid()}")
+                tmp.write_bytes(marshal.dumps((self.sections, self.values, self.sizes, self.shndx, sorted(self.text_sections))))
+                tmp.replace(cache)
+            except OSError:
+                pass  # a read-only cache costs the next session the build
+
+    def _build(self, image: ElfFile) -> None:
         for idx, sec in enumerate(image.sections):
             if sec.flags & 0x2 and sec.size and sec.addr >= 0xFFFFFFFF80000000:
                 self.sections.append((sec.addr, sec.addr + sec.size, idx))

@@ -118,6 +118,13 @@ _CACHE_VERSION = 2  # 2: the value hash saved too
 
 
 def _cache_file(prog: Program) -> Path | None:
+    return vmlinux_cache_file(prog, "symtab", f"{_CACHE_VERSION}:{prog.kaslr_offset}")
+
+
+def vmlinux_cache_file(prog: Program, what: str, key: str = "") -> Path | None:
+    """Where an answer built from the vmlinux file (`what`, with `key` for what else it depends on) is
+    kept: keyed by the file's real path, size and modification time, under $CRASHPY_CACHE (default
+    ~/.cache/crashpy)/<what>; None without a vmlinux."""
     path = getattr(prog, "vmlinux_path", None)
     if not path:
         return None
@@ -125,9 +132,9 @@ def _cache_file(prog: Program) -> Path | None:
         st = os.stat(path)
     except OSError:
         return None
-    key = f"{_CACHE_VERSION}:{os.path.realpath(path)}:{st.st_size}:{st.st_mtime_ns}:{prog.kaslr_offset}"
+    full = f"{key}:{os.path.realpath(path)}:{st.st_size}:{st.st_mtime_ns}"
     root = Path(os.environ.get("CRASHPY_CACHE") or Path.home() / ".cache" / "crashpy")
-    return root / "symtab" / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".marshal")
+    return root / what / (hashlib.sha256(full.encode()).hexdigest()[:24] + ".marshal")
 
 
 class CrashSymtab:
