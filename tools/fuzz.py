@@ -235,6 +235,9 @@ def dump_cases(count: int, seed: int, seeds: dict[str, Path]) -> Iterator[DumpCa
     if n < count:
         yield DumpCase(f"{n}: a kernel module as the vmlinux", "sysrq.d31.zlib", None, vmlinux="module")
         n += 1
+    if n < count:
+        yield DumpCase(f"{n}: the vmlinux of another kernel", "sysrq.d31.zlib", None, vmlinux="other")
+        n += 1
     names = sorted(seeds)
     while n < count:
         dump = names[rng.randrange(len(names))]
@@ -447,11 +450,28 @@ def run_cases(jobs: Iterator[tuple[str, str, str | None]], workers: int = 2) -> 
         yield finish(running.pop(0))
 
 
+def other_kernel_vmlinux(path: Path) -> Path:
+    """A small x86_64 vmlinux of another kernel: its linux_banner names another release."""
+    from tests.elf_writer import SHF_ALLOC, SHT_STRTAB, SHT_SYMTAB, Sec, symbols, write_elf
+
+    banner = b"Linux version 5.10.0-other-amd64 (nobody@example) #1 SMP Debian 5.10.1-1 (2021-01-01)\n\0"
+    rodata = 0xFFFFFFFF82000000
+    symtab, strtab = symbols([("linux_banner", rodata, len(banner), 0x11, 1), ("_stext", 0xFFFFFFFF81000000, 0, 0x10, 1)])
+    path.write_bytes(write_elf([
+        Sec(".rodata", banner, flags=SHF_ALLOC, addr=rodata),
+        Sec(".symtab", symtab, type=SHT_SYMTAB, link=".strtab", info=1, entsize=24),
+        Sec(".strtab", strtab, type=SHT_STRTAB),
+    ]))
+    return path
+
+
 def fuzz_dumps(count: int, seed: int, seeds: dict[str, Path], vmlinux: Path, module: Path,
                workdir: Path, progress: bool = False, workers: int = 2) -> list[Outcome]:
     """`count` dump cases from `seed`: each damaged file written to `workdir` (a file per running case),
     opened with `vmlinux` and the fixed commands run on it."""
     blobs: dict[str, bytes] = {}
+    other = other_kernel_vmlinux(workdir / "vmlinux-other")
+    kernels = {"module": str(module), "other": str(other), None: str(vmlinux)}
 
     def jobs() -> Iterator[tuple[str, str, str | None]]:
         for k, case in enumerate(dump_cases(count, seed, seeds)):
@@ -463,7 +483,7 @@ def fuzz_dumps(count: int, seed: int, seeds: dict[str, Path], vmlinux: Path, mod
                     blobs[case.seed_dump] = seeds[case.seed_dump].read_bytes()
                 target = str(workdir / f"case{k % (workers + 1)}.dump")
                 Path(target).write_bytes(case.make(blobs[case.seed_dump]))
-            yield case.name, target, str(module) if case.vmlinux == "module" else str(vmlinux)
+            yield case.name, target, kernels[case.vmlinux]
 
     outcomes = []
     for outcome in run_cases(jobs(), workers):
