@@ -23,6 +23,7 @@ HEX = re.compile(r"^[0-9a-f]+$")
 ADDRESS = "address"
 SYS_FIELDS: dict[str, tuple[Any, ...]] = {
     "kernel": (str, type(None)),
+    "debuginfo": (bool,),
     "dumpfile": (str,),
     "dump_format": (str,),
     "partial_dump": (bool,),

@@ -55,7 +55,7 @@ def format_options(session: Session) -> str:
         f"          hash: {_onoff(s.hash)}",
         f"        silent: {_onoff(s.silent)}",
         f"          edit: {s.edit}",
-        f"      namelist: {prog.kernel_name}",
+        f"      namelist: {getattr(prog, 'kernel_name', None) or prog.vmlinux_path}",
         f"      dumpfile: {prog.dump_path}",
         f"        unwind: {_onoff(s.unwind)}",
         f" zero_excluded: {_onoff(s.zero_excluded)}",
@@ -282,7 +282,7 @@ def cmd_set(session: Session, args: list[str]) -> None:
             s.print_array = _switch(value, args)
         out(f"print_array: {_onoff(s.print_array)}")
     elif name == "namelist":
-        out(f"namelist: {session.prog.kernel_name}")
+        out(f"namelist: {getattr(session.prog, 'kernel_name', None) or session.prog.vmlinux_path}")
     elif name == "free":
         raise CommandError("set free is not available in crashpy")
     elif name == "data_debug":
