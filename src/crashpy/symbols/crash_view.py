@@ -118,7 +118,14 @@ _CACHE_VERSION = 2  # 2: the value hash saved too
 
 
 def _cache_file(prog: Program) -> Path | None:
-    return vmlinux_cache_file(prog, "symtab", f"{_CACHE_VERSION}:{prog.kaslr_offset}")
+    if getattr(prog, "vmlinux_path", None):
+        return vmlinux_cache_file(prog, "symtab", f"{_CACHE_VERSION}:{prog.kaslr_offset}")
+    # without a vmlinux the table comes from the dump's kallsyms: kept beside them, per dump file
+    kallsyms_file = getattr(prog, "_kallsyms_cache_file", None)
+    if kallsyms_file is None or getattr(prog, "system_map", None):
+        return None
+    key = f"{_CACHE_VERSION}:{kallsyms_file()}"
+    return kallsyms_file().parent / ("symtab-" + hashlib.sha256(key.encode()).hexdigest()[:24] + ".marshal")
 
 
 def vmlinux_cache_file(prog: Program, what: str, key: str = "") -> Path | None:
@@ -152,7 +159,8 @@ class CrashSymtab:
         if cache is not None and self._load(cache):
             return
         self._build(prog)
-        if cache is not None:
+        from_dump = getattr(prog, "image", None) is not None or getattr(prog, "kallsyms_source", "") == "dump"
+        if cache is not None and self.names and from_dump:  # never a table a kernel image helped build
             self._save(cache)
 
     def _load(self, path: Path) -> bool:
