@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from crashpy.errors import CommandError
 from crashpy.helpers.list import list_empty, list_for_each_entry
 from crashpy.helpers.swap import swap_devices
 from crashpy.object import Object, lookup_type, object_for_symbol, resolve
@@ -109,6 +110,8 @@ def _present_mem_maps(prog: Program) -> Iterator[tuple[int, int]]:
     info = prog.vmcoreinfo
     section_bits = info.number("SECTION_SIZE_BITS") or 27
     page_shift = (prog.vmcoreinfo.page_size or 4096).bit_length() - 1
+    if not page_shift <= section_bits <= 46:
+        raise CommandError(f"invalid SECTION_SIZE_BITS in VMCOREINFO: {section_bits}")
     per_section = 1 << (section_bits - page_shift)
     page_size = prog.sizeof("page")
     ms_size = prog.sizeof("mem_section")

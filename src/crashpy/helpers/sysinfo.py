@@ -237,7 +237,7 @@ class SysInfo:
 def _safe(fn, default):  # type: ignore[no-untyped-def]
     try:
         return fn()
-    except CrashpyError:
+    except (CrashpyError, ArithmeticError):  # a damaged value (HZ 0 read from a corrupt page)
         return default
 
 
