@@ -147,7 +147,7 @@ class _GdbMinsyms:
     def _from_kallsyms(self, prog: Program) -> None:
         """Without a vmlinux: the dump's kallsyms in the sections the linker script's symbols bound
         (link-time addresses, as from the vmlinux); a symbol reaches to the next one above it."""
-        from crashpy.symbols.crash_view import KERNEL_SECTIONS
+        from crashpy.symbols.crash_view import kernel_sections
 
         try:
             ks = prog.kallsyms
@@ -155,12 +155,10 @@ class _GdbMinsyms:
             return
         kaslr = prog.kaslr_offset
         where = dict(zip(ks.names, ks.addresses, strict=True))
-        for idx, (_name, first, last, code) in enumerate(KERNEL_SECTIONS):
-            lo, hi = where.get(first), where.get(last)
-            if lo is not None and hi is not None and lo < hi:
-                self.sections.append(((lo - kaslr) & MASK64, (hi - kaslr) & MASK64, idx))
-                if code:
-                    self.text_sections.add(idx)
+        for idx, _name, lo, hi, code in kernel_sections(where.get):
+            self.sections.append(((lo - kaslr) & MASK64, (hi - kaslr) & MASK64, idx))
+            if code:
+                self.text_sections.add(idx)
         self.sections.sort()
         rows = []
         for addr in sorted(set(ks.addresses)):

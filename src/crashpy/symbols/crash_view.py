@@ -89,6 +89,17 @@ KERNEL_SECTIONS = (
     (".bss", "__bss_start", "__bss_stop", False),
 )
 
+def kernel_sections(address_of: Callable[[str], int | None]) -> list[tuple[int, str, int, int, bool]]:
+    """(index in KERNEL_SECTIONS, name, start, end, executable) of each section whose bounding symbols
+    `address_of` knows (at run-time addresses), for a kernel opened without its vmlinux."""
+    found = []
+    for idx, (name, first, last, code) in enumerate(KERNEL_SECTIONS):
+        lo, hi = address_of(first), address_of(last)
+        if lo is not None and hi is not None and lo < hi:
+            found.append((idx, name, lo, hi, code))
+    return found
+
+
 # The letter of each section's own symbol (BFD's section symbols are local): x86_64's RO_DATA holds
 # .data..ro_after_init, which makes .rodata a writable section.
 SECTION_SYMBOL_LETTERS = {".text": "t", ".rodata": "d", ".data": "d", ".init.text": "t", ".bss": "b"}
@@ -338,10 +349,7 @@ class CrashSymtab:
                 rows.append((1, where[start_sym], name, SECTION_SYMBOL_LETTERS[name]))
         rows.sort(key=lambda r: (r[1], r[2].encode("latin-1")))
         self._keep(rows, 0, 0, 0)
-        for name, start_sym, end_sym, code in KERNEL_SECTIONS:
-            start, end = where.get(start_sym), where.get(end_sym)
-            if start is None or end is None or end < start:
-                continue
+        for _idx, name, start, end, code in kernel_sections(where.get):
             if code:
                 self.text_ranges.append((start, end))
             self.sections.append((name, (start - prog.kaslr_offset) & MASK64, (end - prog.kaslr_offset) & MASK64))

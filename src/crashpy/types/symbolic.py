@@ -50,17 +50,16 @@ class AddressSymbolizer:
     def _kallsyms_sections(prog: Program) -> list[_Section]:
         """Without a vmlinux: the image's sections as the linker script's symbols bound them."""
         from crashpy.errors import CrashpyError
-        from crashpy.symbols.crash_view import KERNEL_SECTIONS
+        from crashpy.symbols.crash_view import kernel_sections
 
-        secs: list[_Section] = []
+        def address_of(name: str) -> int | None:
+            sym = prog.symbols.lookup(name)
+            return sym.address if sym is not None else None
+
         try:
-            for i, (_name, first, last, code) in enumerate(KERNEL_SECTIONS):
-                lo, hi = prog.symbols.lookup(first), prog.symbols.lookup(last)
-                if lo is not None and hi is not None and lo.address < hi.address:
-                    secs.append(_Section(lo.address, hi.address, code, i))
+            return [_Section(lo, hi, code, i) for i, _name, lo, hi, code in kernel_sections(address_of)]
         except CrashpyError:
             return []
-        return secs
 
     def section_of(self, addr: int) -> _Section | None:
         i = bisect.bisect_right(self._starts, addr) - 1
