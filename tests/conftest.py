@@ -73,6 +73,17 @@ def dumps() -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
+def split_parts(dumps: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """sysrq.d31.elf split in two by makedumpfile --split (about 20 s), made once per run."""
+    from tools.fuzz import split_parts as make_parts
+
+    parts = make_parts(dumps["sysrq.d31.elf"], dumps["vmlinux"], tmp_path_factory.mktemp("split"))
+    if not parts:
+        pytest.skip("makedumpfile is not installed")
+    return list(parts.values())
+
+
+@pytest.fixture(scope="session")
 def vmlinux(dumps: dict[str, Path]) -> Path:
     return dumps["vmlinux"]
 

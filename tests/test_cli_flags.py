@@ -246,21 +246,6 @@ def test_system_map(tmp_path: Path, elf: list[str], vmlinux: Path) -> None:
     assert assert_one_line_error(proc) == f"crashpy: {bad} and {vmlinux} do not match!"
 
 
-@pytest.fixture(scope="session")
-def split_parts(dumps: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    """sysrq.d31.elf split in two by makedumpfile --split (about 20 s)."""
-    if shutil.which("makedumpfile") is None:
-        pytest.skip("makedumpfile is not installed")
-    out = tmp_path_factory.mktemp("split")
-    parts = [out / "part1", out / "part2"]
-    subprocess.run(
-        ["makedumpfile", "--split", "--splitblock-size", "1024", "-c", "-d", "31", "-x", str(dumps["vmlinux"]),
-         str(dumps["sysrq.d31.elf"]), *map(str, parts)],
-        capture_output=True, check=True, timeout=600,
-    )  # fmt: skip
-    return parts
-
-
 def test_split_dump(split_parts: list[Path], dumps: dict[str, Path]) -> None:
     from crashpy.dumpfile.split import open_split
 
@@ -272,6 +257,19 @@ def test_split_dump(split_parts: list[Path], dumps: dict[str, Path]) -> None:
     parts = crashpy("-s", str(split_parts[1]), str(dumps["vmlinux"]), str(split_parts[0]), stdin=script)
     assert parts.returncode == 0 and parts.stderr == ""
     assert parts.stdout == whole.stdout
+
+
+def test_split_dump_in_the_python_api(split_parts: list[Path], dumps: dict[str, Path]) -> None:
+    import crashpy
+
+    kernel = crashpy.open(dumps["vmlinux"], list(reversed(split_parts)))
+    whole = crashpy.open(dumps["vmlinux"], dumps["sysrq.d31.zlib"])
+    try:
+        assert kernel.run("ps") == whole.run("ps")
+        assert kernel.run("rd -64 linux_banner 8") == whole.run("rd -64 linux_banner 8")
+    finally:
+        kernel.close()
+        whole.close()
 
 
 def test_several_dumps_that_are_not_split_parts(dumps: dict[str, Path]) -> None:

@@ -1,6 +1,7 @@
 """Never a traceback, never a hang (issue 16): a seeded corpus of damaged dumps and of odd commands
 (tools/fuzz.py). Each dump case opens a damaged copy of a real test dump with the debug vmlinux and
-runs sys, log, ps, bt -a, kmem -i, rd and dis of the panic's RIP in a process of its own; each command
+runs sys, log, ps, bt -a, kmem -i, rd and dis of the panic's RIP (a split dump's damaged part is opened
+with its other part) in a process of its own; each command
 case runs one random command line in a session on a real dump. Every case must end in crashpy's own
 output or a one-line refusal: no `internal error` (crashpy's line for a bug, where a traceback would
 be), no case over the time limit (10 s) or the memory limit (1 GiB)."""
@@ -16,8 +17,9 @@ DUMP_CASES = 300
 COMMAND_CASES = 500
 
 
-def test_dump_corpus(dumps: dict[str, Path], tmp_path: Path) -> None:
+def test_dump_corpus(dumps: dict[str, Path], split_parts: list[Path], tmp_path: Path) -> None:
     seeds = {name: dumps[name] for name in fuzz.SEED_DUMPS}
+    seeds.update(zip(fuzz.SPLIT_PARTS, split_parts, strict=True))
     outcomes = fuzz.fuzz_dumps(DUMP_CASES, 16, seeds, dumps["vmlinux"], dumps["oracle_crash.ko"], tmp_path)
     assert len(outcomes) == DUMP_CASES
     bad = [o for o in outcomes if o.result not in ("ok", "refused")]
@@ -38,3 +40,13 @@ def test_the_corpus_is_seeded(dumps: dict[str, Path]) -> None:
     first = [c.name for c in fuzz.dump_cases(60, 5, seeds)]
     assert first == [c.name for c in fuzz.dump_cases(60, 5, seeds)]
     assert first != [c.name for c in fuzz.dump_cases(60, 6, seeds)]
+
+
+def test_a_damaged_page_size_is_not_believed() -> None:
+    """Found by the dump fuzzer (seed 3000, case 1867): VMCOREINFO's PAGESIZE=4096 damaged to 40 made
+    kmem -i step through memory 40 bytes at a time (1.2 GB). x86_64's base page is 4096 bytes."""
+    from crashpy.dumpfile.vmcoreinfo import VmcoreInfo
+
+    assert VmcoreInfo(b"OSRELEASE=6.1.0\nPAGESIZE=40\n").page_size == 4096
+    assert VmcoreInfo(b"PAGESIZE=\n").page_size == 4096
+    assert VmcoreInfo(None).page_size == 4096

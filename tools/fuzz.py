@@ -4,7 +4,7 @@
     python3 tools/fuzz.py commands --cases 10000 --seed 1    # random commands on a real dump
 
 Dump cases start from the real test dumps (tools/vmcores.py: the ELF, kdump-compressed and flattened
-forms) and damage one structure a reader trusts: the ELF header, program headers, notes (PRSTATUS,
+forms, and the two parts makedumpfile --split writes from the ELF one, opened together) and damage one structure a reader trusts: the ELF header, program headers, notes (PRSTATUS,
 the VMCOREINFO text), the kdump header and sub-header, either bitmap, the page descriptors
 (offsets, sizes, flags), the compressed page data, the flattened records; or cut the file at a
 structure's edge; or replace it (an empty file, random bytes, a dump of another architecture, a
@@ -208,6 +208,33 @@ class DumpCase:
     seed_dump: str
     make: Callable[[bytes], bytes] | None  # the damaged file from the seed dump's bytes (None: as given)
     vmlinux: str | None = None  # None: the debug vmlinux
+    others: tuple[str, ...] = ()  # seed dumps opened with it, as they are (a split dump's other parts)
+
+
+SPLIT_PARTS = ("sysrq.d31.split1", "sysrq.d31.split2")  # sysrq.d31.elf by makedumpfile --split
+
+
+def split_parts(elf: Path, vmlinux: Path, out: Path) -> dict[str, Path]:
+    """The two parts of `elf` that `makedumpfile --split` writes into `out` (about 20 s), by their seed
+    names; none when makedumpfile is not installed."""
+    import shutil
+    import subprocess
+
+    if shutil.which("makedumpfile") is None:
+        return {}
+    parts = {name: out / name for name in SPLIT_PARTS}
+    if not all(p.exists() for p in parts.values()):
+        subprocess.run(
+            ["makedumpfile", "--split", "--splitblock-size", "1024", "-c", "-d", "31", "-x", str(vmlinux),
+             str(elf), *map(str, parts.values())],
+            capture_output=True, check=True, timeout=600,
+        )  # fmt: skip
+    return parts
+
+
+def _other_parts(dump: str, seeds: dict[str, Path]) -> tuple[str, ...]:
+    """The seed dumps a case of `dump` is opened with: a split part's other parts."""
+    return tuple(p for p in SPLIT_PARTS if p != dump and p in seeds) if dump in SPLIT_PARTS else ()
 
 
 def dump_cases(count: int, seed: int, seeds: dict[str, Path]) -> Iterator[DumpCase]:
@@ -238,10 +265,21 @@ def dump_cases(count: int, seed: int, seeds: dict[str, Path]) -> Iterator[DumpCa
     if n < count:
         yield DumpCase(f"{n}: the vmlinux of another kernel", "sysrq.d31.zlib", None, vmlinux="other")
         n += 1
+    if n < count and SPLIT_PARTS[0] in seeds:
+        yield DumpCase(f"{n}: the first part of a split dump alone", SPLIT_PARTS[0], None)
+        n += 1
+    if n < count and SPLIT_PARTS[0] in seeds:
+        yield DumpCase(f"{n}: a part of a split dump given twice", SPLIT_PARTS[0], None, others=(SPLIT_PARTS[0],))
+        n += 1
+    if n < count and SPLIT_PARTS[0] in seeds:
+        yield DumpCase(f"{n}: a part of a split dump with another dump", SPLIT_PARTS[0], None,
+                       others=("sysrq.d31.zlib",))
+        n += 1
     names = sorted(seeds)
     while n < count:
         dump = names[rng.randrange(len(names))]
         reg = regions[dump]
+        others = _other_parts(dump, seeds)
         kind = rng.random()
         if kind < 0.35 and reg.fields:
             fname, off, width = reg.fields[rng.randrange(len(reg.fields))]
@@ -249,27 +287,27 @@ def dump_cases(count: int, seed: int, seeds: dict[str, Path]) -> Iterator[DumpCa
             value &= (1 << (8 * width)) - 1
             order = ">" if dump.endswith(".flat") and fname.startswith("record") else "<"
             raw = value.to_bytes(width, "big" if order == ">" else "little")
-            yield DumpCase(f"{n}: {dump}: {fname} = {value:#x}", dump, _patch(off, raw))
+            yield DumpCase(f"{n}: {dump}: {fname} = {value:#x}", dump, _patch(off, raw), others=others)
         elif kind < 0.7 and reg.spans:
             rname = rng.choice(sorted(reg.spans))
             start, end = rng.choice(reg.spans[rname])
             flips = rng.randrange(1, 9)
             spots = [(rng.randrange(start, end), rng.randrange(256)) for _ in range(flips)]
-            yield DumpCase(f"{n}: {dump}: {flips} bytes of the {rname} changed", dump, _poke(spots))
+            yield DumpCase(f"{n}: {dump}: {flips} bytes of the {rname} changed", dump, _poke(spots), others=others)
         elif kind < 0.8 and "vmcoreinfo" in reg.spans:
             start, end = reg.spans["vmcoreinfo"][0]
             how = rng.randrange(4)
             yield DumpCase(f"{n}: {dump}: VMCOREINFO text {('line dropped', 'number mangled', 'line doubled', 'cut')[how]}",
-                           dump, _vmcoreinfo_edit(start, end, how, rng.getrandbits(32)))
+                           dump, _vmcoreinfo_edit(start, end, how, rng.getrandbits(32)), others=others)
         elif kind < 0.9 and reg.spans:
             rname = rng.choice(sorted(reg.spans))
             start, end = rng.choice(reg.spans[rname])
             at = rng.choice((start, end, start + 1, end - 1, (start + end) // 2))
-            yield DumpCase(f"{n}: {dump}: cut at {at} ({rname})", dump, _cut(at))
+            yield DumpCase(f"{n}: {dump}: cut at {at} ({rname})", dump, _cut(at), others=others)
         elif reg.spans:
             rname = rng.choice(sorted(reg.spans))
             start, end = rng.choice(reg.spans[rname])
-            yield DumpCase(f"{n}: {dump}: the {rname} zeroed", dump, _patch(start, bytes(end - start)))
+            yield DumpCase(f"{n}: {dump}: the {rname} zeroed", dump, _patch(start, bytes(end - start)), others=others)
         else:
             continue
         n += 1
@@ -368,13 +406,13 @@ def _panic_rip_command(prog: object) -> list[str]:
     return ["dis -r schedule+20 4"]
 
 
-def _case_body(path: str, vmlinux: str | None) -> tuple[str, str]:
+def _case_body(paths: list[str], vmlinux: str | None) -> tuple[str, str]:
     from crashpy.errors import CrashpyError
     from crashpy.loader import open_program
 
     deadline = time.monotonic() + TIME_LIMIT
     try:
-        prog = open_program(vmlinux, [path])
+        prog = open_program(vmlinux, paths)
     except CrashpyError as e:
         text = str(e)
         return ("refused", text) if "\n" not in text.strip() else ("traceback", f"a start-up error of several lines: {text!r}")
@@ -384,14 +422,14 @@ def _case_body(path: str, vmlinux: str | None) -> tuple[str, str]:
         prog.close()
 
 
-def _child(path: str, vmlinux: str | None, conn: object) -> None:
+def _child(paths: list[str], vmlinux: str | None, conn: object) -> None:
     import traceback
 
     signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT)
     t0 = time.monotonic()
     try:
-        result, detail = _case_body(path, vmlinux)
+        result, detail = _case_body(paths, vmlinux)
     except CaseTimeout:
         result, detail = "timeout", f"over {TIME_LIMIT:.0f} s"
     except BaseException as e:  # noqa: BLE001 - what a user would have seen as a traceback
@@ -417,8 +455,8 @@ def _context() -> Any:
     return ctx
 
 
-def run_cases(jobs: Iterator[tuple[str, str, str | None]], workers: int = 2) -> Iterator[Outcome]:
-    """(name, dump path, vmlinux) jobs, `workers` at a time, each in a process of its own; a process
+def run_cases(jobs: Iterator[tuple[str, list[str], str | None]], workers: int = 2) -> Iterator[Outcome]:
+    """(name, dump paths, vmlinux) jobs, `workers` at a time, each in a process of its own; a process
     that does not answer in time is killed. Outcomes come in the jobs' order."""
     ctx = _context()
     running: list[tuple[str, Any, Any, float]] = []
@@ -438,11 +476,11 @@ def run_cases(jobs: Iterator[tuple[str, str, str | None]], workers: int = 2) -> 
         recv.close()
         return Outcome(name, result, detail, secs, rss)
 
-    for name, path, vmlinux in jobs:
+    for name, paths, vmlinux in jobs:
         if len(running) >= workers:
             yield finish(running.pop(0))
         recv, send = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_child, args=(path, vmlinux, send))
+        proc = ctx.Process(target=_child, args=(paths, vmlinux, send))
         proc.start()
         send.close()
         running.append((name, proc, recv, time.monotonic()))
@@ -473,7 +511,7 @@ def fuzz_dumps(count: int, seed: int, seeds: dict[str, Path], vmlinux: Path, mod
     other = other_kernel_vmlinux(workdir / "vmlinux-other")
     kernels = {"module": str(module), "other": str(other), None: str(vmlinux)}
 
-    def jobs() -> Iterator[tuple[str, str, str | None]]:
+    def jobs() -> Iterator[tuple[str, list[str], str | None]]:
         for k, case in enumerate(dump_cases(count, seed, seeds)):
             if case.make is None:
                 target = str(seeds[case.seed_dump])
@@ -483,7 +521,7 @@ def fuzz_dumps(count: int, seed: int, seeds: dict[str, Path], vmlinux: Path, mod
                     blobs[case.seed_dump] = seeds[case.seed_dump].read_bytes()
                 target = str(workdir / f"case{k % (workers + 1)}.dump")
                 Path(target).write_bytes(case.make(blobs[case.seed_dump]))
-            yield case.name, target, kernels[case.vmlinux]
+            yield case.name, [target, *(str(seeds[o]) for o in case.others)], kernels[case.vmlinux]
 
     outcomes = []
     for outcome in run_cases(jobs(), workers):
@@ -527,6 +565,8 @@ def main() -> int:
     if args.kind == "dumps":
         seeds = {n: outputs[n] for n in SEED_DUMPS if outputs[n].exists()}
         with tempfile.TemporaryDirectory(dir="/dev/shm" if os.path.isdir("/dev/shm") else None) as tmp:
+            if "sysrq.d31.elf" in seeds:
+                seeds.update(split_parts(seeds["sysrq.d31.elf"], outputs["vmlinux"], Path(tmp)))
             outcomes = fuzz_dumps(args.cases, args.seed, seeds, outputs["vmlinux"], outputs[MODULE_NAME],
                                   Path(tmp), progress=True)
         print(summary(outcomes, "dump"))

@@ -40,6 +40,8 @@ from crashpy.object import Object, ObjectError, object_for_symbol, per_cpu
 from crashpy.program import Program
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from crashpy.analysis.autopsy import Autopsy
     from crashpy.helpers.modules import LoadedModule
     from crashpy.helpers.printk import PrintkRecord
@@ -307,19 +309,22 @@ def use_session(prog: Program, session: Session) -> Kernel:
 
 def open(  # noqa: A001
     vmlinux: str | os.PathLike[str] | None,
-    vmcore: str | os.PathLike[str],
+    vmcore: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     *,
     kaslr: int | str | None = None,
     check: bool = True,
 ) -> Kernel:
-    """Open `vmcore` with its debug `vmlinux` and return a Kernel.  `kaslr`: the KASLR offset, or
+    """Open `vmcore` (a dump file, or a list of a split dump's parts) with its debug `vmlinux` and
+    return a Kernel.  `kaslr`: the KASLR offset, or
     "auto" to find it in the dump; `check`: refuse a vmlinux that is not the dump's kernel.  A kernel
     without symbols (a bzImage, a stripped vmlinux) may stand for `vmlinux`: symbols then come from the
     dump's kallsyms, and the image supplies the kernel's read-only pages the dump lacks."""
     from crashpy.loader import open_program
 
+    parts = [vmcore] if isinstance(vmcore, (str, os.PathLike)) else list(vmcore)
+    dumps = [os.fspath(p) for p in parts]
     prog = open_program(
-        os.fspath(vmlinux) if vmlinux is not None else None, [os.fspath(vmcore)], kaslr=kaslr, check=check
+        os.fspath(vmlinux) if vmlinux is not None else None, dumps, kaslr=kaslr, check=check
     )
     prog.__class__ = Kernel
     assert isinstance(prog, Kernel)

@@ -165,15 +165,14 @@ def open_program(
     check: bool = True,
     stripped_image: str | None = None,
 ) -> Program:
-    """Open `dumps` (one dump file for now) with `vmlinux` (and a kernel image without symbols);
-    StartupError in crash's words on failure."""
+    """Open `dumps` (one dump file, or the parts of a split dump in any order) with `vmlinux` (and a
+    kernel image without symbols); StartupError in crash's words on failure."""
     from crashpy.dumpfile.sniff import open_dump
+    from crashpy.dumpfile.split import open_split
 
     if not dumps:
         raise StartupError("no dump file given")
-    if len(dumps) > 1:
-        raise StartupError("split dump files are not supported yet")
-    dump = open_dump(dumps[0])
+    dump = open_dump(dumps[0]) if len(dumps) == 1 else open_split(dumps)
     if vmlinux is not None and stripped_image is None and os.path.isfile(vmlinux) and _file_kind(vmlinux) == "image":
         vmlinux, stripped_image = None, vmlinux  # a vmlinuz given as the kernel: the image without symbols
     prog = Program(dump, vmlinux, kaslr_offset=kaslr, dump_path=dumps[0], stripped_image=stripped_image)
