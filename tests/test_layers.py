@@ -14,7 +14,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "crashpy"
 
 # Bottom to top.  A module may import its own layer and any layer listed before it.
 LAYERS = [
-    ["errors", "version", "progress", "bits"],
+    ["errors", "version", "progress", "bits", "diskcache"],
     ["dumpfile"],
     ["arch"],
     ["memory"],

@@ -38,6 +38,8 @@ class SymbolError(CommandError):
 
 
 _T = TypeVar("_T")
+REMEMBER_LIMIT = 1 << 16  # answers kept per helper key (per dentry, per file, ...): FIFO beyond
+USER_SPACES_KEPT = 256  # user address spaces (page-table walkers) kept per program
 
 
 def open_stripped_image(path: str) -> KernelImage:
@@ -498,7 +500,7 @@ class Program:
         spaces: dict[int, UserMemory] = self.__dict__.setdefault("_user_spaces", {})
         space = spaces.get(pgd)
         if space is None:
-            if len(spaces) >= 256:
+            if len(spaces) >= USER_SPACES_KEPT:
                 spaces.clear()
             space = spaces[pgd] = UserMemory(self.physical, self.layout, self.kvtop(pgd))
         return space
@@ -614,6 +616,10 @@ class Program:
         """compute()'s answer for `arg`, kept per program under `key` (a helper's answer per address:
         the dump never changes).  A compute() that raises is not remembered."""
         store: dict[Hashable, _T] = self.cache(key, dict)
-        if arg not in store:
-            store[arg] = compute()
-        return store[arg]
+        if arg in store:
+            return store[arg]
+        value = compute()
+        if len(store) >= REMEMBER_LIMIT:
+            del store[next(iter(store))]  # the oldest answer: a session of many commands stays bounded
+        store[arg] = value
+        return value

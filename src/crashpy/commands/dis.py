@@ -18,11 +18,10 @@ entry (crash's own ``-b num``/``-B num`` only set how many bytes follow a ud2a, 
 from __future__ import annotations
 
 import bisect
-import marshal
-import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
+import crashpy.diskcache as diskcache
 from crashpy.bits import MASK64
 from crashpy.commands.registry import command
 from crashpy.errors import AddressSpace, CommandError, CrashpyError, FaultError, FaultKind
@@ -106,23 +105,13 @@ class _GdbMinsyms:
         from crashpy.symbols.crash_view import vmlinux_cache_file
 
         cache = vmlinux_cache_file(prog, "dis-minsyms", "1")
-        try:
-            if cache is not None:
-                saved = marshal.loads(cache.read_bytes())
-                self.sections, self.values, self.sizes, self.shndx, text = saved
-                self.text_sections = set(text)
-                return
-        except (OSError, ValueError, EOFError, TypeError):
-            pass
+        saved = diskcache.load(cache)
+        if isinstance(saved, tuple) and len(saved) == 5:
+            self.sections, self.values, self.sizes, self.shndx, text = saved
+            self.text_sections = set(text)
+            return
         self._build(image)
-        if cache is not None:
-            try:
-                cache.parent.mkdir(parents=True, exist_ok=True)
-                tmp = cache.with_suffix(f".tmp{os.getpid()}")
-                tmp.write_bytes(marshal.dumps((self.sections, self.values, self.sizes, self.shndx, sorted(self.text_sections))))
-                tmp.replace(cache)
-            except OSError:
-                pass  # a read-only cache costs the next session the build
+        diskcache.save(cache, (self.sections, self.values, self.sizes, self.shndx, sorted(self.text_sections)))
 
     def _build(self, image: ElfFile) -> None:
         for idx, sec in enumerate(image.sections):

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import crashpy.diskcache as diskcache
 from crashpy.elf.constants import PF_W, PT_LOAD, SHF_ALLOC, SHF_WRITE
 from crashpy.elf.errors import ElfError
 from crashpy.elf.file import ElfFile
@@ -276,7 +277,7 @@ def cache_file(path: str) -> Path | None:
     except OSError:
         return None
     real = os.path.realpath(path)
-    root = Path(os.environ.get("CRASHPY_CACHE") or Path.home() / ".cache" / "crashpy")
+    root = diskcache.root()
     where = hashlib.sha256(real.encode()).hexdigest()[:16]
     version = hashlib.sha256(f"{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:12]
     return root / "vmlinuz" / f"{where}-{version}-*.elf"
@@ -285,21 +286,15 @@ def cache_file(path: str) -> Path | None:
 def _save(pattern: Path, kind: str, data: bytes) -> Path | None:
     """Write `data` to the cache (and drop what was kept for older versions of the same file)."""
     file = pattern.with_name(pattern.name.replace("*", kind))
-    tmp = file.with_suffix(f".tmp{os.getpid()}")
-    try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(data)
-        tmp.replace(file)
-        prefix = file.name.split("-")[0] + "-"
-        for old in file.parent.glob(prefix + "*.elf"):
-            if old != file:
-                old.unlink(missing_ok=True)
-    except OSError:
-        try:
-            tmp.unlink(missing_ok=True)  # a full disk leaves no half-written file behind
-        except OSError:
-            pass
+    if not diskcache.write_bytes(file, data):
         return None  # a read-only cache costs the next start a decompression, nothing more
+    prefix = file.name.split("-")[0] + "-"
+    for old in file.parent.glob(prefix + "*.elf"):
+        if old != file:
+            try:
+                old.unlink(missing_ok=True)
+            except OSError:
+                pass
     return file
 
 
@@ -308,7 +303,9 @@ def _open_bzimage(path: str, *, disk_cache: bool) -> tuple[ElfFile, str]:
     if pattern is not None:
         for file in pattern.parent.glob(pattern.name):
             try:
-                return ElfFile(file), file.name.rsplit("-", 1)[1][:-4]
+                image = ElfFile(file)
+                diskcache.touch(file)
+                return image, file.name.rsplit("-", 1)[1][:-4]
             except ElfError:
                 pass  # a damaged cache entry: decompress again, and replace it
     data, kind = decompress_bzimage(path)

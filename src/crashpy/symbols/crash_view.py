@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import marshal
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import crashpy.diskcache as diskcache
 from crashpy.bits import MASK64
 from crashpy.progress import Progress
 
@@ -141,8 +141,8 @@ def _cache_file(prog: Program) -> Path | None:
 
 def vmlinux_cache_file(prog: Program, what: str, key: str = "") -> Path | None:
     """Where an answer built from the vmlinux file (`what`, with `key` for what else it depends on) is
-    kept: keyed by the file's real path, size and modification time, under $CRASHPY_CACHE (default
-    ~/.cache/crashpy)/<what>; None without a vmlinux."""
+    kept: keyed by the file's real path, size and modification time, in crashpy's disk cache
+    (crashpy/diskcache.py)/<what>; None without a vmlinux."""
     path = getattr(prog, "vmlinux_path", None)
     if not path:
         return None
@@ -150,9 +150,7 @@ def vmlinux_cache_file(prog: Program, what: str, key: str = "") -> Path | None:
         st = os.stat(path)
     except OSError:
         return None
-    full = f"{key}:{os.path.realpath(path)}:{st.st_size}:{st.st_mtime_ns}"
-    root = Path(os.environ.get("CRASHPY_CACHE") or Path.home() / ".cache" / "crashpy")
-    return root / what / (hashlib.sha256(full.encode()).hexdigest()[:24] + ".marshal")
+    return diskcache.entry(what, f"{key}:{os.path.realpath(path)}:{st.st_size}:{st.st_mtime_ns}")
 
 
 class CrashSymtab:
@@ -175,23 +173,16 @@ class CrashSymtab:
             self._save(cache)
 
     def _load(self, path: Path) -> bool:
-        try:
-            data = marshal.loads(path.read_bytes())
-            for name, value in zip(self._SAVED, data, strict=True):
-                setattr(self, name, value)
-        except (OSError, ValueError, EOFError, TypeError):
+        data = diskcache.load(path)
+        if not isinstance(data, tuple) or len(data) != len(self._SAVED):
             return False
+        for name, value in zip(self._SAVED, data, strict=True):
+            setattr(self, name, value)
         self._forget_name_index()
         return True
 
     def _save(self, path: Path) -> None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            tmp.write_bytes(marshal.dumps(tuple(getattr(self, n) for n in self._SAVED)))
-            tmp.replace(path)
-        except OSError:
-            pass  # a read-only cache only costs the next start-up its build time
+        diskcache.save(path, tuple(getattr(self, n) for n in self._SAVED))
 
     # A session's first few look-ups by name (bt's start-up makes about ten) scan the names at C speed;
     # after this many the name index is built (about 40 ms for a kernel's 117,000 names).

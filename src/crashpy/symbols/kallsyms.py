@@ -20,13 +20,12 @@ vmlinux at all; a System.map can name them for an older kernel.
 from __future__ import annotations
 
 import hashlib
-import marshal
-import os
 import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import crashpy.diskcache as diskcache
 from crashpy.bits import MASK64
 from crashpy.errors import CrashpyError, FaultError
 
@@ -208,27 +207,21 @@ _CACHE_VERSION = 1
 
 def cache_file(vmcoreinfo: bytes, what: str) -> Path:
     """Where the answer `what` ("kallsyms", "btf-index") for the kernel this VMCOREINFO describes is
-    kept, under $CRASHPY_CACHE (default ~/.cache/crashpy)/nodebug."""
+    kept, in crashpy's disk cache (crashpy/diskcache.py)/nodebug."""
     key = hashlib.sha256(b"%d:%s:" % (_CACHE_VERSION, what.encode()) + vmcoreinfo).hexdigest()[:24]
-    root = Path(os.environ.get("CRASHPY_CACHE") or Path.home() / ".cache" / "crashpy")
-    return root / "nodebug" / f"{what}-{key}.marshal"
+    return diskcache.root() / "nodebug" / f"{what}-{key}.marshal"
 
 
 def load_cached(path: Path) -> Kallsyms | None:
-    try:
-        names, addresses, letters, absolute = marshal.loads(path.read_bytes())
-    except (OSError, ValueError, EOFError, TypeError):
+    saved = diskcache.load(path)
+    if not (isinstance(saved, tuple) and len(saved) == 4):
         return None
-    if not (isinstance(names, list) and len(names) == len(addresses) == len(letters)):
+    names, addresses, letters, absolute = saved
+    if not (isinstance(names, list) and isinstance(addresses, list) and isinstance(letters, list)
+            and len(names) == len(addresses) == len(letters)):
         return None
     return Kallsyms(names, addresses, letters, bool(absolute))
 
 
 def save_cached(path: Path, ks: Kallsyms) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_bytes(marshal.dumps((ks.names, ks.addresses, ks.letters, ks.absolute_percpu)))
-        tmp.replace(path)
-    except OSError:
-        pass  # a read-only cache costs the next start-up its decode
+    diskcache.save(path, (ks.names, ks.addresses, ks.letters, ks.absolute_percpu))

@@ -15,8 +15,6 @@ session opens its BTF without scanning it.
 from __future__ import annotations
 
 import array
-import hashlib
-import marshal
 import os
 import struct
 import sys
@@ -24,6 +22,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import crashpy.diskcache as diskcache
 from crashpy.elf.file import ElfFile
 from crashpy.errors import CrashpyError
 from crashpy.types.int_names import canonical_int_name
@@ -628,21 +627,16 @@ _INDEX_VERSION = 1
 
 def _index_file(path: str | os.PathLike[str]) -> Path | None:
     """Where the index of the BTF of the ELF file `path` is kept: keyed by the file's real path, size
-    and modification time, under $CRASHPY_CACHE (default ~/.cache/crashpy)/btf-index."""
+    and modification time, in crashpy's disk cache (crashpy/diskcache.py)/btf-index."""
     try:
         st = os.stat(path)
     except OSError:
         return None
-    key = f"{_INDEX_VERSION}:{os.path.realpath(path)}:{st.st_size}:{st.st_mtime_ns}"
-    root = Path(os.environ.get("CRASHPY_CACHE") or Path.home() / ".cache" / "crashpy")
-    return root / "btf-index" / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".marshal")
+    return diskcache.entry("btf-index", f"{_INDEX_VERSION}:{os.path.realpath(path)}:{st.st_size}:{st.st_mtime_ns}")
 
 
 def read_index(file: Path) -> SavedIndex | None:
-    try:
-        saved = marshal.loads(file.read_bytes())
-    except (OSError, ValueError, EOFError, TypeError):
-        return None
+    saved = diskcache.load(file)
     if (
         isinstance(saved, tuple)
         and len(saved) == 2
@@ -654,13 +648,7 @@ def read_index(file: Path) -> SavedIndex | None:
 
 
 def write_index(file: Path, btf: BTF) -> None:
-    try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_bytes(marshal.dumps(btf.saved_index()))
-        tmp.replace(file)
-    except OSError:
-        pass  # a read-only cache only costs the next session its scan
+    diskcache.save(file, btf.saved_index())
 
 
 def load_btf_from_elf(

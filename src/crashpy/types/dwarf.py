@@ -41,6 +41,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+import crashpy.diskcache as diskcache
 from crashpy.dwarf.constants import (
     AT_ABSTRACT_ORIGIN,
     AT_BIT_OFFSET,
@@ -157,10 +158,6 @@ class NamedTypeResolver(Protocol):
     def find(self, name: str, kind: str | None = None) -> Type | None: ...
 
 
-def _cache_root() -> Path:
-    return Path(os.environ.get("CRASHPY_CACHE") or Path.home() / ".cache" / "crashpy")
-
-
 class DwarfTypes:
     """Variable, function and type look-ups in an ELF file's DWARF, read lazily.
 
@@ -206,7 +203,7 @@ class DwarfTypes:
         self._found: dict[str, int] = {}  # "var:jiffies" -> DIE offset (or _MISSING)
         self._results: dict[str, Type | None] = {}
         self._disk_cache = disk_cache
-        self._cache_dir = Path(cache_dir) if cache_dir is not None else _cache_root() / "dwarf-index"
+        self._cache_dir = Path(cache_dir) if cache_dir is not None else diskcache.root() / "dwarf-index"
         self._index_file: Path | None = None
         self._index_loaded = False
         self.open_seconds = time.perf_counter() - t0
@@ -361,9 +358,10 @@ class DwarfTypes:
             key = hashlib.sha256(f"{self.path}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:40]
         info = self.dwarf.info
         self._index_file = self._cache_dir / f"{key}-{info.size:x}-v{_INDEX_VERSION}.json"
+        raw = diskcache.read_bytes(self._index_file)
         try:
-            saved = json.loads(self._index_file.read_text())
-        except (OSError, ValueError):
+            saved = json.loads(raw) if raw is not None else None
+        except ValueError:
             return
         if isinstance(saved, dict):
             for k, v in saved.items():
@@ -373,13 +371,7 @@ class DwarfTypes:
     def _save_index(self) -> None:
         if not self._disk_cache or self._index_file is None:
             return
-        try:
-            self._index_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self._index_file.with_suffix(f".tmp{os.getpid()}")
-            tmp.write_text(json.dumps(self._found, sort_keys=True))
-            os.replace(tmp, self._index_file)
-        except OSError:
-            pass  # a read-only home: the index stays in memory
+        diskcache.write_bytes(self._index_file, json.dumps(self._found, sort_keys=True).encode())
 
     # -- making types ------------------------------------------------------------------------------------
 
