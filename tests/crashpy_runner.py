@@ -48,3 +48,13 @@ def crash_differences(vmlinux: Path, dump: Path, commands: list[str]) -> list[tu
 def describe(bad: list[tuple[str, str, str]]) -> str:
     """An assertion message for crash_differences()' answer."""
     return "\n\n".join(f"{c}\n--- crash\n{e}--- crashpy\n{g}" for c, e, g in bad)
+
+
+def both_outputs(name: str, commands: list[str]) -> tuple[list[str], list[str]]:
+    """crash 8.0.6's and crashpy's outputs of `commands` on the test dump `name`, one session each."""
+    from tests.oracle import run_crash
+    from tools.vmcores import ensure
+
+    paths = ensure([name])
+    vmlinux, dump = paths["vmlinux"], paths[name]
+    return run_crash(vmlinux, dump, commands), run_crashpy(vmlinux, dump, commands)

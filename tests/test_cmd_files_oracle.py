@@ -26,8 +26,7 @@ import pytest
 
 from crashpy.helpers import fs
 from crashpy.helpers.tasks import task_table
-from tests.crashpy_runner import describe, program, run_crashpy
-from tests.oracle import run_crash
+from tests.crashpy_runner import both_outputs, describe, program, run_crashpy
 from tests.test_address_space_oracle import _excluded_page
 from tools.vmcores import ensure
 
@@ -133,10 +132,7 @@ def mount_searches(name: str) -> list[str]:
 
 @cache
 def outputs(name: str) -> tuple[list[str], list[str]]:
-    paths = ensure([name])
-    vmlinux, dump = paths["vmlinux"], paths[name]
-    cmds = commands(name)
-    return run_crash(vmlinux, dump, cmds), run_crashpy(vmlinux, dump, cmds)
+    return both_outputs(name, commands(name))
 
 
 @pytest.mark.parametrize("name", DUMPS)

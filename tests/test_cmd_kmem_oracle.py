@@ -14,8 +14,7 @@ import pytest
 from crashpy.helpers.modules import module_symtab
 from crashpy.helpers.tasks import task_table
 from crashpy.object import Object
-from tests.crashpy_runner import describe, program, run_crashpy
-from tests.oracle import run_crash
+from tests.crashpy_runner import both_outputs, describe, program, run_crashpy
 from tools.vmcores import ensure
 
 DUMPS = ["sysrq.elf", "sysrq.d31.zlib", "kaslr.elf", "la57.elf", "scale.d31.zlib"]
@@ -90,10 +89,7 @@ def search_commands(name: str) -> list[str]:
 
 @cache
 def outputs(name: str) -> tuple[list[str], list[str]]:
-    paths = ensure([name])
-    vmlinux, dump = paths["vmlinux"], paths[name]
-    commands = COMMANDS + search_commands(name)
-    return run_crash(vmlinux, dump, commands), run_crashpy(vmlinux, dump, commands)
+    return both_outputs(name, COMMANDS + search_commands(name))
 
 
 @pytest.mark.parametrize("name", DUMPS)

@@ -29,8 +29,7 @@ import pytest
 from crashpy.helpers import buddy
 from crashpy.helpers.pages import PAGE_SHIFT, page_to_phys
 from crashpy.object import Object
-from tests.crashpy_runner import describe, program, run_crashpy
-from tests.oracle import run_crash
+from tests.crashpy_runner import both_outputs, describe, program, run_crashpy
 from tools.vmcores import ensure
 
 DUMPS = ["sysrq.elf", "sysrq.d31.zlib", "kaslr.elf", "la57.elf", "scale.d31.zlib"]
@@ -137,9 +136,7 @@ def commands(name: str) -> list[str]:
 
 @cache
 def outputs(name: str) -> tuple[list[str], list[str]]:
-    paths = ensure([name])
-    cmds = commands(name)
-    return run_crash(paths["vmlinux"], paths[name], cmds), run_crashpy(paths["vmlinux"], paths[name], cmds)
+    return both_outputs(name, commands(name))
 
 
 def crash_misses_block(name: str, cmd: str, theirs: str, mine: str) -> bool:

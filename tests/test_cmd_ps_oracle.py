@@ -8,9 +8,8 @@ from functools import cache
 import pytest
 
 from crashpy.helpers.tasks import task_table
-from tests.crashpy_runner import program, run_crashpy
+from tests.crashpy_runner import both_outputs, program
 from tests.dump_names import WITH_NMI
-from tests.oracle import run_crash
 from tools.vmcores import ensure
 
 DUMPS = WITH_NMI
@@ -118,10 +117,7 @@ def commands(name: str) -> list[str]:
 
 @cache
 def outputs(name: str) -> tuple[list[str], list[str]]:
-    paths = ensure([name])
-    vmlinux, dump = paths["vmlinux"], paths[name]
-    cmds = commands(name)
-    return run_crash(vmlinux, dump, cmds), run_crashpy(vmlinux, dump, cmds)
+    return both_outputs(name, commands(name))
 
 
 @pytest.mark.parametrize("name", DUMPS)

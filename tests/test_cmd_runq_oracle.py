@@ -17,10 +17,8 @@ from crashpy.types.model import (
     TypeKind,
     TypeLookupError,
 )
-from tests.crashpy_runner import run_crashpy
+from tests.crashpy_runner import both_outputs
 from tests.dump_names import WITH_NMI
-from tests.oracle import run_crash
-from tools.vmcores import ensure
 
 DUMPS = WITH_NMI
 
@@ -64,9 +62,7 @@ RUNQ = [
 
 @cache
 def outputs(name: str) -> tuple[list[str], list[str]]:
-    paths = ensure([name])
-    vmlinux, dump = paths["vmlinux"], paths[name]
-    return run_crash(vmlinux, dump, RUNQ), run_crashpy(vmlinux, dump, RUNQ)
+    return both_outputs(name, RUNQ)
 
 
 @pytest.mark.parametrize("name", DUMPS)

@@ -6,10 +6,8 @@ from functools import cache
 
 import pytest
 
-from tests.crashpy_runner import run_crashpy
+from tests.crashpy_runner import both_outputs
 from tests.dump_names import WITH_NMI
-from tests.oracle import run_crash
-from tools.vmcores import ensure
 
 DUMPS = WITH_NMI
 
@@ -50,9 +48,7 @@ SIG = [
 
 @cache
 def outputs(name: str) -> tuple[list[str], list[str]]:
-    paths = ensure([name])
-    vmlinux, dump = paths["vmlinux"], paths[name]
-    return run_crash(vmlinux, dump, SIG), run_crashpy(vmlinux, dump, SIG)
+    return both_outputs(name, SIG)
 
 
 @pytest.mark.parametrize("name", DUMPS)

@@ -10,8 +10,7 @@ from functools import cache
 import pytest
 
 from crashpy.commands.ascii import chart_lines, value_line
-from tests.crashpy_runner import describe, program, run_crashpy
-from tests.oracle import run_crash
+from tests.crashpy_runner import both_outputs, describe, program, run_crashpy
 from tools.vmcores import ensure
 
 DUMPS = ["sysrq.elf", "kaslr.elf", "la57.elf", "bug.elf"]
@@ -71,10 +70,7 @@ def commands(name: str) -> list[str]:
 
 @cache
 def outputs(name: str) -> tuple[list[str], list[str]]:
-    paths = ensure([name])
-    vmlinux, dump = paths["vmlinux"], paths[name]
-    cmds = commands(name)
-    return run_crash(vmlinux, dump, cmds), run_crashpy(vmlinux, dump, cmds)
+    return both_outputs(name, commands(name))
 
 
 @pytest.mark.parametrize("name", DUMPS)

@@ -9,10 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.crashpy_runner import run_crashpy
+from tests.crashpy_runner import both_outputs
 from tests.dump_names import WITH_NMI
-from tests.oracle import run_crash
-from tools.vmcores import ensure
 
 DUMPS = WITH_NMI
 
@@ -52,9 +50,7 @@ COMMANDS = [
 
 @cache
 def outputs(name: str) -> tuple[list[str], list[str]]:
-    paths = ensure([name])
-    vmlinux, dump = paths["vmlinux"], paths[name]
-    return run_crash(vmlinux, dump, COMMANDS), run_crashpy(vmlinux, dump, COMMANDS)
+    return both_outputs(name, COMMANDS)
 
 
 def console_uptime(console: Path) -> int:
