@@ -15,7 +15,7 @@ from crashpy.commands.bt_text import BtOptions, backtrace_lines, mentions
 from crashpy.commands.ps import task_header
 from crashpy.commands.registry import command
 from crashpy.errors import CommandError
-from crashpy.helpers.numbers import Options, getopt, htol, make_cpumask
+from crashpy.helpers.numbers import Options, getopt, htol, make_cpumask, radix_option
 from crashpy.helpers.tasks import TaskContext, TaskTable, str_to_context, task_table
 from crashpy.unwind import Backtrace, old_method, search_exception_frames, stack_base, unwind
 
@@ -128,14 +128,8 @@ def parse(prog: Program, parsed: Options, say: Callable[[str], None]) -> BtReque
             uo.eframe_search = True
         elif opt == "g":
             req.group = True
-        elif opt == "x":
-            if opts.radix == 10:
-                raise CommandError("-d and -x are mutually exclusive")
-            opts.radix = 16
-        elif opt == "d":
-            if opts.radix == 16:
-                raise CommandError("-d and -x are mutually exclusive")
-            opts.radix = 10
+        elif opt in "xd":
+            opts.radix = radix_option(opts.radix, 16 if opt == "x" else 10)
         elif opt == "I" and val is not None:
             uo.hook_ip = _address(prog, val)
         elif opt == "S" and val is not None:

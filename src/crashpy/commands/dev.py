@@ -61,31 +61,30 @@ EXAMPLES
 
 
 def _chrdev_text(prog: Program) -> str:
-    out = [
-        f"CHRDEV    NAME           {mkstring('CDEV', VADDR_PRLEN, 'c')}  {mkstring('OPERATIONS', VADDR_PRLEN, 'l')}\n"
-    ]
-    for row in devs.char_devices(prog):
-        line = f" {row.major:3d}      {row.name:<13s} "
-        if not row.fops:
-            out.append(line + " " + mkstring("(none)", VADDR_PRLEN, "c") + "\n")
-            continue
-        sym = crash_symtab(prog).value_to_symstr(row.fops)
-        out.append(line + f" {row.cdev:{VADDR_PRLEN}x}  " + (sym or f"{row.fops:x}") + "\n")
-    return "".join(out)
+    header = f"CHRDEV    NAME           {mkstring('CDEV', VADDR_PRLEN, 'c')}  {mkstring('OPERATIONS', VADDR_PRLEN, 'l')}\n"
+    rows = [(row.major, row.name, row.cdev, row.fops) for row in devs.char_devices(prog)]
+    return _device_table(prog, header, rows)
 
 
 def _blkdev_text(prog: Program) -> str:
-    out = [
+    header = (
         f"BLKDEV    NAME           {mkstring('GENDISK', VADDR_PRLEN, 'cr')}  "
         f"{mkstring('OPERATIONS', VADDR_PRLEN, 'l')}\n"
-    ]
-    for row in devs.block_devices(prog):
-        line = f" {row.major:3d}      {row.name or '(unknown)':<13s} "
-        if not row.fops:
+    )
+    rows = [(row.major, row.name or "(unknown)", row.gendisk, row.fops) for row in devs.block_devices(prog)]
+    return _device_table(prog, header, rows)
+
+
+def _device_table(prog: Program, header: str, rows: list[tuple[int, str, int, int]]) -> str:
+    """dev's character or block device table: (major, name, cdev or gendisk, operations) per row."""
+    out = [header]
+    for major, name, addr, fops in rows:
+        line = f" {major:3d}      {name:<13s} "
+        if not fops:
             out.append(line + " " + mkstring("(none)", VADDR_PRLEN, "c") + "\n")
             continue
-        sym = crash_symtab(prog).value_to_symstr(row.fops)
-        out.append(line + f" {row.gendisk:{VADDR_PRLEN}x}  " + (sym or f"{row.fops:x}") + "\n")
+        sym = crash_symtab(prog).value_to_symstr(fops)
+        out.append(line + f" {addr:{VADDR_PRLEN}x}  " + (sym or f"{fops:x}") + "\n")
     return "".join(out)
 
 

@@ -17,7 +17,7 @@ from crashpy.errors import CrashpyError
 from crashpy.expr import GdbError
 from crashpy.expr.evaluator import UnknownSymbolType
 from crashpy.expr.gdb import ERR, PartialPrint, decode_format, marked, process_gdb_output, render_errors
-from crashpy.helpers.numbers import command_args, cpu_spec, getopt
+from crashpy.helpers.numbers import command_args, cpu_spec, getopt, radix_option
 from crashpy.helpers.sysinfo import crash_cpu_count
 from crashpy.object import is_percpu_symbol
 from crashpy.types.valprint import PartialOutput
@@ -160,14 +160,8 @@ def cmd_p(session: Session, args: list[str]) -> None:
     parsed = getopt(argv, "dhxu")
     radix = 0
     for opt, _ in parsed.opts:
-        if opt == "d":
-            if radix == 16:
-                raise CrashpyError("-d and -x are mutually exclusive")
-            radix = 10
-        elif opt in ("h", "x"):
-            if radix == 10:
-                raise CrashpyError("-d and -x are mutually exclusive")
-            radix = 16
+        if opt in "dhx":
+            radix = radix_option(radix, 10 if opt == "d" else 16)
     for err in parsed.errors:
         session.println(f"p: {err}")
     if parsed.errors or not parsed.args:

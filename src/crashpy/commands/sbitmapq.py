@@ -12,7 +12,7 @@ from crashpy.commands.registry import command
 from crashpy.errors import CommandError, CrashpyError, FaultError
 from crashpy.helpers import sbitmap as sbm
 from crashpy.helpers.crash_reads import read_as_crash
-from crashpy.helpers.numbers import getopt, htol, is_a_number
+from crashpy.helpers.numbers import getopt, htol, is_a_number, radix_option
 
 if TYPE_CHECKING:
     from crashpy.program import Program
@@ -199,14 +199,8 @@ def cmd_sbitmapq(session: Session, args: list[str]) -> None:
             pointers = True
         elif c == "v":
             verbose = True
-        elif c == "x":
-            if radix == 10:
-                raise CommandError("-d and -x are mutually exclusive")
-            radix = 16
-        elif c == "d":
-            if radix == 16:
-                raise CommandError("-d and -x are mutually exclusive")
-            radix = 10
+        elif c in "xd":
+            radix = radix_option(radix, 16 if c == "x" else 10)
     if argerrs:
         _usage(session)
         return

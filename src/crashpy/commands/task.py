@@ -9,7 +9,7 @@ from crashpy.commands.ps import task_header
 from crashpy.commands.registry import command
 from crashpy.commands.rows import hex_address, object_data, reject_options
 from crashpy.errors import CommandError, CrashpyError
-from crashpy.helpers.numbers import getopt, is_a_number
+from crashpy.helpers.numbers import getopt, is_a_number, radix_option
 from crashpy.helpers.tasks import TaskContext, str_to_context, task_table
 
 if TYPE_CHECKING:
@@ -214,14 +214,8 @@ def cmd_task(session: Session, args: list[str]) -> None:
         session.println(f"task: {err}")
         bad = True
     for opt, val in parsed.opts:
-        if opt in "hx":
-            if radix == 10:
-                raise CommandError("-d and -x are mutually exclusive")
-            radix = 16
-        elif opt == "d":
-            if radix == 16:
-                raise CommandError("-d and -x are mutually exclusive")
-            radix = 10
+        if opt in "hxd":
+            radix = radix_option(radix, 10 if opt == "d" else 16)
         elif opt == "R" and val is not None:
             members.extend(val.split(","))
             referenced = True

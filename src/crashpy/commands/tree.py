@@ -20,7 +20,7 @@ from crashpy.helpers.maple_tree import (
     xa_is_value,
     xa_is_zero,
 )
-from crashpy.helpers.numbers import command_args, getopt, htol, is_a_number
+from crashpy.helpers.numbers import command_args, getopt, htol, is_a_number, radix_option
 from crashpy.helpers.radix_tree import radix_tree_is_xarray, radix_tree_map_mask, radix_tree_walk
 from crashpy.helpers.rbtree import RbNote, rb_root_node, rbtree_walk
 from crashpy.helpers.xarray import xa_layout, xa_walk
@@ -171,14 +171,8 @@ def cmd_tree(session: Session, args: list[str]) -> None:
             position = True
         elif opt == "N":
             node_pointer = True
-        elif opt == "x":
-            if radix == 10:
-                raise CrashpyError("-d and -x are mutually exclusive")
-            radix = 16
-        elif opt == "d":
-            if radix == 16:
-                raise CrashpyError("-d and -x are mutually exclusive")
-            radix = 10
+        elif opt in "xd":
+            radix = radix_option(radix, 10 if opt == "d" else 16)
         elif opt == "v":
             verbose = True
     for err in parsed.errors:

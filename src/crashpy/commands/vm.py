@@ -29,7 +29,7 @@ from crashpy.commands.vm_text import (
 from crashpy.commands.vtop import paddr_width
 from crashpy.errors import CommandError
 from crashpy.helpers.mm import MmSummary, PageState, mm_check, mm_summary, page_states, vm_flag_names
-from crashpy.helpers.numbers import getopt, htol, htoll
+from crashpy.helpers.numbers import getopt, htol, htoll, radix_option
 from crashpy.helpers.tasks import TaskContext, str_to_context
 from crashpy.helpers.vma import Vma, iter_vmas, mm_vmas
 
@@ -179,10 +179,7 @@ def parse(session: Session, args: list[str]) -> VmRequest | None:
                 req.flag = "P"
                 req.single_vma = _number(optarg or "", long=False)
         elif c in "xd":
-            radix = 16 if c == "x" else 10
-            if req.radix and req.radix != radix:
-                raise CommandError("-d and -x are mutually exclusive")
-            req.radix = radix
+            req.radix = radix_option(req.radix, 16 if c == "x" else 10)
         else:
             session.println(f"vm: {next(errors, 'invalid option')}")
             argerrs += 1

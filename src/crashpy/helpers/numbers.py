@@ -452,3 +452,11 @@ def eval_expression(
     else:  # "#"
         result = _power(a, b)
     return result & MASK64
+
+
+def radix_option(current: int, wanted: int) -> int:
+    """A command's -x (16) or -d (10) on top of what its options asked so far (0: nothing): the radix,
+    or crash's refusal of both."""
+    if current and current != wanted:
+        raise CommandError("-d and -x are mutually exclusive")
+    return wanted
