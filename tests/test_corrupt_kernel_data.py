@@ -139,3 +139,21 @@ def test_slab_freelist_loop(dumps: dict[str, Path], base: Program) -> None:
     out = run("kmem -s kmalloc-64").splitlines()
     assert f"duplicate freelist object: {free:x}" in out[1] and out[1].startswith("kmem: kmalloc-64: slab: ")
     assert out[-1].endswith("kmalloc-64")
+
+
+def test_a_huge_hstate_order(dumps: dict[str, Path], base: Program) -> None:
+    """Found by the dump fuzzer (seed 10000, case 5116, damaged program headers): hstates[0].order
+    read as billions made kmem -i shift a page count into a number of 1.5 GB. crash computes the
+    shift in C (x86 takes the count modulo 64); so does crashpy, and the rest of kmem -i stands."""
+    import resource
+
+    hstate = base.symbol_address("hstates")
+    patches = {
+        hstate + base.offsetof("hstate", "order"): (0xFFFFFFF0).to_bytes(4, "little"),
+        hstate + base.offsetof("hstate", "nr_huge_pages"): u64(3),
+        hstate + base.offsetof("hstate", "free_huge_pages"): u64(1),
+    }
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    out = session_with(dumps, base, patches)("kmem -i")
+    assert "TOTAL MEM" in out and "TOTAL HUGE" in out
+    assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024 < 256 << 20

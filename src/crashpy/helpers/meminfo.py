@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from crashpy.bits import MASK64
 from crashpy.errors import CommandError
 from crashpy.helpers.list import list_empty, list_for_each_entry
 from crashpy.helpers.swap import swap_devices
@@ -214,8 +215,10 @@ def hugetlb_pages(prog: Program) -> tuple[int, int] | None:
             order = int(h.member_("order"))
             if not order:
                 continue
-            total += int(h.member_("nr_huge_pages")) << order
-            free += int(h.member_("free_huge_pages")) << order
+            # C's unsigned long shift, as crash computes it (x86 takes the count modulo 64): a damaged
+            # order must not make a number of gigabytes
+            total += (int(h.member_("nr_huge_pages")) << (order & 63)) & MASK64
+            free += (int(h.member_("free_huge_pages")) << (order & 63)) & MASK64
         return total, free
     if prog.has_symbol("nr_huge_pages"):
         per = (1 << 21) // (prog.vmcoreinfo.page_size or 4096)

@@ -35,9 +35,10 @@ class Sbitmap:
     words: list[tuple[int, int]] = field(default_factory=list)
 
     def word_depth(self, index: int) -> int:
-        if index == self.map_nr - 1:
-            return (self.depth - (index << self.shift)) & 0xFFFFFFFF
-        return 1 << self.shift
+        shift = self.shift & 31  # C's unsigned int shift (x86 takes the count modulo 32): a damaged
+        if index == self.map_nr - 1:  # shift must not make a number of gigabytes
+            return (self.depth - (index << shift)) & 0xFFFFFFFF
+        return (1 << shift) & 0xFFFFFFFF
 
 
 @dataclass
@@ -125,7 +126,7 @@ def set_bits(sb: Sbitmap) -> Iterator[int]:
         busy = word & ~cleared & MASK64
         for nr in range(min(depth, 64)):
             if busy >> nr & 1:
-                yield (index << sb.shift) + nr
+                yield ((index << (sb.shift & 63)) + nr) & MASK64
 
 
 def sbitmap_set_bits(prog: Program, addr: int) -> list[int]:
