@@ -108,7 +108,11 @@ SYSTEM_COMMANDS = [
 
 
 def env() -> dict[str, str]:
-    return {**os.environ, "TERM": "dumb", "PYTHONPATH": str(ROOT / "src")}
+    """The tools' environment: crashpy from this tree, its modules compiled once (as a pip install
+    leaves them), not at every start-up as PYTHONDONTWRITEBYTECODE (set on some CI machines) would."""
+    run = {**os.environ, "TERM": "dumb", "PYTHONPATH": str(ROOT / "src")}
+    run.pop("PYTHONDONTWRITEBYTECODE", None)
+    return run
 
 
 def startup_time(argv: list[str], runs: int) -> float:

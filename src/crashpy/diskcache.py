@@ -8,7 +8,7 @@ and renamed, so a reader never sees half of one; a cache that cannot be written 
 only costs the next session the build.
 
 The entries together are kept under a limit: $CRASHPY_CACHE_LIMIT MiB (default 1024).  After each
-write the least recently used entries go until they fit (a read marks an entry used).  An entry
+new entry the least recently used ones go until they fit (a read marks an entry used).  An entry
 is 2-5 MB per kernel or per dump (a decompressed kernel about 60 MB), so fleet triage of thousands of dumps does not fill the disk.
 """
 
@@ -64,6 +64,7 @@ def write_bytes(path: Path, data: bytes | bytearray | memoryview) -> bool:
     """Keep `data` as the entry `path`, whole or not at all, then bring the cache under its limit;
     False when it could not be written (a read-only cache costs the next session the build)."""
     tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    new = not path.exists()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_bytes(data)
@@ -74,7 +75,8 @@ def write_bytes(path: Path, data: bytes | bytearray | memoryview) -> bool:
         except OSError:
             pass
         return False
-    prune(limit_bytes(), keep=path)
+    if new:  # an entry rewritten as it grows (the DWARF name index) is pruned for when it was made
+        prune(limit_bytes(), keep=path)
     return True
 
 
