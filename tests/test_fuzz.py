@@ -50,3 +50,19 @@ def test_a_damaged_page_size_is_not_believed() -> None:
     assert VmcoreInfo(b"OSRELEASE=6.1.0\nPAGESIZE=40\n").page_size == 4096
     assert VmcoreInfo(b"PAGESIZE=\n").page_size == 4096
     assert VmcoreInfo(None).page_size == 4096
+
+
+def test_damaged_vmcoreinfo_numbers_fall_back_to_x86_64s() -> None:
+    """SECTION_SIZE_BITS and MAX_PHYSMEM_BITS size every memory-section walk and LENGTH() sizes reads:
+    values that cannot be true (a damaged note) give way to x86_64's own."""
+    from crashpy.dumpfile.vmcoreinfo import VmcoreInfo
+
+    good = VmcoreInfo(b"NUMBER(SECTION_SIZE_BITS)=27\nNUMBER(MAX_PHYSMEM_BITS)=46\nLENGTH(mem_section)=2048\n")
+    assert good.sparsemem(False) == (27, 46) and good.length("mem_section") == 2048
+    for bad in (b"NUMBER(SECTION_SIZE_BITS)=3\n", b"NUMBER(SECTION_SIZE_BITS)=99999\n",
+                b"NUMBER(MAX_PHYSMEM_BITS)=1000000000\n"):
+        assert VmcoreInfo(bad).sparsemem(False) == (27, 46), bad
+        assert VmcoreInfo(bad).sparsemem(True) == (27, 52), bad
+    assert VmcoreInfo(b"NUMBER(SECTION_SIZE_BITS)=50\nNUMBER(MAX_PHYSMEM_BITS)=46\n").sparsemem(True) == (27, 46)
+    assert VmcoreInfo(b"LENGTH(node_data)=99999999999\n").length("node_data") is None
+    assert VmcoreInfo(b"LENGTH(node_data)=-1\n").length("node_data") is None

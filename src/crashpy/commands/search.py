@@ -312,7 +312,7 @@ def _phys_end(prog: Program) -> int:
 
 def _pfn_limit(prog: Program) -> int:
     """crash's phys_to_page() test, as an end address: pages of the memory sections up to max_pfn."""
-    section = 1 << (prog.vmcoreinfo.number("SECTION_SIZE_BITS") or 27)
+    section = 1 << prog.vmcoreinfo.sparsemem(prog.layout.five_level)[0]
     return -(-_phys_end(prog) // section) * section
 
 

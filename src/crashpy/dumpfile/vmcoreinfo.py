@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+MAX_LENGTH = 1 << 20
+
 
 class VmcoreInfo:
     """Parsed VMCOREINFO text. `symbol`, `offset`, `size`, `number`, `length` read its typed entries."""
@@ -39,7 +41,10 @@ class VmcoreInfo:
         return self._int(f"SIZE({name})", 10)
 
     def length(self, name: str) -> int | None:
-        return self._int(f"LENGTH({name})", 10)
+        """LENGTH(name): an array's element count; None above 2^20 (no kernel array it names is that
+        long: NR_CPUS, MAX_NUMNODES, the memory section roots), where a damaged note would size reads."""
+        value = self._int(f"LENGTH({name})", 10)
+        return value if value is None or 0 <= value <= MAX_LENGTH else None
 
     def number(self, name: str) -> int | None:
         v = self.entries.get(f"NUMBER({name})")
@@ -49,6 +54,18 @@ class VmcoreInfo:
             return int(v, 0) if v.lower().startswith(("0x", "-0x")) else int(v, 10)
         except ValueError:
             return None
+
+    def sparsemem(self, five_level: bool) -> tuple[int, int]:
+        """(SECTION_SIZE_BITS, MAX_PHYSMEM_BITS): x86_64's 27 and 46 (52 with 5-level paging) unless the
+        note gives values that can be true (a section of at least a page, at most the physical address
+        space, itself at most 52 bits); a damaged number would size every section walk."""
+        section_bits = self.number("SECTION_SIZE_BITS")
+        physmem_bits = self.number("MAX_PHYSMEM_BITS")
+        if physmem_bits is None or not 32 <= physmem_bits <= 52:
+            physmem_bits = 52 if five_level else 46
+        if section_bits is None or not 12 <= section_bits <= physmem_bits:
+            section_bits = 27
+        return section_bits, physmem_bits
 
     @property
     def kerneloffset(self) -> int | None:

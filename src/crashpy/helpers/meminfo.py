@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from crashpy.bits import MASK64
-from crashpy.errors import CommandError
 from crashpy.helpers.list import list_empty, list_for_each_entry
 from crashpy.helpers.swap import swap_devices
 from crashpy.object import Object, lookup_type, object_for_symbol, resolve
@@ -109,10 +108,8 @@ def totalram_pages(prog: Program) -> int:
 def _present_mem_maps(prog: Program) -> Iterator[tuple[int, int]]:
     """(first page struct, number of pages) of every present memory section (SPARSEMEM_EXTREME)."""
     info = prog.vmcoreinfo
-    section_bits = info.number("SECTION_SIZE_BITS") or 27
+    section_bits = info.sparsemem(prog.layout.five_level)[0]
     page_shift = (prog.vmcoreinfo.page_size or 4096).bit_length() - 1
-    if not page_shift <= section_bits <= 46:
-        raise CommandError(f"invalid SECTION_SIZE_BITS in VMCOREINFO: {section_bits}")
     per_section = 1 << (section_bits - page_shift)
     page_size = prog.sizeof("page")
     ms_size = prog.sizeof("mem_section")

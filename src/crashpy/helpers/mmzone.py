@@ -162,8 +162,7 @@ def sections(prog: Program) -> list[Section]:
     def build() -> list[Section]:
         info = prog.vmcoreinfo
         page = info.page_size or 4096
-        section_bits = info.number("SECTION_SIZE_BITS") or 27
-        physmem_bits = info.number("MAX_PHYSMEM_BITS") or (52 if prog.layout.five_level else 46)
+        section_bits, physmem_bits = info.sparsemem(prog.layout.five_level)
         per_section = 1 << (section_bits - (page.bit_length() - 1))
         ms_size = prog.sizeof("mem_section")
         map_off = prog.offsetof("mem_section", "section_mem_map")
@@ -194,7 +193,7 @@ def sections(prog: Program) -> list[Section]:
 
 def pfn_to_page(prog: Program, pfn: int) -> int | None:
     """The struct page of `pfn` through its memory section (crash's pfn_to_map), None without one."""
-    section_bits = prog.vmcoreinfo.number("SECTION_SIZE_BITS") or 27
+    section_bits = prog.vmcoreinfo.sparsemem(prog.layout.five_level)[0]
     nr = pfn >> (section_bits - 12)
     by_nr = prog.cache("mmzone.sections_by_nr", lambda: {s.nr: s for s in sections(prog)})
     s = by_nr.get(nr)
@@ -319,7 +318,7 @@ def memory_blocks(prog: Program) -> list[MemoryBlock] | None:
     dev_off = prog.offsetof("memory_block", "dev")
     name_off = dev_off + prog.offsetof("device", "kobj") + prog.offsetof("kobject", "name")
     first = prog.read_u64(head)
-    section_bits = prog.vmcoreinfo.number("SECTION_SIZE_BITS") or 27
+    section_bits = prog.vmcoreinfo.sparsemem(prog.layout.five_level)[0]
     probed = None
     if prog.has_symbol("memory_block_size_probed"):
         probed = prog.read_u64(prog.symbol_address("memory_block_size_probed"))

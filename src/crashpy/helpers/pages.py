@@ -105,9 +105,7 @@ class InvalidSection(CrashpyError):
 def section_number(prog: Program, paddr: int) -> int:
     """The memory section of physical address `paddr`; InvalidSection past the last section root (as
     crash counts them: 2^(MAX_PHYSMEM_BITS - SECTION_SIZE_BITS) sections, a page of them per root)."""
-    info = prog.vmcoreinfo
-    section_bits = info.number("SECTION_SIZE_BITS") or 27
-    physmem_bits = info.number("MAX_PHYSMEM_BITS") or (52 if prog.layout.five_level else 46)
+    section_bits, physmem_bits = prog.vmcoreinfo.sparsemem(prog.layout.five_level)
     section = paddr >> section_bits
     per_root = (1 << PAGE_SHIFT) // prog.sizeof("mem_section")
     roots = -(-(1 << (physmem_bits - section_bits)) // per_root)
@@ -165,9 +163,7 @@ def sparse(prog: Program) -> Sparse:
     """The section table, read once (mem_section: a pointer to the roots, or an array of them)."""
 
     def build() -> Sparse:
-        info = prog.vmcoreinfo
-        section_bits = info.number("SECTION_SIZE_BITS") or 27
-        physmem_bits = info.number("MAX_PHYSMEM_BITS") or (52 if prog.layout.five_level else 46)
+        section_bits, physmem_bits = prog.vmcoreinfo.sparsemem(prog.layout.five_level)
         ms_size = prog.sizeof("mem_section")
         map_off = prog.offsetof("mem_section", "section_mem_map")
         per_root = (1 << PAGE_SHIFT) // ms_size

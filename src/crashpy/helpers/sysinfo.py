@@ -179,7 +179,7 @@ def memory_bytes(prog: Program) -> int:
     nodes: list[int] = []
     node_data = prog.symbols.lookup("node_data")
     if node_data is not None:
-        nr = prog.vmcoreinfo.length("node_data") or 1
+        nr = min(prog.vmcoreinfo.length("node_data") or 1, 1 << 10)  # MAX_NUMNODES: NODES_SHIFT is at most 10
         for i in range(nr):
             p = prog.read_u64(node_data.address + 8 * i)
             if p:
