@@ -10,6 +10,7 @@ user half and the direct map grow and every region moves; the levels grow a P4D.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from crashpy.bits import MASK64
 
@@ -97,9 +98,10 @@ class Layout:
     def userspace_top(self) -> int:
         return 1 << 56 if self.five_level else 1 << 47
 
-    @property
+    @cached_property
     def direct_end(self) -> int:
-        """Where the direct map certainly ends: the lowest region above it that is mapped otherwise."""
+        """Where the direct map certainly ends: the lowest region above it that is mapped otherwise
+        (asked at every kernel read: computed once)."""
         above = [a for a in (self.vmalloc_start, self.vmemmap_start, CPU_ENTRY_AREA[0]) if a > self.page_offset]
         return min(above, default=START_KERNEL_MAP)
 
