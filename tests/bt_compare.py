@@ -16,12 +16,15 @@ depend on what the stack holds):
    console, and crashpy, keep them.  On a BUG, crash can lose the whole trap path the same way
    (do_trap, do_error_trap, exc_invalid_op, asm_exc_invalid_op and the exception frame of the
    trapped function, which the console's oops report names in its RIP line); on a NULL pointer
-   write, the page fault's way to the oops (page_fault_oops, exc_page_fault, asm_exc_page_fault).
+   write, the page fault's way to the oops (page_fault_oops, exc_page_fault, asm_exc_page_fault),
+   and then it shows the trapped function as a plain frame at the exception frame's saved RIP
+   (`#1 [ffffc90000013d18] oracle_null_write at ffffffffc022c4a8`), where crashpy shows the
+   exception frame (`[exception RIP: oracle_null_write+24]`, `RIP: ffffffffc022c4a8`).
 
 `explained(crash, crashpy, console)` accepts two outputs of one backtrace command that differ only
 this way: the same task headers, the same first frame, the same exception frame at the end, the
-frames they share in the same order, every frame only crash shows inside a do_syscall_64 gap, every
-frame only crashpy shows named in the kernel's console Call Trace, and the same value at every stack
+frames they share in the same order, every frame only crash shows inside a do_syscall_64 gap or
+standing for one of crashpy's exception frames (the same function and address), every frame only crashpy shows named in the kernel's console Call Trace, and the same value at every stack
 address both print (bt -f).
 """
 
@@ -58,6 +61,24 @@ def _blocks(text: str) -> list[str]:
 
 def _frames(block: str) -> list[tuple[int, str]]:
     return [(int(m.group(1), 16), m.group(2)) for line in block.splitlines() if (m := FRAME.match(line))]
+
+
+def _frames_at(block: str) -> list[tuple[int, str, int]]:
+    """(stack slot, function, the address the frame names) of each frame."""
+    return [(int(m.group(1), 16), m.group(2), int(m.group(3), 16)) for line in block.splitlines()
+            if (m := FRAME.match(line))]
+
+
+def _exception_rips(block: str) -> set[tuple[str, int]]:
+    """(function, RIP) of each exception frame: the trapped code."""
+    lines = block.splitlines()
+    found = set()
+    for line, after in zip(lines, lines[1:], strict=False):
+        m = EXCEPTION_RIP.match(line)
+        rip = re.match(r"^\s+RIP: ([0-9a-f]{16})", after)
+        if m and rip:
+            found.add((m.group(1), int(rip.group(1), 16)))
+    return found
 
 
 def _words(block: str) -> dict[int, int]:
@@ -102,7 +123,12 @@ def _block_explained(want: str, got: str, console: set[str]) -> bool:
     common = [f for f in crash if f in ours]
     if common != [f for f in ours if f in crash]:
         return False
-    if not all(_in_syscall_gap(slot, ours) for slot, func in crash if (slot, func) not in ours):
+    trapped = _exception_rips(got)
+    if not all(
+        _in_syscall_gap(slot, ours) or (func, at) in trapped
+        for slot, func, at in _frames_at(want)
+        if (slot, func) not in ours
+    ):
         return False
     if not all(func in console or TRAP_PATH.match(func) for slot, func in ours if (slot, func) not in crash):
         return False
