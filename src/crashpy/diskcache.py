@@ -3,13 +3,14 @@
 What crashpy builds once per kernel or per dump and would otherwise rebuild at every start-up: crash's
 symbol view (symtab/), gdb's minimal symbols for dis (dis-minsyms/), the BTF index (btf-index/), the
 names found in DWARF (dwarf-index/), for a dump opened without its vmlinux the decoded kallsyms, their
-symbol view and the BTF index (nodebug/), and the kernel decompressed from a bzImage (vmlinuz/).  Each entry is written whole under a temporary name
-and renamed, so a reader never sees half of one; a cache that cannot be written (a read-only home)
-only costs the next session the build.
+symbol view and the BTF index (nodebug/), and the kernel decompressed from a bzImage (vmlinuz/).
+Each entry is written whole under a temporary name and renamed, so a reader never sees half of one;
+a cache that cannot be written (a read-only home) only costs the next session the build.
 
 The entries together are kept under a limit: $CRASHPY_CACHE_LIMIT MiB (default 1024).  After each
 new entry the least recently used ones go until they fit (a read marks an entry used).  An entry
-is 2-5 MB per kernel or per dump (a decompressed kernel about 60 MB), so fleet triage of thousands of dumps does not fill the disk.
+is 2-5 MB per kernel or per dump (a decompressed kernel about 60 MB), so fleet triage of thousands
+of dumps does not fill the disk.
 """
 
 from __future__ import annotations
@@ -37,9 +38,10 @@ def limit_bytes() -> int:
     return max(mib, 0) << 20
 
 
-def entry(kind: str, key: str, prefix: str = "", suffix: str = ".marshal") -> Path:
-    """The file that keeps the answer for `key` (every fact it depends on, as text) in `kind`."""
-    return root() / kind / f"{prefix}{hashlib.sha256(key.encode()).hexdigest()[:24]}{suffix}"
+def entry(kind: str, key: str | bytes, prefix: str = "", suffix: str = ".marshal") -> Path:
+    """The file that keeps the answer for `key` (every fact it depends on) in `kind`."""
+    raw = key.encode() if isinstance(key, str) else key
+    return root() / kind / f"{prefix}{hashlib.sha256(raw).hexdigest()[:24]}{suffix}"
 
 
 def touch(path: Path) -> None:

@@ -14,7 +14,6 @@ the result is kept on disk, keyed by the vmlinux file and the KASLR offset.
 from __future__ import annotations
 
 import bisect
-import hashlib
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -135,8 +134,7 @@ def _cache_file(prog: Program) -> Path | None:
     kallsyms_file = getattr(prog, "_kallsyms_cache_file", None)
     if kallsyms_file is None or getattr(prog, "system_map", None):
         return None
-    key = f"{_CACHE_VERSION}:{kallsyms_file()}"
-    return kallsyms_file().parent / ("symtab-" + hashlib.sha256(key.encode()).hexdigest()[:24] + ".marshal")
+    return diskcache.entry("nodebug", f"{_CACHE_VERSION}:{kallsyms_file()}", prefix="symtab-")
 
 
 def vmlinux_cache_file(prog: Program, what: str, key: str = "") -> Path | None:

@@ -19,7 +19,6 @@ vmlinux at all; a System.map can name them for an older kernel.
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -208,8 +207,7 @@ _CACHE_VERSION = 1
 def cache_file(vmcoreinfo: bytes, what: str) -> Path:
     """Where the answer `what` ("kallsyms", "btf-index") for the kernel this VMCOREINFO describes is
     kept, in crashpy's disk cache (crashpy/diskcache.py)/nodebug."""
-    key = hashlib.sha256(b"%d:%s:" % (_CACHE_VERSION, what.encode()) + vmcoreinfo).hexdigest()[:24]
-    return diskcache.root() / "nodebug" / f"{what}-{key}.marshal"
+    return diskcache.entry("nodebug", b"%d:%s:" % (_CACHE_VERSION, what.encode()) + vmcoreinfo, prefix=f"{what}-")
 
 
 def load_cached(path: Path) -> Kallsyms | None:
