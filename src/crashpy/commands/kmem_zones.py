@@ -114,12 +114,12 @@ def paddr_width(prog: Program) -> int:
     """crash's PADDR_PRLEN: the hex digits of the highest physical address the kernel has."""
     from crashpy.helpers.pages import max_pfn
 
-    page = prog.vmcoreinfo.page_size or 4096
+    page = prog.vmcoreinfo.page_size
     return len(f"{max(max_pfn(prog) * page, sysinfo.memory_bytes(prog)):x}")
 
 
 def node_lines(prog: Program, node: mmzone.Node) -> list[str]:
-    page = prog.vmcoreinfo.page_size or 4096
+    page = prog.vmcoreinfo.page_size
     size = mkstring(str(node.spanned), 8, "cl")
     bootmem = mkstring("----" if node.bootmem is None else f"{node.bootmem:x}", VADDR_PRLEN, "c")
     zones = node.zones
@@ -262,7 +262,7 @@ def hstates_text(session: Session) -> str:
     if states is None:
         session.println("kmem: hstates[] array does not exist")
         raise CommandError("-h option not supported or applicable on this architecture or kernel")
-    page = prog.vmcoreinfo.page_size or 4096
+    page = prog.vmcoreinfo.page_size
     lines = [f"{mkstring('HSTATE', VADDR_PRLEN, 'c')}   SIZE    FREE   TOTAL  NAME"]
     for h in states:
         size = pages_to_size(1 << h.order, page).replace(" ", "", 1)
@@ -280,7 +280,7 @@ def _hex(value: int) -> str:
 def document(session: Session, flag: str) -> dict[str, Any]:
     """`kmem --json -v|-V|-n|-z|-o|-h`: the rows the text is made of (addresses as hex strings)."""
     prog = session.prog
-    page = prog.vmcoreinfo.page_size or 4096
+    page = prog.vmcoreinfo.page_size
     if flag == "v":
         areas = vmalloc.vmap_areas(prog)
         return {

@@ -11,6 +11,7 @@ class VmcoreInfo:
     def __init__(self, raw: bytes | None) -> None:
         self.raw = raw or b""
         self.entries: dict[str, str] = {}
+        self._sparsemem: dict[bool, tuple[int, int]] = {}
         for line in self.raw.decode("ascii", "replace").splitlines():
             key, sep, value = line.partition("=")
             if sep:
@@ -58,13 +59,18 @@ class VmcoreInfo:
     def sparsemem(self, five_level: bool) -> tuple[int, int]:
         """(SECTION_SIZE_BITS, MAX_PHYSMEM_BITS): x86_64's 27 and 46 (52 with 5-level paging) unless the
         note gives values that can be true (a section of at least a page, at most the physical address
-        space, itself at most 52 bits); a damaged number would size every section walk."""
+        space, itself at most 52 bits); a damaged number would size every section walk. Asked per page
+        (pfn_to_page): worked out once."""
+        known = self._sparsemem.get(five_level)
+        if known is not None:
+            return known
         section_bits = self.number("SECTION_SIZE_BITS")
         physmem_bits = self.number("MAX_PHYSMEM_BITS")
         if physmem_bits is None or not 32 <= physmem_bits <= 52:
             physmem_bits = 52 if five_level else 46
         if section_bits is None or not 12 <= section_bits <= physmem_bits:
             section_bits = 27
+        self._sparsemem[five_level] = (section_bits, physmem_bits)
         return section_bits, physmem_bits
 
     @property

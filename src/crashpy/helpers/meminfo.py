@@ -109,12 +109,12 @@ def _present_mem_maps(prog: Program) -> Iterator[tuple[int, int]]:
     """(first page struct, number of pages) of every present memory section (SPARSEMEM_EXTREME)."""
     info = prog.vmcoreinfo
     section_bits = info.sparsemem(prog.layout.five_level)[0]
-    page_shift = (prog.vmcoreinfo.page_size or 4096).bit_length() - 1
+    page_shift = prog.vmcoreinfo.page_size.bit_length() - 1
     per_section = 1 << (section_bits - page_shift)
     page_size = prog.sizeof("page")
     ms_size = prog.sizeof("mem_section")
     map_off = prog.offsetof("mem_section", "section_mem_map")
-    per_root = (prog.vmcoreinfo.page_size or 4096) // ms_size
+    per_root = prog.vmcoreinfo.page_size // ms_size
     mem_section = object_for_symbol(prog, "mem_section")
     roots_len = info.length("mem_section")
     if resolve(mem_section.type_).kind.value == "pointer":  # struct mem_section **: the roots
@@ -218,7 +218,7 @@ def hugetlb_pages(prog: Program) -> tuple[int, int] | None:
             free += (int(h.member_("free_huge_pages")) << (order & 63)) & MASK64
         return total, free
     if prog.has_symbol("nr_huge_pages"):
-        per = (1 << 21) // (prog.vmcoreinfo.page_size or 4096)
+        per = (1 << 21) // prog.vmcoreinfo.page_size
         return (
             prog.read_u64(prog.symbol_address("nr_huge_pages")) * per,
             prog.read_u64(prog.symbol_address("free_huge_pages")) * per,
@@ -237,7 +237,7 @@ def committed(prog: Program) -> int:
 
 def meminfo(prog: Program) -> MemInfo:
     """Every figure of `kmem -i`, as crash's dump_kmeminfo computes it."""
-    page = prog.vmcoreinfo.page_size or 4096
+    page = prog.vmcoreinfo.page_size
     stats = stat_items(prog)
     slab = stats.get("NR_SLAB", 0)
     if "NR_SLAB" not in stats:

@@ -161,7 +161,7 @@ def sections(prog: Program) -> list[Section]:
 
     def build() -> list[Section]:
         info = prog.vmcoreinfo
-        page = info.page_size or 4096
+        page = info.page_size
         section_bits, physmem_bits = info.sparsemem(prog.layout.five_level)
         per_section = 1 << (section_bits - (page.bit_length() - 1))
         ms_size = prog.sizeof("mem_section")

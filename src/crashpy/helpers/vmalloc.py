@@ -100,7 +100,7 @@ def areas_mapping(prog: Program, paddr: int) -> list[tuple[VmapArea, int]]:
     """(area, virtual address) of each area with a page mapped to physical address `paddr`, in area
     order, the first such page of each area: crash translates every page of every area.  The map from
     physical page to areas is built once per dump."""
-    page = prog.vmcoreinfo.page_size or 4096
+    page = prog.vmcoreinfo.page_size
 
     def build() -> dict[int, list[tuple[VmapArea, int]]]:
         pages: dict[int, list[tuple[VmapArea, int]]] = {}
